@@ -1,0 +1,336 @@
+"""The one ``Instance`` type and the one place where instance data is validated.
+
+An instance of the DEFT block-device matching problem (see ``docs/formulation.md``)
+holds, for K devices and M parameter blocks:
+
+==========================  =========  =======================================
+field                       shape      meaning (unit)
+==========================  =========  =======================================
+``compute_latency``         (K, M)     tcp[k, m]: time for device k to compute
+                                       the gradient of block m (seconds); every
+                                       row non-decreasing in m (deeper blocks
+                                       need a longer backpropagation)
+``block_memory``            (M,)       mu_m: memory needed to compute block m's
+                                       gradient (bytes), non-decreasing
+``device_memory``           (K,)       cap_k: memory budget of device k (bytes)
+``spectral_efficiency``     (K,)       R_k = log2(1 + SNR_k) (bit/s/Hz), > 0
+``gradient_bits``           scalar     D: size of one block's gradient (bits)
+``bandwidth_hz``            scalar     B: total uplink bandwidth (Hz)
+==========================  =========  =======================================
+
+File format ``deft-instance/1`` (JSON)::
+
+    {"format": "deft-instance/1", "name": str,
+     "compute_latency": [[s, ...M], ...K], "block_memory": [bytes, ...M],
+     "device_memory": [bytes, ...K], "spectral_efficiency": [bit/s/Hz, ...K],
+     "gradient_bits": bits, "bandwidth_hz": Hz, "meta": {...}}
+
+Invalid data (bad JSON, missing or unknown fields, wrong shapes, strings for
+numbers, NaN/inf, negative values, zero bandwidth, rows that are not
+non-decreasing) raises :class:`InstanceError`, whose message names the file,
+the field and the index.  ``M > K`` or a memory wall is *not* invalid: such an
+instance is simply infeasible and every solver reports it as such.
+
+>>> inst = Instance.from_arrays(
+...     compute_latency=[[1.0, 2.0], [1.5, 1.5], [0.5, 3.0]],
+...     block_memory=[1e9, 2e9], device_memory=[4e9, 1e9, 4e9],
+...     spectral_efficiency=[1.0, 2.0, 4.0], gradient_bits=1e6,
+...     bandwidth_hz=1e6, name="doc")
+>>> inst.K, inst.M
+(3, 2)
+>>> inst.memory_prefix.tolist()   # blocks each device may hold: a prefix
+[2, 1, 2]
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "deft-instance/1"
+
+#: Fields of the file format, in the order they are documented.
+REQUIRED_FIELDS = (
+    "format",
+    "name",
+    "compute_latency",
+    "block_memory",
+    "device_memory",
+    "spectral_efficiency",
+    "gradient_bits",
+    "bandwidth_hz",
+)
+OPTIONAL_FIELDS = ("meta",)
+
+#: Size limits: larger instances are refused as unusable input rather than
+#: exhausting memory.  100,000 devices x 1,000 blocks is far beyond any DEFT set-up.
+MAX_DEVICES = 1_000_000
+MAX_BLOCKS = 10_000
+MAX_ENTRIES = 100_000_000
+MAX_FILE_BYTES = 2 * 1024**3
+
+
+class InstanceError(ValueError):
+    """Unusable instance data.
+
+    Attributes
+    ----------
+    source : str
+        The file (or ``"<arrays>"`` for data built in memory).
+    field : str
+        The offending field, e.g. ``"compute_latency"``.
+    index : tuple of int or None
+        Position inside the field, when the problem is one entry.
+    problem : str
+        What is wrong, in words.
+    """
+
+    def __init__(self, source: str, field: str, problem: str, index: tuple[int, ...] | None = None):
+        self.source = str(source)
+        self.field = field
+        self.index = index
+        self.problem = problem
+        where = field + ("".join(f"[{i}]" for i in index) if index else "")
+        super().__init__(f"{self.source}: field '{where}': {problem}")
+
+
+def _first_index(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """A validated DEFT matching instance (see the module docstring for fields).
+
+    Build one with :meth:`from_arrays`, :meth:`from_dict` or :func:`load_instance`;
+    all three validate here, in :meth:`__post_init__`.
+    """
+
+    compute_latency: np.ndarray  # (K, M) seconds
+    block_memory: np.ndarray  # (M,) bytes
+    device_memory: np.ndarray  # (K,) bytes
+    spectral_efficiency: np.ndarray  # (K,) bit/s/Hz
+    gradient_bits: float  # bits
+    bandwidth_hz: float  # Hz
+    name: str = "unnamed"
+    meta: dict = field(default_factory=dict)
+    source: str = "<arrays>"
+
+    # -- validation: the one place -------------------------------------------------
+    def __post_init__(self) -> None:
+        src = self.source
+        if not isinstance(self.name, str) or not self.name:
+            raise InstanceError(src, "name", "must be a non-empty string")
+        if not isinstance(self.meta, dict):
+            raise InstanceError(src, "meta", "must be an object")
+        tcp = self._array("compute_latency", self.compute_latency, ndim=2)
+        K, M = tcp.shape
+        if K < 1 or M < 1:
+            raise InstanceError(src, "compute_latency", f"needs at least one device and one block, got shape {K}x{M}")
+        if K > MAX_DEVICES or M > MAX_BLOCKS or K * M > MAX_ENTRIES:
+            raise InstanceError(src, "compute_latency", f"too large: {K} devices x {M} blocks (limits {MAX_DEVICES}, {MAX_BLOCKS}, {MAX_ENTRIES} entries)")
+        mu = self._array("block_memory", self.block_memory, ndim=1, length=M, length_of="blocks (columns of compute_latency)")
+        cap = self._array("device_memory", self.device_memory, ndim=1, length=K, length_of="devices (rows of compute_latency)")
+        rate = self._array("spectral_efficiency", self.spectral_efficiency, ndim=1, length=K, length_of="devices (rows of compute_latency)", positive=True)
+        bits = self._scalar("gradient_bits", self.gradient_bits)
+        band = self._scalar("bandwidth_hz", self.bandwidth_hz)
+        if M > 1:
+            bad = np.diff(tcp, axis=1) < 0
+            if bad.any():
+                k, m = _first_index(bad)
+                raise InstanceError(src, "compute_latency", f"row {k} is not non-decreasing: entry [{m + 1}] = {tcp[k, m + 1]!r} < entry [{m}] = {tcp[k, m]!r}", (k, m + 1))
+            bad = np.diff(mu) < 0
+            if bad.any():
+                (m,) = _first_index(bad)
+                raise InstanceError(src, "block_memory", f"is not non-decreasing: {mu[m + 1]!r} < previous {mu[m]!r}", (m + 1,))
+        for name, value in (("compute_latency", tcp), ("block_memory", mu), ("device_memory", cap), ("spectral_efficiency", rate)):
+            value.setflags(write=False)
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "gradient_bits", bits)
+        object.__setattr__(self, "bandwidth_hz", band)
+
+    def _array(self, name, value, ndim, length=None, length_of="", positive=False) -> np.ndarray:
+        try:
+            arr = np.array(value, dtype=float)
+        except (TypeError, ValueError):
+            raise InstanceError(self.source, name, "must hold only numbers, in a rectangular array") from None
+        if arr.ndim != ndim:
+            raise InstanceError(self.source, name, f"must be a {ndim}-dimensional array, got {arr.ndim} dimension(s)")
+        if length is not None and arr.shape[0] != length:
+            raise InstanceError(self.source, name, f"has {arr.shape[0]} entries but there are {length} {length_of}")
+        if arr.size == 0:
+            raise InstanceError(self.source, name, "is empty")
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            idx = _first_index(bad)
+            raise InstanceError(self.source, name, f"must be finite, got {arr[idx]!r}", idx)
+        bad = arr <= 0 if positive else arr < 0
+        if bad.any():
+            idx = _first_index(bad)
+            need = "positive" if positive else "non-negative"
+            raise InstanceError(self.source, name, f"must be {need}, got {arr[idx]!r}", idx)
+        return arr
+
+    def _scalar(self, name, value) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise InstanceError(self.source, name, f"must be a number, got {type(value).__name__}")
+        value = float(value)
+        if not math.isfinite(value) or value <= 0:
+            raise InstanceError(self.source, name, f"must be a positive finite number, got {value!r}")
+        return value
+
+    # -- constructors ----------------------------------------------------------------
+    @classmethod
+    def from_arrays(cls, compute_latency, block_memory, device_memory, spectral_efficiency,
+                    gradient_bits, bandwidth_hz, name="unnamed", meta=None, source="<arrays>") -> "Instance":
+        """Build and validate an instance from array-likes (units as in the module docstring)."""
+        return cls(compute_latency, block_memory, device_memory, spectral_efficiency,
+                   gradient_bits, bandwidth_hz, name, dict(meta or {}), str(source))
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<dict>") -> "Instance":
+        """Validate the JSON-level structure of ``data`` then build the instance."""
+        if not isinstance(data, dict):
+            raise InstanceError(source, "<top level>", f"must be a JSON object, got {type(data).__name__}")
+        for key in REQUIRED_FIELDS:
+            if key not in data:
+                raise InstanceError(source, key, "is missing")
+        unknown = sorted(set(data) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS))
+        if unknown:
+            raise InstanceError(source, unknown[0], f"is not a field of {FORMAT} (unknown fields: {', '.join(unknown)})")
+        if data["format"] != FORMAT:
+            raise InstanceError(source, "format", f"must be {FORMAT!r}, got {data['format']!r}")
+        for key in ("compute_latency", "block_memory", "device_memory", "spectral_efficiency"):
+            _check_json_numbers(source, key, data[key], depth=2 if key == "compute_latency" else 1)
+        meta = data.get("meta", {})
+        return cls(data["compute_latency"], data["block_memory"], data["device_memory"],
+                   data["spectral_efficiency"], data["gradient_bits"], data["bandwidth_hz"],
+                   data["name"], meta, str(source))
+
+    def to_dict(self) -> dict:
+        """The JSON-ready ``deft-instance/1`` form (round-trips through :meth:`from_dict`)."""
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "compute_latency": self.compute_latency.tolist(),
+            "block_memory": self.block_memory.tolist(),
+            "device_memory": self.device_memory.tolist(),
+            "spectral_efficiency": self.spectral_efficiency.tolist(),
+            "gradient_bits": self.gradient_bits,
+            "bandwidth_hz": self.bandwidth_hz,
+            "meta": self.meta,
+        }
+
+    # -- derived quantities ------------------------------------------------------------
+    @property
+    def K(self) -> int:
+        """Number of devices."""
+        return self.compute_latency.shape[0]
+
+    @property
+    def M(self) -> int:
+        """Number of parameter blocks."""
+        return self.compute_latency.shape[1]
+
+    @property
+    def memory_ok(self) -> np.ndarray:
+        """(K, M) bool: block m fits in device k's memory (constraint C3)."""
+        return self.block_memory[None, :] <= self.device_memory[:, None]
+
+    @property
+    def memory_prefix(self) -> np.ndarray:
+        """(K,) int: number of blocks 1..n_k that fit device k (a prefix, as mu is sorted)."""
+        return np.searchsorted(self.block_memory, self.device_memory, side="right")
+
+    @property
+    def upload_equal_s(self) -> np.ndarray:
+        """(K,) seconds: upload time D / ((B/M) R_k) with the band split equally among M devices (P1)."""
+        return self.gradient_bits * self.M / (self.bandwidth_hz * self.spectral_efficiency)
+
+    @property
+    def comm_coef(self) -> np.ndarray:
+        """(K,) bit/(bit/s/Hz) = Hz*s: D / R_k, so that upload time is comm_coef / B_k (P2)."""
+        return self.gradient_bits / self.spectral_efficiency
+
+    def p1_cost(self) -> np.ndarray:
+        """(K, M) seconds: latency of block m on device k with equal bandwidth; inf where C3 fails.
+
+        Rows are non-decreasing (latency and memory both grow with depth), which
+        is what CRUNCH relies on.
+        """
+        cost = self.compute_latency + self.upload_equal_s[:, None]
+        return np.where(self.memory_ok, cost, np.inf)
+
+
+def _check_json_numbers(source: str, name: str, value: Any, depth: int) -> None:
+    """Reject strings, booleans, nulls and ragged rows with a message naming the index."""
+    if not isinstance(value, list):
+        raise InstanceError(source, name, f"must be a list, got {type(value).__name__}")
+    if not value:
+        raise InstanceError(source, name, "is empty")
+    if depth == 2:
+        width = None
+        for i, row in enumerate(value):
+            if not isinstance(row, list):
+                raise InstanceError(source, name, f"row must be a list, got {type(row).__name__}", (i,))
+            if width is None:
+                width = len(row)
+            elif len(row) != width:
+                raise InstanceError(source, name, f"ragged rows: row {i} has {len(row)} entries, row 0 has {width}", (i,))
+            for j, x in enumerate(row):
+                if isinstance(x, bool) or not isinstance(x, (int, float)):
+                    raise InstanceError(source, name, f"must be a number, got {x!r}", (i, j))
+    else:
+        for i, x in enumerate(value):
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise InstanceError(source, name, f"must be a number, got {x!r}", (i,))
+
+
+def _reject_constant(token: str):
+    # Python's json accepts NaN/Infinity, which JSON does not: refuse them here.
+    raise ValueError(f"non-standard JSON number {token}")
+
+
+def load_instance(path: str | os.PathLike) -> Instance:
+    """Read and validate one ``deft-instance/1`` JSON file.
+
+    Raises
+    ------
+    InstanceError
+        Naming the file, the field and the index of the first problem found.
+    """
+    path = Path(path)
+    src = str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InstanceError(src, "<file>", f"cannot be read: {exc.strerror}") from None
+    if size > MAX_FILE_BYTES:
+        raise InstanceError(src, "<file>", f"too large: {size} bytes (limit {MAX_FILE_BYTES})")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InstanceError(src, "<file>", f"cannot be read as UTF-8 text: {exc}") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InstanceError(src, "<json>", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:
+        raise InstanceError(src, "<json>", f"invalid JSON: {exc}") from None
+    return Instance.from_dict(data, source=src)
+
+
+def save_instance(instance: Instance, path: str | os.PathLike) -> None:
+    """Write ``instance`` as ``deft-instance/1`` JSON (compact rows, one per line)."""
+    data = instance.to_dict()
+    rows = ",\n    ".join(json.dumps(r) for r in data.pop("compute_latency"))
+    body = json.dumps(data, indent=2)
+    # put the (large) latency matrix after "name", one device per line, for readability
+    head, rest = body.split('\n  "block_memory"', 1)
+    text = f'{head}\n  "compute_latency": [\n    {rows}\n  ],\n  "block_memory"{rest}\n'
+    Path(path).write_text(text, encoding="utf-8")

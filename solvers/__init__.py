@@ -1,0 +1,57 @@
+"""Methods for P1 (BA) and P2 (JBBA), all returning :class:`solvers.result.Result`.
+
+``REGISTRY[(problem, name)]`` maps the command-line names to functions
+``f(instance, time_limit=None) -> Result``.  ``EXACT`` lists the methods that
+claim optimality (cross-checked against each other by the harness) and
+``BOUNDS`` those that only give a lower bound.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from instances import Instance
+
+from . import p1
+from .result import Result, Status
+
+SolverFn = Callable[..., Result]
+
+REGISTRY: dict[tuple[str, str], SolverFn] = {
+    ("P1", "crunch"): p1.crunch,
+    ("P1", "linear-search"): p1.linear_search,
+    ("P1", "milp"): p1.milp,
+    ("P1", "compute-aware"): p1.compute_aware,
+    ("P1", "comm-aware"): p1.comm_aware,
+}
+
+EXACT: dict[str, set[str]] = {"P1": {"crunch", "linear-search", "milp"}, "P2": set()}
+BOUNDS: dict[str, set[str]] = {"P1": set(), "P2": set()}
+
+try:  # P2 methods (issue 3) register themselves when present
+    from .p2 import register as _register_p2
+except ImportError:  # pragma: no cover - only while P2 is being built
+    _register_p2 = None
+if _register_p2 is not None:
+    _register_p2(REGISTRY, EXACT, BOUNDS)
+
+PROBLEMS = ("P1", "P2")
+
+
+def solvers_for(problem: str) -> list[str]:
+    """Names of the methods registered for ``problem``, in registration order."""
+    return [name for (p, name) in REGISTRY if p == problem]
+
+
+def run(problem: str, name: str, instance: Instance, time_limit: float | None = None) -> Result:
+    """Run one method; any exception becomes a ``status=error`` result naming it."""
+    from .result import Stopwatch
+
+    sw = Stopwatch()
+    try:
+        return REGISTRY[(problem, name)](instance, time_limit=time_limit)
+    except Exception as exc:  # one failing method never stops the others
+        return Result(name, problem, Status.ERROR, seconds=sw.elapsed,
+                      message=f"{type(exc).__name__}: {exc}")
+
+
+__all__ = ["REGISTRY", "EXACT", "BOUNDS", "PROBLEMS", "Result", "Status", "run", "solvers_for"]

@@ -1,0 +1,395 @@
+"""P1 (BA): block allocation with the bandwidth split equally, solved four ways.
+
+P1 is a *bottleneck* assignment: give each of the M blocks a distinct device
+so that the largest latency ``c[k,m] = tcp[k,m] + D M / (B R_k)`` (seconds)
+among the chosen pairs is as small as possible, subject to memory (C3).
+
+Every row of ``c`` is non-decreasing in the block depth m, and so is the block
+memory.  Hence, for a latency threshold T, the blocks device k may take form a
+prefix ``1..n_k(T)`` of the blocks, and the bipartite graph "device k may take
+block m" is a family of *nested* neighbourhoods.  Hall's marriage condition on
+nested neighbourhoods collapses to a sorted count test (Proposition 1 of the
+paper): with ``n_(1) <= ... <= n_(K)`` sorted ascending, a matching that covers
+all M blocks exists iff
+
+.. math:: n_{(K-M+i)} \\ge i \\qquad i = 1, \\dots, M.
+
+*Why*: the blocks ``i..M`` (the ``M-i+1`` deepest) can only go to devices with
+``n_k >= i``; Hall requires at least ``M-i+1`` of those, i.e. the
+``(K-M+i)``-th smallest count is ``>= i``.  Conversely, giving block i to the
+device of rank ``K-M+i`` is a valid matching, because ranks are distinct and
+that device's prefix reaches block i.
+
+Methods
+-------
+crunch
+    Algorithm 2 (Cutting-RecoUNting-CHecking): remove the largest remaining
+    entry, recount its row, check Proposition 1; the last removed value is the
+    optimum.  Run here as a binary search over the sorted entries (the same
+    first infeasible cut, found in O(log KM) checks), with the literal cut-by-cut
+    walk available as ``trace`` for teaching.
+linear_search
+    Sec. IV-A: thresholds from the largest value down, a maximum bipartite
+    matching (SciPy, Hopcroft-Karp) at each step; stops at the first threshold
+    without a perfect matching.
+milp
+    The Pyomo MILP of :mod:`models.p1`, solved by HiGHS.
+compute_aware, comm_aware
+    The paper's benchmarks (Sec. VI-A4); they ignore memory, so they may hit the
+    memory wall and are then reported infeasible.
+
+References
+----------
+.. [1] "Resource Management for Low-latency Cooperative Fine-tuning of
+   Foundation Models at the Network Edge", Sec. IV (Proposition 1, Algorithm 2).
+.. [2] P. Hall, "On representatives of subsets", J. London Math. Soc., 1935.
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Callable
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import maximum_bipartite_matching
+
+from instances import Instance
+
+from .result import Result, Status, Stopwatch, equal_bandwidth
+
+Trace = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------------------
+# Proposition 1 and the assignment it constructs
+# --------------------------------------------------------------------------------------
+def hall_check(counts: np.ndarray, M: int) -> bool:
+    """Proposition 1: is there a matching of all M blocks given prefix lengths ``counts``?
+
+    Parameters
+    ----------
+    counts : (K,) int array
+        ``counts[k]`` = number of blocks (a prefix 1..n_k) device k may take.
+    M : int
+        Number of blocks.
+
+    Examples
+    --------
+    >>> hall_check(np.array([2, 1, 0]), 2)   # block 2 -> device 0, block 1 -> device 1
+    True
+    >>> hall_check(np.array([1, 1, 5]), 3)   # only one device reaches block 2
+    False
+    """
+    K = counts.shape[0]
+    if M > K:
+        return False
+    ranked = np.sort(counts)[K - M:]          # n_(K-M+1) .. n_(K)
+    return bool(np.all(ranked >= np.arange(1, M + 1)))
+
+
+def hall_slack(counts: np.ndarray, M: int) -> np.ndarray:
+    """``n_(K-M+i) - i`` for i = 1..M: Proposition 1 holds iff all are >= 0."""
+    ranked = np.sort(counts)[counts.shape[0] - M:]
+    return ranked - np.arange(1, M + 1)
+
+
+def assignment_from_counts(counts: np.ndarray, M: int) -> np.ndarray:
+    """The matching of Proposition 1's proof: block i to the device of rank K-M+i.
+
+    Returns ``assignment`` with ``assignment[m]`` the device of block m (0-based).
+    Ties in the counts are broken by device index, so the result is deterministic.
+    """
+    K = counts.shape[0]
+    order = np.argsort(counts, kind="stable")
+    return order[K - M:].copy()   # rank K-M+i (1-based i) takes block i
+
+
+def _check_sorted_rows(cost: np.ndarray) -> None:
+    finite = np.isfinite(cost)
+    # infinite entries (memory wall) must form a suffix of each row
+    if cost.shape[1] > 1:
+        if np.any(~finite[:, :-1] & finite[:, 1:]):
+            k = int(np.argwhere(~finite[:, :-1] & finite[:, 1:])[0][0])
+            raise ValueError(f"crunch needs sorted rows: row {k} has a forbidden pair before an allowed one")
+        with np.errstate(invalid="ignore"):
+            bad = np.diff(cost, axis=1) < 0
+        if bad.any():
+            k, m = (int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"crunch needs rows non-decreasing in the block depth (Proposition 1 relies on it): "
+                f"row {k} has cost[{k},{m + 1}] = {cost[k, m + 1]!r} < cost[{k},{m}] = {cost[k, m]!r}")
+
+
+def bottleneck_crunch(cost: np.ndarray, trace: Trace | None = None) -> tuple[float, np.ndarray] | None:
+    """Optimal bottleneck assignment of a row-sorted cost matrix (CRUNCH).
+
+    Solves
+
+    .. math:: \\min_{\\sigma} \\max_m \\; c_{\\sigma(m), m}
+
+    over injective maps :math:`\\sigma` from the M columns (blocks) to the K rows
+    (devices), where ``inf`` marks forbidden pairs.
+
+    Parameters
+    ----------
+    cost : (K, M) array
+        Rows non-decreasing; ``inf`` entries allowed only as a suffix of a row.
+    trace : callable, optional
+        Called with one line of text per cut / recount / check step (the literal
+        Algorithm 2).  Without it the same answer is found by binary search.
+
+    Returns
+    -------
+    (value, assignment) or None
+        ``None`` when no assignment exists (M > K or a memory wall).
+
+    Raises
+    ------
+    ValueError
+        If a row is not non-decreasing: Proposition 1 would then be wrong.
+
+    Notes
+    -----
+    Complexity: O(KM log(KM)) to sort the entries plus O(K log K) per check;
+    the binary search needs O(log KM) checks.  The traced walk makes up to KM
+    cuts, O(KM K log K) in all.
+
+    Examples
+    --------
+    >>> cost = np.array([[1., 5.], [2., 3.], [4., np.inf]])
+    >>> value, assignment = bottleneck_crunch(cost)
+    >>> float(value), assignment.tolist()
+    (3.0, [0, 1])
+    >>> bool(max(cost[k, m] for m, k in enumerate(assignment)) == value)
+    True
+    """
+    cost = np.asarray(cost, dtype=float)
+    if cost.ndim != 2:
+        raise ValueError("cost must be a 2-D array (devices x blocks)")
+    if np.isnan(cost).any():
+        raise ValueError("cost contains NaN")
+    _check_sorted_rows(cost)
+    K, M = cost.shape
+    counts_all = np.isfinite(cost).sum(axis=1)
+    if not hall_check(counts_all, M):
+        if trace:
+            trace(f"initial check fails: counts n = {counts_all.tolist()} (M={M}, K={K}); no feasible assignment")
+        return None
+    if trace is not None:
+        return _crunch_walk(cost, counts_all, trace)
+    values = np.unique(cost[np.isfinite(cost)])
+    # feasible(T) is monotone in T; find the smallest feasible entry
+    lo, hi = 0, values.size - 1            # values[hi] feasible (all finite entries)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        counts = _counts_below(cost, values[mid])
+        if hall_check(counts, M):
+            hi = mid
+        else:
+            lo = mid + 1
+    best = values[hi]
+    return float(best), assignment_from_counts(_counts_below(cost, best), M)
+
+
+def _counts_below(cost: np.ndarray, threshold: float) -> np.ndarray:
+    """n_k(T): length of the prefix of row k with cost <= T (rows are sorted)."""
+    return (cost <= threshold).sum(axis=1)
+
+
+def _crunch_walk(cost: np.ndarray, counts: np.ndarray, trace: Trace) -> tuple[float, np.ndarray]:
+    """Algorithm 2 literally: cut the largest entry, recount its row, check."""
+    K, M = cost.shape
+    counts = counts.copy()
+    trace(f"init: memory-feasible matrix, counts n = {counts.tolist()}; "
+          f"Hall slack n_(K-M+i) - i = {hall_slack(counts, M).tolist()} -> feasible")
+    # the largest remaining entry is the last non-zero of some row: keep a heap of row ends
+    heap = [(-cost[k, counts[k] - 1], k) for k in range(K) if counts[k] > 0]
+    heapq.heapify(heap)
+    step = 0
+    while heap:
+        neg, k = heapq.heappop(heap)
+        value, m = -neg, counts[k] - 1
+        step += 1
+        counts[k] -= 1                                     # cut
+        slack = hall_slack(counts, M)                      # recount + check
+        ok = bool(np.all(slack >= 0))
+        trace(f"step {step}: cut c[{k},{m}] = {value:.6g}; recount n[{k}] = {counts[k]}; "
+              f"check Hall slack {slack.tolist()} -> {'feasible' if ok else 'INFEASIBLE'}")
+        if not ok:
+            counts[k] += 1                                  # undo: the last feasible matrix
+            assignment = assignment_from_counts(counts, M)
+            trace(f"stop: optimal latency = last removed value {value:.6g}; "
+                  f"assignment (block -> device) = {assignment.tolist()}")
+            return float(value), assignment
+        if counts[k] > 0:
+            heapq.heappush(heap, (-cost[k, counts[k] - 1], k))
+    raise AssertionError("unreachable: cutting every entry must break feasibility")
+
+
+# --------------------------------------------------------------------------------------
+# Solvers on instances
+# --------------------------------------------------------------------------------------
+def p1_objective(instance: Instance, assignment) -> float:
+    """Round latency (s) of ``assignment`` with equal bandwidth: max_m c[a_m, m]."""
+    cost = instance.compute_latency + instance.upload_equal_s[:, None]
+    return float(max(cost[k, m] for m, k in enumerate(assignment)))
+
+
+def _infeasible(solver: str, sw: Stopwatch, instance: Instance, why: str | None = None) -> Result:
+    if why is None:
+        why = (f"M = {instance.M} blocks > K = {instance.K} devices" if instance.M > instance.K
+               else "memory wall: no assignment of all blocks to distinct devices fits the memory budgets")
+    return Result(solver, "P1", Status.INFEASIBLE, seconds=sw.elapsed, message=why)
+
+
+def _solution(solver: str, instance: Instance, assignment, sw: Stopwatch, status=Status.OPTIMAL,
+              bound=None, message="", info=None, problem="P1") -> Result:
+    assignment = np.asarray(assignment, dtype=int)
+    objective = p1_objective(instance, assignment)
+    if status == Status.OPTIMAL and bound is None:
+        bound = objective
+    return Result(solver, problem, status, objective, bound, sw.elapsed, tuple(assignment),
+                  tuple(equal_bandwidth(instance.K, assignment, instance.bandwidth_hz)), message, info or {})
+
+
+def crunch(instance: Instance, trace: Trace | None = None, time_limit: float | None = None) -> Result:
+    """Solve P1 exactly with CRUNCH (Proposition 1 + Algorithm 2).
+
+    Parameters
+    ----------
+    instance : Instance
+    trace : callable, optional
+        Receives one line per cut / recount / check (teaching mode).
+    time_limit : float, optional
+        Accepted for a uniform interface; CRUNCH always finishes well within it.
+
+    Returns
+    -------
+    Result
+        ``optimal`` with the latency (s) and an optimal assignment, or ``infeasible``.
+
+    Examples
+    --------
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.5, 1.5], [0.5, 3.0]], [1e9, 2e9],
+    ...     [4e9, 1e9, 4e9], [1.0, 2.0, 4.0], gradient_bits=1e6, bandwidth_hz=1e6)
+    >>> res = crunch(inst)
+    >>> res.status.value, res.objective_s, res.assignment
+    ('optimal', 3.5, (1, 2))
+    >>> p1_objective(inst, res.assignment) == res.objective_s   # re-check the answer
+    True
+    """
+    sw = Stopwatch(time_limit)
+    found = bottleneck_crunch(instance.p1_cost(), trace=trace)
+    if found is None:
+        return _infeasible("crunch", sw, instance)
+    _, assignment = found
+    return _solution("crunch", instance, assignment, sw)
+
+
+def _perfect_matching(allowed: np.ndarray) -> np.ndarray | None:
+    """Maximum bipartite matching blocks -> devices; None unless it covers every block."""
+    match = maximum_bipartite_matching(csr_matrix(allowed.T.astype(np.int8)), perm_type="column")
+    return None if np.any(match < 0) else match
+
+
+def linear_search(instance: Instance, time_limit: float | None = None) -> Result:
+    """Solve P1 exactly by the paper's linear search (Sec. IV-A).
+
+    Sort the distinct latencies in descending order; starting from the largest,
+    lower the threshold one value at a time while the pairs under it still hold
+    a perfect matching of blocks to devices (Hopcroft-Karp, SciPy).  The last
+    threshold with a matching is the optimum.
+
+    Complexity: O(KM) thresholds, each a matching in O(KM sqrt(K+M)).
+
+    Examples
+    --------
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.5, 1.5], [0.5, 3.0]], [1e9, 2e9],
+    ...     [4e9, 1e9, 4e9], [1.0, 2.0, 4.0], gradient_bits=1e6, bandwidth_hz=1e6)
+    >>> linear_search(inst).objective_s
+    3.5
+    """
+    sw = Stopwatch(time_limit)
+    cost = instance.p1_cost()
+    values = np.unique(cost[np.isfinite(cost)])[::-1]
+    best = None
+    for step, threshold in enumerate(values):
+        match = _perfect_matching(cost <= threshold)
+        if match is None:
+            break
+        best = match
+        if sw.expired():
+            return _solution("linear-search", instance, best, sw, Status.TIME_LIMIT, bound=None,
+                             message=f"time limit after {step + 1} of at most {values.size} thresholds")
+    if best is None:
+        return _infeasible("linear-search", sw, instance)
+    return _solution("linear-search", instance, best, sw, info={"thresholds_tried": int(step + 1)})
+
+
+def milp(instance: Instance, time_limit: float | None = None) -> Result:
+    """Solve P1 exactly as the Pyomo MILP of :func:`models.p1.build_p1_milp` with HiGHS.
+
+    The objective is recomputed from the returned assignment (a matrix entry),
+    so it carries no solver tolerance; HiGHS's dual bound is reported as ``bound_s``.
+    """
+    from models.p1 import build_p1_milp
+
+    from .pyomo_solve import solve_with_highs
+
+    sw = Stopwatch(time_limit)
+    if instance.M > instance.K:   # HiGHS would say the same, after building K*M binaries
+        return _infeasible("milp", sw, instance)
+    model = build_p1_milp(instance)
+    out = solve_with_highs(model, sw.remaining)
+    if out.status == Status.INFEASIBLE:
+        return _infeasible("milp", sw, instance, "HiGHS proved the P1 MILP infeasible (memory wall)")
+    if not out.has_solution:
+        return Result("milp", "P1", out.status, None, out.bound, sw.elapsed, message=out.message)
+    x = np.array([[model.x[k, m].value for m in range(instance.M)] for k in range(instance.K)])
+    assignment = x.argmax(axis=0)
+    status = out.status
+    bound = out.bound if status != Status.OPTIMAL else None
+    return _solution("milp", instance, assignment, sw, status, bound=bound, message=out.message)
+
+
+def _benchmark(name: str, instance: Instance, order: np.ndarray, what: str, problem: str) -> Result:
+    """Give the deepest block to the best device of ``order``, the next deepest to the next, ..."""
+    sw = Stopwatch()
+    M = instance.M
+    if M > instance.K:
+        res = _infeasible(name, sw, instance)
+        res.problem = problem
+        return res
+    chosen = order[:M]
+    assignment = chosen[::-1].copy()   # block M-1 (deepest) -> chosen[0] (best)
+    fits = instance.memory_ok[assignment, np.arange(M)]
+    if not fits.all():
+        m = int(np.argmin(fits))
+        k = int(assignment[m])
+        return Result(name, problem, Status.INFEASIBLE, seconds=sw.elapsed,
+                      message=f"memory wall: block {m} ({instance.block_memory[m]:.4g} bytes) on device {k} "
+                              f"({instance.device_memory[k]:.4g} bytes), chosen by {what}")
+    return _solution(name, instance, assignment, sw, Status.FEASIBLE, problem=problem,
+                     message="equal bandwidth (benchmark)")
+
+
+def compute_aware(instance: Instance, time_limit: float | None = None, problem: str = "P1") -> Result:
+    """Computation-aware benchmark (Sec. VI-A4): the M fastest devices, deepest blocks to the fastest.
+
+    Speed is measured by the device's latency for the deepest block,
+    ``tcp[k, M-1]`` (proportional to 1/f_k in the paper's model); ties go to
+    the lower index.  Memory is ignored when choosing, then checked.
+    """
+    order = np.lexsort((np.arange(instance.K), instance.compute_latency[:, -1]))
+    return _benchmark("compute-aware", instance, order, "computation speed", problem)
+
+
+def comm_aware(instance: Instance, time_limit: float | None = None, problem: str = "P1") -> Result:
+    """Communication-aware benchmark (Sec. VI-A4): the M best channels, deepest blocks to the best.
+
+    Channel quality is the spectral efficiency R_k; ties go to the lower index.
+    """
+    order = np.lexsort((np.arange(instance.K), -instance.spectral_efficiency))
+    return _benchmark("comm-aware", instance, order, "channel quality", problem)

@@ -1,0 +1,119 @@
+"""The one result type returned by every method, for P1 and P2 alike."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+
+class Status(str, Enum):
+    """What a method can say about its answer."""
+
+    OPTIMAL = "optimal"        #: proven optimal (objective == bound)
+    FEASIBLE = "feasible"      #: a valid solution, optimality not claimed (heuristics)
+    INFEASIBLE = "infeasible"  #: proven: no assignment satisfies C1-C3
+    TIME_LIMIT = "time_limit"  #: stopped by the time limit; incumbent and bound if any
+    ERROR = "error"            #: the method failed; ``message`` says why
+    BOUND = "bound"            #: only a lower bound (relaxations); ``bound_s`` holds it
+
+    def __str__(self) -> str:  # print as the plain word
+        return self.value
+
+
+@dataclass
+class Result:
+    """Outcome of one method on one instance.
+
+    Attributes
+    ----------
+    solver : str
+        Method name as used on the command line (``crunch``, ``milp``, ...).
+    problem : str
+        ``"P1"`` (equal bandwidth) or ``"P2"`` (joint bandwidth).
+    status : Status
+    objective_s : float or None
+        Round latency of the returned solution, seconds.
+    bound_s : float or None
+        Proven lower bound on the optimal round latency, seconds, where known.
+    seconds : float
+        Wall time of the method, seconds.
+    assignment : tuple of int or None
+        ``assignment[m]`` = device (0-based) computing block m (0-based).
+    bandwidth_hz : tuple of float or None
+        Uplink bandwidth of every device (length K, 0 for idle devices), Hz.
+    message : str
+        Human-readable detail (why infeasible, which limit stopped it, ...).
+    info : dict
+        Method-specific extras (iterations, trace, ...).
+    """
+
+    solver: str
+    problem: str
+    status: Status
+    objective_s: float | None = None
+    bound_s: float | None = None
+    seconds: float = 0.0
+    assignment: tuple[int, ...] | None = None
+    bandwidth_hz: tuple[float, ...] | None = None
+    message: str = ""
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+        if self.assignment is not None:
+            self.assignment = tuple(int(k) for k in self.assignment)
+        if self.bandwidth_hz is not None:
+            self.bandwidth_hz = tuple(float(b) for b in np.asarray(self.bandwidth_hz, dtype=float))
+        for name in ("objective_s", "bound_s"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, float(value))
+
+    @property
+    def has_solution(self) -> bool:
+        """True when an assignment (and so an objective) is returned."""
+        return self.assignment is not None
+
+    def to_row(self, instance_name: str) -> dict:
+        """The harness's JSON row for this result."""
+        return {
+            "instance": instance_name,
+            "problem": self.problem,
+            "solver": self.solver,
+            "status": self.status.value,
+            "objective_s": self.objective_s,
+            "bound_s": self.bound_s,
+            "gap": None,
+            "seconds": self.seconds,
+            "assignment": list(self.assignment) if self.assignment is not None else None,
+            "bandwidth_hz": list(self.bandwidth_hz) if self.bandwidth_hz is not None else None,
+            "message": self.message,
+        }
+
+
+class Stopwatch:
+    """Wall-clock timer with an optional deadline, for honouring ``time_limit``."""
+
+    def __init__(self, time_limit: float | None = None):
+        self.start = time.perf_counter()
+        self.time_limit = time_limit
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    @property
+    def remaining(self) -> float | None:
+        return None if self.time_limit is None else max(self.time_limit - self.elapsed, 0.0)
+
+    def expired(self) -> bool:
+        return self.time_limit is not None and self.elapsed >= self.time_limit
+
+
+def equal_bandwidth(K: int, assignment, bandwidth_hz: float) -> np.ndarray:
+    """(K,) Hz: the band split equally among the devices of ``assignment`` (P1's rule)."""
+    out = np.zeros(K)
+    out[np.asarray(assignment, dtype=int)] = bandwidth_hz / len(assignment)
+    return out

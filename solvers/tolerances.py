@@ -1,0 +1,39 @@
+"""Every numerical tolerance of the toolkit, in one place.
+
+Objectives are compared relatively: ``|a - b| <= RTOL * max(|a|, |b|, ABS_FLOOR_S)``.
+"""
+
+#: Two *exact* methods agree when their objectives differ by at most this much,
+#: relative.  P1 optima are matrix entries, recomputed from the assignment, so
+#: they agree to rounding; P2 optima come from a 1-D equation solved to machine
+#: precision, but a MINLP solver (SCIP) may stop at an assignment whose value is
+#: within its own feasibility tolerance, hence 1e-6.
+EXACT_RTOL = 1e-6
+
+#: A reported objective must equal the value recomputed from its assignment and
+#: bandwidths by the independent checker to this relative tolerance.
+OBJECTIVE_RTOL = 1e-6
+
+#: Absolute floor (seconds) in relative comparisons, so that objectives of 0 s compare.
+ABS_FLOOR_S = 1e-12
+
+#: Bandwidth budget check: sum_k B_k <= B * (1 + BANDWIDTH_RTOL).
+BANDWIDTH_RTOL = 1e-9
+
+#: Bisection / root finding on a latency threshold stops when the bracket is
+#: this small relative to T (then the fixed-assignment equation is solved exactly).
+BISECTION_RTOL = 1e-12
+
+#: A lower bound (``relaxation``) may exceed the optimum by at most this much,
+#: relative (the conic solver's own accuracy), before it is flagged.
+BOUND_RTOL = 1e-5
+
+
+def close(a: float, b: float, rtol: float = EXACT_RTOL) -> bool:
+    """True when ``a`` and ``b`` agree to ``rtol`` relative (with the absolute floor)."""
+    return abs(a - b) <= rtol * max(abs(a), abs(b), ABS_FLOOR_S)
+
+
+def rel_gap(value: float, optimum: float) -> float:
+    """Relative gap ``(value - optimum) / optimum`` (0 when both are 0)."""
+    return (value - optimum) / max(abs(optimum), ABS_FLOOR_S)
