@@ -27,12 +27,12 @@ REGISTRY: dict[tuple[str, str], SolverFn] = {
 EXACT: dict[str, set[str]] = {"P1": {"crunch", "linear-search", "milp"}, "P2": set()}
 BOUNDS: dict[str, set[str]] = {"P1": set(), "P2": set()}
 
-try:  # P2 methods (issue 3) register themselves when present
+try:  # P2 methods register themselves (while P2 is being built, some may be missing)
     from .p2 import register as _register_p2
-except ImportError:  # pragma: no cover - only while P2 is being built
-    _register_p2 = None
-if _register_p2 is not None:
-    _register_p2(REGISTRY, EXACT, BOUNDS)
+
+    _register_p2(REGISTRY, EXACT["P2"], BOUNDS["P2"])
+except ImportError:  # pragma: no cover
+    pass
 
 PROBLEMS = ("P1", "P2")
 
