@@ -1,0 +1,379 @@
+r"""Cost model of one transformer-encoder block for device-edge cooperative fine-tuning.
+
+The instances of this project describe RoBERTa-base fine-tuned with LoRA
+(rank 8 on the query and value projections) by K devices, each computing the
+gradient of one of M parameter blocks (one block per encoder layer).  This
+module turns the model architecture and the workload (batch, sequence length)
+into the three per-block quantities an :class:`~instances.core.Instance`
+needs, on a *normalised* device (the paper's reference, a Snapdragon 8 Gen 3):
+
+* ``t_F`` (s): forward pass of the whole model on one batch;
+* ``t_B(m)`` (s): backpropagation from the output down to block m;
+* ``mu_m`` (bytes): memory needed to compute block m's gradient;
+
+plus the gradient size D (bits) and the memory of single-device fine-tuning.
+
+Block numbering
+---------------
+Block m (m = 1..M) is the block whose gradient needs a backpropagation through
+m encoder layers, counted from the output: block 1 is the last (top) layer,
+block M the deepest.  With M = L (the number of layers, 12) every layer is a
+block; with M < L only the top M layers carry tunable blocks.
+
+FLOPs (one batch of b sequences of s tokens; hidden h, FFN width f, LoRA rank r)
+-----------------------------------------------------------------------------------
+A multiply-add counts as 2 FLOPs.  One encoder layer's forward pass:
+
+.. math::
+
+    F_\text{layer} = \underbrace{8 b s h^2}_{Q,K,V,O}
+                   + \underbrace{4 b s h f}_{\text{FFN}}
+                   + \underbrace{4 b s^2 h}_{QK^\top,\ PV}
+                   + \underbrace{4 n_\text{LoRA} b s h r}_{\text{LoRA } BAx}
+
+(Narayanan et al. 2021 give :math:`24 b s h^2 + 4 b s^2 h` for f = 4h and no
+LoRA.)  The weights are frozen, so backpropagating through a layer needs only
+the gradient with respect to its input, which costs about one forward pass:
+:math:`\beta F_\text{layer}` with the *backward factor* :math:`\beta` = 1
+(assumed; full training needs about 2, input plus weight gradients).  At the
+block's own layer the LoRA weight gradients add :math:`4 n_\text{LoRA} b s h r`.
+
+.. math::
+
+    F_F = L\,F_\text{layer}, \qquad
+    F_B(m) = m\,\beta\,F_\text{layer} + 4 n_\text{LoRA} b s h r,
+
+    t_F = F_F / \phi, \qquad t_B(m) = F_B(m) / \phi, \qquad
+    \phi = \eta\,\phi_\text{peak}
+
+with :math:`\phi` the *effective* throughput of the normalised device, a
+fraction :math:`\eta` of its peak.  Embedding look-ups, layer norms, softmax
+and the classification head are neglected (< 1% of the FLOPs).  The ratio of
+the deepest to the shallowest block's latency is about
+:math:`(L + \beta L)/(L + \beta)` = 24/13 = 1.85 for RoBERTa-base, the "nearly
+twice" of the paper's Fig. 4.
+
+Memory (bytes)
+--------------
+Activations kept for the backward pass of one layer, in half precision
+(Korthikanti et al. 2022, eq. 2, attention and FFN with dropout masks):
+
+.. math:: A_\text{layer} = s b h \left(34 + 5 \frac{a s}{h}\right)
+
+with a attention heads.  To compute block m's gradient a device stores the
+frozen weights (all of them: the forward pass runs the whole model), the
+activations of the m layers it backpropagates through (the layers below are
+run without keeping activations), and block m's LoRA parameters and gradients:
+
+.. math::
+
+    \mu_m = W + m\,A_\text{layer} + n_\text{block} (p_\text{LoRA} + g_\text{LoRA})
+
+which is linear in m (Fig. 4).  Single-device fine-tuning keeps the
+activations of all L layers, every LoRA parameter with its gradient and the
+two Adam moments:
+
+.. math::
+
+    \mu_\text{single} = W + L\,A_\text{layer} + L\,n_\text{block}(p_\text{LoRA} + g_\text{LoRA} + o_\text{Adam}).
+
+With b = 32 and s = 512 this is about 11.4 GB, the paper's "nearly 12GB".
+(The sequence length is not given by the paper; 512 is the maximum the LoRA
+paper uses for RoBERTa-base, and it is the length at which the paper's own
+"feature dimension of 12.5 million" for batch 32, b s h = 12,582,912, holds.)
+
+Gradient size: :math:`n_\text{block} = 2 n_\text{LoRA} h r` = 24,576 LoRA
+parameters per block for RoBERTa-base, times 32 bits: D = 786,432 bits.
+
+Computation latency of device k with relative speed :math:`f_k` and I local
+iterations per round (FORMULATION eq. 3):
+
+.. math:: t^\text{cp}_{k,m} = I\,(t_F + t_B(m)) / f_k
+
+Complexity: every function here is O(M) (O(KM) for the matrix), vectorised.
+
+References
+----------
+.. [1] "Resource Management for Low-latency Cooperative Fine-tuning of
+   Foundation Models at the Network Edge" (the paper), Sec. II-B and VI, Fig. 4.
+.. [2] V. Korthikanti et al., "Reducing Activation Recomputation in Large
+   Transformer Models", arXiv:2205.05198, 2022 (activation memory, eq. 2).
+.. [3] D. Narayanan et al., "Efficient Large-Scale Language Model Training on
+   GPU Clusters Using Megatron-LM", SC 2021 (FLOPs per layer).
+.. [4] E. J. Hu et al., "LoRA: Low-Rank Adaptation of Large Language Models",
+   ICLR 2022 (RoBERTa-base GLUE set-up: rank 8 on query and value, max length 512).
+.. [5] Y. Liu et al., "RoBERTa: A Robustly Optimized BERT Pretraining
+   Approach", 2019 (architecture: 12 layers, hidden 768, FFN 3072, 12 heads,
+   vocabulary 50,265, 514 positions).
+
+Examples
+--------
+>>> cm = EncoderCostModel()
+>>> cm.lora_params_per_block, cm.gradient_bits
+(24576, 786432)
+>>> mu = cm.block_memory_bytes(12)
+>>> bool(np.allclose(np.diff(mu), cm.activation_bytes_per_layer))   # linear in depth
+True
+>>> t = cm.block_compute_latency_s(12)
+>>> round(float(t[-1] / t[0]), 2)                                    # deepest / shallowest
+1.85
+>>> round(cm.single_device_memory_bytes / 1e9, 1)                   # GB
+11.4
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+#: Version of the cost model, written into every generated instance's ``meta``.
+COST_MODEL_VERSION = "encoder-lora/1"
+
+#: Bytes per gigabyte.  The project uses decimal GB (1e9 bytes) throughout.
+GB = 1e9
+
+
+@dataclass(frozen=True)
+class EncoderCostModel:
+    """Per-block computation and memory of LoRA fine-tuning of a transformer encoder.
+
+    Every field has the RoBERTa-base default; fields marked *(assumed)* are
+    not given by the paper (see ``docs/cost-model.md`` for why each value).
+
+    Attributes
+    ----------
+    num_layers : int
+        L, encoder layers (12).
+    hidden : int
+        h, hidden size (768).
+    ffn : int
+        f, feed-forward width (3072).
+    heads : int
+        a, attention heads (12).
+    vocab : int
+        Vocabulary size (50,265); only for the weight memory.
+    max_positions : int
+        Position embeddings (514); only for the weight memory.
+    lora_rank : int
+        r, LoRA rank (8).
+    lora_targets : int
+        n_LoRA, adapted projections per layer (2: query and value).
+    batch_size : int
+        b, sequences per batch (32, the paper's Fig. 4).
+    seq_len : int
+        s, tokens per sequence (512, *assumed*: LoRA's maximum for RoBERTa-base).
+    weight_bytes : int
+        Bytes per frozen weight (2: half-precision training, as in the paper).
+    gradient_bits_per_param : int
+        Bits per uploaded LoRA gradient entry (32, the paper).
+    lora_param_bytes, lora_grad_bytes : int
+        Bytes per LoRA parameter and per LoRA gradient entry kept on the device
+        (4 and 4: fp32 master copy and gradient, *assumed*).
+    optimizer_bytes : int
+        Adam's two moments per LoRA parameter (8 bytes); single-device only,
+        since in DEFT the server keeps the gradient statistics.
+    peak_flops : float
+        Peak throughput of the normalised device, FLOP/s (9.2e12, *assumed*:
+        Snapdragon 8 Gen 3's Adreno 750 GPU, about 4.6 TFLOP/s fp32 in
+        third-party spec listings, half precision at twice that rate).
+    flops_efficiency : float
+        eta, fraction of the peak reached by training kernels (0.25, *assumed*).
+    backward_factor : float
+        beta, backward FLOPs of one frozen layer per forward FLOP (1.0, *assumed*).
+    """
+
+    num_layers: int = 12
+    hidden: int = 768
+    ffn: int = 3072
+    heads: int = 12
+    vocab: int = 50265
+    max_positions: int = 514
+    lora_rank: int = 8
+    lora_targets: int = 2
+    batch_size: int = 32
+    seq_len: int = 512
+    weight_bytes: int = 2
+    gradient_bits_per_param: int = 32
+    lora_param_bytes: int = 4
+    lora_grad_bytes: int = 4
+    optimizer_bytes: int = 8
+    peak_flops: float = 9.2e12
+    flops_efficiency: float = 0.25
+    backward_factor: float = 1.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"cost model: {f.name} must be a number, got {value!r}")
+            if f.type == "int" and not isinstance(value, (int, np.integer)):
+                raise ValueError(f"cost model: {f.name} must be an integer, got {value!r}")
+            if not np.isfinite(value):
+                raise ValueError(f"cost model: {f.name} must be finite, got {value!r}")
+            # a zero backward factor is a legitimate edge case (equal latency for every block)
+            if value < 0 or (value == 0 and f.name != "backward_factor"):
+                need = "non-negative" if f.name == "backward_factor" else "positive"
+                raise ValueError(f"cost model: {f.name} must be {need}, got {value!r}")
+        if self.flops_efficiency > 1:
+            raise ValueError(f"cost model: flops_efficiency is a fraction of the peak, got {self.flops_efficiency!r} > 1")
+        if self.hidden % self.heads:
+            raise ValueError(f"cost model: hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+
+    # -- sizes ---------------------------------------------------------------------
+    @property
+    def lora_params_per_block(self) -> int:
+        """n_block = n_LoRA * (h r + r h) tunable parameters in one block (24,576)."""
+        return self.lora_targets * 2 * self.hidden * self.lora_rank
+
+    @property
+    def gradient_bits(self) -> int:
+        """D, bits of one block's gradient (786,432 for RoBERTa-base)."""
+        return self.lora_params_per_block * self.gradient_bits_per_param
+
+    @property
+    def layer_params(self) -> int:
+        """Frozen parameters of one encoder layer (7,087,872 for RoBERTa-base)."""
+        h, f = self.hidden, self.ffn
+        attention = 4 * (h * h + h)          # Q, K, V, O with biases
+        feed_forward = h * f + f + f * h + h
+        layer_norms = 2 * 2 * h
+        return attention + feed_forward + layer_norms
+
+    @property
+    def model_params(self) -> int:
+        """Frozen parameters of the encoder with embeddings (about 124.6 million)."""
+        embeddings = (self.vocab + self.max_positions + 1) * self.hidden + 2 * self.hidden
+        return embeddings + self.num_layers * self.layer_params
+
+    @property
+    def weight_memory_bytes(self) -> int:
+        """W, bytes of the frozen weights (half precision: about 249 MB)."""
+        return self.model_params * self.weight_bytes
+
+    # -- FLOPs ---------------------------------------------------------------------
+    @property
+    def layer_forward_flops(self) -> int:
+        """F_layer: forward FLOPs of one encoder layer on one batch (LoRA included)."""
+        b, s, h, f, r = self.batch_size, self.seq_len, self.hidden, self.ffn, self.lora_rank
+        return 8 * b * s * h * h + 4 * b * s * h * f + 4 * b * s * s * h + self._lora_flops(b, s, h, r)
+
+    def _lora_flops(self, b: int, s: int, h: int, r: int) -> int:
+        # B(Ax) for each adapted projection: two matrix products h->r and r->h
+        return self.lora_targets * 2 * (2 * b * s * h * r)
+
+    @property
+    def lora_weight_grad_flops(self) -> int:
+        """FLOPs of the LoRA weight gradients of one block (dA and dB of each projection)."""
+        return self._lora_flops(self.batch_size, self.seq_len, self.hidden, self.lora_rank)
+
+    @property
+    def forward_flops(self) -> int:
+        """F_F: forward FLOPs of the whole model on one batch."""
+        return self.num_layers * self.layer_forward_flops
+
+    def backward_flops(self, M: int) -> np.ndarray:
+        """F_B(m) for m = 1..M: FLOPs of the backpropagation from the output down to block m.
+
+        .. math:: F_B(m) = m \\beta F_\\text{layer} + 4 n_\\text{LoRA} b s h r
+        """
+        m = self._depths(M)
+        return m * (self.backward_factor * self.layer_forward_flops) + float(self.lora_weight_grad_flops)
+
+    @property
+    def effective_flops(self) -> float:
+        """phi = eta * peak, effective FLOP/s of the normalised device."""
+        return self.flops_efficiency * self.peak_flops
+
+    # -- latency (seconds, normalised device, one iteration) ----------------------------
+    @property
+    def forward_latency_s(self) -> float:
+        """t_F, seconds of one forward pass of the whole model on the normalised device."""
+        return self.forward_flops / self.effective_flops
+
+    def backward_latency_s(self, M: int) -> np.ndarray:
+        """t_B(m) for m = 1..M, seconds on the normalised device."""
+        return self.backward_flops(M) / self.effective_flops
+
+    def block_compute_latency_s(self, M: int) -> np.ndarray:
+        """t_F + t_B(m) for m = 1..M: one iteration's gradient of block m, seconds (normalised device)."""
+        return (self.forward_flops + self.backward_flops(M)) / self.effective_flops
+
+    def compute_latency_matrix(self, compute_factor, M: int, local_iterations: int = 1) -> np.ndarray:
+        """tcp[k, m] = I (t_F + t_B(m)) / f_k, seconds, as a (K, M) array (vectorised).
+
+        Parameters
+        ----------
+        compute_factor : (K,) array-like
+            f_k > 0, speed of device k relative to the normalised device.
+        M : int
+            Number of blocks.
+        local_iterations : int
+            I, local iterations per round.
+
+        Examples
+        --------
+        >>> cm = EncoderCostModel()
+        >>> tcp = cm.compute_latency_matrix([1.0, 2.0], 3, local_iterations=2)
+        >>> bool(np.allclose(tcp[1] * 2, tcp[0])), bool(np.allclose(tcp[0], 2 * cm.block_compute_latency_s(3)))
+        (True, True)
+        """
+        f = np.asarray(compute_factor, dtype=float)
+        if f.ndim != 1 or np.any(~np.isfinite(f)) or np.any(f <= 0):
+            raise ValueError("compute_factor must be a 1-D array of positive finite numbers")
+        per_block = local_iterations * self.block_compute_latency_s(M)
+        return per_block[None, :] / f[:, None]
+
+    # -- memory (bytes) ------------------------------------------------------------
+    @property
+    def activation_bytes_per_layer(self) -> float:
+        """A_layer = s b h (34 + 5 a s / h), bytes kept per layer for backprop (half precision)."""
+        s, b, h, a = self.seq_len, self.batch_size, self.hidden, self.heads
+        return s * b * h * (34 + 5 * a * s / h)
+
+    @property
+    def lora_block_bytes(self) -> int:
+        """Bytes of one block's LoRA parameters and gradients on a device."""
+        return self.lora_params_per_block * (self.lora_param_bytes + self.lora_grad_bytes)
+
+    def block_memory_bytes(self, M: int) -> np.ndarray:
+        """mu_m for m = 1..M: bytes to compute block m's gradient, linear in m.
+
+        .. math:: \\mu_m = W + m A_\\text{layer} + n_\\text{block}(p_\\text{LoRA} + g_\\text{LoRA})
+        """
+        m = self._depths(M)
+        return self.weight_memory_bytes + m * self.activation_bytes_per_layer + float(self.lora_block_bytes)
+
+    @property
+    def single_device_memory_bytes(self) -> float:
+        """Bytes of fine-tuning the whole model on one device (all activations, LoRA and Adam states)."""
+        lora_all = self.num_layers * self.lora_params_per_block
+        per_param = self.lora_param_bytes + self.lora_grad_bytes + self.optimizer_bytes
+        return self.weight_memory_bytes + self.num_layers * self.activation_bytes_per_layer + lora_all * per_param
+
+    # -- bookkeeping ---------------------------------------------------------------
+    def _depths(self, M: int) -> np.ndarray:
+        if isinstance(M, bool) or not isinstance(M, (int, np.integer)) or not 1 <= M <= self.num_layers:
+            raise ValueError(f"cost model: number of blocks M must be an integer in 1..{self.num_layers} "
+                             f"(num_layers), got {M!r}")
+        return np.arange(1, M + 1, dtype=float)
+
+    def parameters(self) -> dict:
+        """The model's parameters as a JSON-ready dict."""
+        return asdict(self)
+
+    def summary(self, M: int) -> dict:
+        """Derived quantities for ``meta`` (FLOPs, seconds, bytes), JSON-ready."""
+        return {
+            "version": COST_MODEL_VERSION,
+            "model_params": self.model_params,
+            "lora_params_per_block": self.lora_params_per_block,
+            "layer_forward_flops": self.layer_forward_flops,
+            "forward_flops": self.forward_flops,
+            "backward_flops": self.backward_flops(M).tolist(),
+            "effective_flops_per_s": self.effective_flops,
+            "forward_latency_s": self.forward_latency_s,
+            "backward_latency_s": self.backward_latency_s(M).tolist(),
+            "weight_memory_bytes": self.weight_memory_bytes,
+            "activation_bytes_per_layer": self.activation_bytes_per_layer,
+            "single_device_memory_bytes": self.single_device_memory_bytes,
+        }

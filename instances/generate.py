@@ -1,0 +1,413 @@
+r"""Random DEFT instances from the cost model, and the command line that writes them.
+
+An instance draws, for K devices (numpy ``Generator`` seeded with ``seed``,
+in this order):
+
+* relative computing factors :math:`f_k \sim U[f_\min, f_\max]` *(assumed range)*;
+* memory budgets :math:`\mathrm{cap}_k \sim U[\mathrm{lo}, \mathrm{hi}]` GB *(assumed range)*;
+* Rayleigh fading powers :math:`|h_k|^2 \sim \mathrm{Exp}(1)`, i.i.d.
+
+and sets
+
+.. math::
+
+    t^\text{cp}_{k,m} = I\,(t_F + t_B(m)) / f_k, \qquad
+    R_k = \log_2\!\left(1 + \mathrm{SNR}_\text{tx}\, G\, |h_k|^2\right)
+
+with :math:`t_F, t_B(m)` and the block memory :math:`\mu_m` from
+:class:`instances.costmodel.EncoderCostModel`, the transmit SNR 10 dB (the
+paper) and a fixed average path-loss gain :math:`G = 10^{-\mathrm{PL}/10}`, the
+same for every device *(assumed; the paper's channels are i.i.d. Rayleigh
+with one stripped path-loss value, so no distance model is used)*.  D comes
+from the LoRA parameter count (786,432 bits) and B = 100 MHz (the paper).
+
+Every assumed value is a named default of :class:`ScenarioParams` (one place),
+and every value used, the seed, the generator version and the cost model's
+derived numbers are written into the instance's ``meta``.  Same seed and
+parameters give the identical instance (and file, byte for byte).
+
+Command line (``python -m instances.generate --help`` lists every flag)::
+
+    python -m instances.generate -K 20 -M 12 --seed 1 --count 3 --out some/dir
+    python -m instances.generate -K 20 --path-loss-db 25 --out one.json
+    python -m instances.generate --corpus            # rewrite the shipped corpus
+
+Complexity: O(KM) time and memory, vectorised (K = 100,000 takes well under a
+second, mostly in validation).
+
+Examples
+--------
+>>> inst = generate_instance(20, 12, seed=1)
+>>> inst.K, inst.M, inst.gradient_bits, inst.bandwidth_hz
+(20, 12, 786432.0, 100000000.0)
+>>> again = generate_instance(20, 12, seed=1)
+>>> bool((inst.compute_latency == again.compute_latency).all())    # seeded: identical
+True
+>>> f = np.array(inst.meta["draws"]["compute_factor"])           # re-derive tcp from meta
+>>> t = np.array(inst.meta["cost_model"]["forward_latency_s"]) + inst.meta["cost_model"]["backward_latency_s"]
+>>> bool(np.allclose(inst.compute_latency, t[None, :] / f[:, None]))
+True
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from .core import Instance, InstanceError, save_instance
+from .costmodel import COST_MODEL_VERSION, GB, EncoderCostModel
+
+#: Bumped whenever the same seed and parameters would give a different instance.
+GENERATOR_VERSION = "1"
+
+FADING_MODELS = ("rayleigh", "none")
+
+#: Smallest fading power used: Exp(1) can return exactly 0, which would give a
+#: spectral efficiency of 0 (a device that can never upload); clipping changes
+#: the distribution only with probability 1e-12.
+MIN_FADING_POWER = 1e-12
+
+
+@dataclass(frozen=True)
+class ScenarioParams:
+    """Every parameter of a random scenario, with its default (one place).
+
+    Values marked *(assumed)* are not given by the paper (its text lost them);
+    ``docs/cost-model.md`` says why each was chosen.  A later calibration
+    against the paper's latency ratios may change them here.
+
+    Attributes
+    ----------
+    model : EncoderCostModel
+        Architecture, workload (batch, sequence length) and device throughput.
+    local_iterations : int
+        I, local iterations per round (1, *assumed*: the paper keeps the
+        centralised hyper-parameters, so one round = one optimiser step).
+    compute_factor_min, compute_factor_max : float
+        Range of the relative computing factor f_k (0.5 .. 1.5, *assumed*).
+    memory_min_gb, memory_max_gb : float
+        Range of the memory budget cap_k in GB = 1e9 bytes (8 .. 20, *assumed*).
+    snr_db : float
+        Transmit SNR p_k / N_0 in dB (10, the paper).
+    path_loss_db : float
+        Average path loss in dB, the same for every device (20, *assumed*).
+    fading : str
+        ``"rayleigh"`` (|h|^2 ~ Exp(1), the paper) or ``"none"`` (|h|^2 = 1, for ties).
+    bandwidth_mhz : float
+        B, total uplink bandwidth in MHz (100, the paper).
+    gradient_bits : float or None
+        D in bits; ``None`` takes the cost model's LoRA count x 32 bit (786,432).
+    """
+
+    model: EncoderCostModel = field(default_factory=EncoderCostModel)
+    local_iterations: int = 1
+    compute_factor_min: float = 0.5
+    compute_factor_max: float = 1.5
+    memory_min_gb: float = 8.0
+    memory_max_gb: float = 20.0
+    snr_db: float = 10.0
+    path_loss_db: float = 20.0
+    fading: str = "rayleigh"
+    bandwidth_mhz: float = 100.0
+    gradient_bits: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, EncoderCostModel):
+            raise ValueError(f"model must be an EncoderCostModel, got {type(self.model).__name__}")
+        if isinstance(self.local_iterations, bool) or not isinstance(self.local_iterations, (int, np.integer)) \
+                or self.local_iterations < 1:
+            raise ValueError(f"local_iterations must be a positive integer, got {self.local_iterations!r}")
+        for name in ("compute_factor_min", "compute_factor_max", "memory_min_gb", "memory_max_gb",
+                     "bandwidth_mhz", "snr_db", "path_loss_db"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        for name in ("compute_factor_min", "memory_min_gb", "bandwidth_mhz"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.compute_factor_max < self.compute_factor_min:
+            raise ValueError(f"compute factor range is empty: max {self.compute_factor_max!r} < min {self.compute_factor_min!r}")
+        if self.memory_max_gb < self.memory_min_gb:
+            raise ValueError(f"memory range is empty: max {self.memory_max_gb!r} GB < min {self.memory_min_gb!r} GB")
+        if self.fading not in FADING_MODELS:
+            raise ValueError(f"fading must be one of {', '.join(FADING_MODELS)}, got {self.fading!r}")
+        if self.gradient_bits is not None and (isinstance(self.gradient_bits, bool)
+                                               or not isinstance(self.gradient_bits, (int, float))
+                                               or not math.isfinite(self.gradient_bits) or self.gradient_bits <= 0):
+            raise ValueError(f"gradient_bits must be a positive number, got {self.gradient_bits!r}")
+
+    @classmethod
+    def with_overrides(cls, base: "ScenarioParams | None" = None, **overrides) -> "ScenarioParams":
+        """``base`` (default: the defaults) with fields of it *or of its cost model* replaced by name.
+
+        >>> p = ScenarioParams.with_overrides(batch_size=16, path_loss_db=25.0)
+        >>> p.model.batch_size, p.path_loss_db
+        (16, 25.0)
+        """
+        base = base or cls()
+        own = {f.name for f in fields(cls)} - {"model"}
+        model_fields = {f.name for f in fields(EncoderCostModel)}
+        unknown = sorted(set(overrides) - own - model_fields)
+        if unknown:
+            raise ValueError(f"unknown scenario parameter(s): {', '.join(unknown)}")
+        model = replace(base.model, **{k: v for k, v in overrides.items() if k in model_fields})
+        return replace(base, model=model, **{k: v for k, v in overrides.items() if k in own})
+
+    def flat(self) -> dict:
+        """All values (the cost model's included, flattened) as a JSON-ready dict."""
+        data = asdict(self)
+        data.update(data.pop("model"))
+        return data
+
+    @property
+    def effective_gradient_bits(self) -> float:
+        """D in bits: the explicit value, or the cost model's."""
+        return float(self.gradient_bits if self.gradient_bits is not None else self.model.gradient_bits)
+
+
+def draw_devices(K: int, params: ScenarioParams, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Draw the per-device randomness, in a fixed order: f_k, cap_k (GB), |h_k|^2.
+
+    The fading draw happens even with ``fading="none"``, so that the other
+    draws of a seed do not depend on the fading model.
+    """
+    compute_factor = rng.uniform(params.compute_factor_min, params.compute_factor_max, size=K)
+    memory_gb = rng.uniform(params.memory_min_gb, params.memory_max_gb, size=K)
+    fading_power = rng.standard_exponential(size=K)
+    if params.fading == "none":
+        fading_power = np.ones(K)
+    return {"compute_factor": compute_factor, "memory_gb": memory_gb,
+            "channel_gain": np.maximum(fading_power, MIN_FADING_POWER)}
+
+
+def spectral_efficiency(channel_gain: np.ndarray, snr_db: float, path_loss_db: float) -> np.ndarray:
+    """R_k = log2(1 + SNR_tx * 10^(-PL/10) * |h_k|^2), bit/s/Hz (log1p keeps tiny values positive).
+
+    >>> spectral_efficiency(np.array([1.0]), snr_db=10.0, path_loss_db=10.0).tolist()   # log2(2)
+    [1.0]
+    """
+    receive_snr = 10.0 ** ((snr_db - path_loss_db) / 10.0) * np.asarray(channel_gain, dtype=float)
+    return np.log1p(receive_snr) / math.log(2.0)
+
+
+def generate_arrays(K: int, M: int = 12, seed: int = 0, params: ScenarioParams | None = None) -> dict:
+    """The instance's arrays and the draws behind them, without building an :class:`Instance`.
+
+    Returns a dict with ``compute_latency`` (K, M) s, ``block_memory`` (M,) bytes,
+    ``device_memory`` (K,) bytes, ``spectral_efficiency`` (K,) bit/s/Hz,
+    ``gradient_bits``, ``bandwidth_hz`` and ``draws`` (the random values).
+    Vectorised: O(KM).
+    """
+    params = params or ScenarioParams()
+    for label, value in (("K (devices)", K), ("M (blocks)", M), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{label} must be an integer, got {value!r}")
+    if K < 1 or M < 1:
+        raise ValueError(f"need at least one device and one block, got K={K}, M={M}")
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    if M > params.model.num_layers:
+        raise ValueError(f"M = {M} blocks exceeds the model's {params.model.num_layers} layers "
+                         f"(one block per layer; raise num_layers / --layers)")
+    rng = np.random.default_rng(seed)
+    draws = draw_devices(K, params, rng)
+    return {
+        "compute_latency": params.model.compute_latency_matrix(draws["compute_factor"], M, params.local_iterations),
+        "block_memory": params.model.block_memory_bytes(M),
+        "device_memory": draws["memory_gb"] * GB,
+        "spectral_efficiency": spectral_efficiency(draws["channel_gain"], params.snr_db, params.path_loss_db),
+        "gradient_bits": params.effective_gradient_bits,
+        "bandwidth_hz": params.bandwidth_mhz * 1e6,
+        "draws": draws,
+    }
+
+
+def generate_instance(K: int, M: int = 12, seed: int = 0, params: ScenarioParams | None = None, *,
+                      name: str | None = None, extra_meta: dict | None = None, **overrides) -> Instance:
+    """A random instance of K devices and M blocks from the cost model.
+
+    Parameters
+    ----------
+    K, M : int
+        Devices and blocks (M <= the model's layers; M > K is allowed and infeasible).
+    seed : int
+        Seed of ``numpy.random.default_rng``; same seed and parameters, same instance.
+    params : ScenarioParams, optional
+        The scenario (defaults: :class:`ScenarioParams`).
+    name : str, optional
+        Instance name (default ``deft-K{K}-M{M}-s{seed}``).
+    extra_meta : dict, optional
+        Added to ``meta`` (e.g. the corpus entry's description).
+    **overrides
+        Any field of :class:`ScenarioParams` or :class:`~instances.costmodel.EncoderCostModel`
+        by name, e.g. ``path_loss_db=25.0`` or ``batch_size=16``.
+
+    Returns
+    -------
+    Instance
+        Validated; ``meta`` holds the generator version, seed, every parameter,
+        the cost model's derived numbers and the draws f_k and |h_k|^2.
+
+    Raises
+    ------
+    ValueError
+        On a bad parameter, with a message naming it.
+
+    Examples
+    --------
+    >>> inst = generate_instance(5, 3, seed=7, compute_factor_min=1.0, compute_factor_max=1.0)
+    >>> bool(np.all(inst.compute_latency == inst.compute_latency[0]))   # identical speeds: tied rows
+    True
+    >>> inst.meta["scenario"]["compute_factor_max"], inst.meta["seed"]
+    (1.0, 7)
+    """
+    params = ScenarioParams.with_overrides(params, **overrides)
+    arrays = generate_arrays(K, M, seed, params)
+    draws = arrays.pop("draws")
+    meta = {
+        "generator": "instances.generate",
+        "generator_version": GENERATOR_VERSION,
+        "cost_model_version": COST_MODEL_VERSION,
+        "seed": int(seed),
+        "devices": int(K),
+        "blocks": int(M),
+        "scenario": params.flat(),
+        "gradient_bits_source": "explicit" if params.gradient_bits is not None else "lora-count",
+        "cost_model": params.model.summary(M),
+        "draws": {"compute_factor": draws["compute_factor"].tolist(),
+                  "channel_gain": draws["channel_gain"].tolist()},
+    }
+    meta.update(extra_meta or {})
+    return Instance.from_arrays(**arrays, name=name or f"deft-K{K}-M{M}-s{seed}", meta=meta)
+
+
+# --------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------
+#: (flag, ScenarioParams / EncoderCostModel field, type, help). Defaults come from the dataclasses.
+SCENARIO_FLAGS = (
+    ("--local-iterations", "local_iterations", int, "I, local iterations per round (assumed)"),
+    ("--batch-size", "batch_size", int, "b, sequences per batch"),
+    ("--seq-len", "seq_len", int, "s, tokens per sequence (assumed)"),
+    ("--layers", "num_layers", int, "L, encoder layers (M <= L)"),
+    ("--hidden", "hidden", int, "h, hidden size"),
+    ("--ffn", "ffn", int, "f, feed-forward width"),
+    ("--heads", "heads", int, "a, attention heads"),
+    ("--lora-rank", "lora_rank", int, "r, LoRA rank"),
+    ("--peak-tflops", None, float, "peak throughput of the normalised device, TFLOP/s (assumed)"),
+    ("--efficiency", "flops_efficiency", float, "fraction of the peak reached (assumed)"),
+    ("--backward-factor", "backward_factor", float, "backward FLOPs per forward FLOP of a frozen layer (assumed)"),
+    ("--snr-db", "snr_db", float, "transmit SNR, dB"),
+    ("--path-loss-db", "path_loss_db", float, "average path loss, dB, same for all devices (assumed)"),
+    ("--fading", "fading", str, "fading model: rayleigh or none"),
+    ("--bandwidth-mhz", "bandwidth_mhz", float, "total uplink bandwidth B, MHz"),
+    ("--gradient-bits", "gradient_bits", float, "D, bits per block gradient (default: LoRA count x 32)"),
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = ScenarioParams()
+    flat = defaults.flat()
+    p = argparse.ArgumentParser(
+        prog="python -m instances.generate",
+        description="Write random DEFT instances (deft-instance/1 JSON) from the RoBERTa-base cost model. "
+                    "Values marked 'assumed' are not given by the paper; see docs/cost-model.md.")
+    p.add_argument("-K", "--devices", type=int, default=20, help="K, devices (default 20)")
+    p.add_argument("-M", "--blocks", type=int, default=12, help="M, parameter blocks (default 12)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first instance (default 0)")
+    p.add_argument("--count", type=int, default=1, help="instances to write, seeds seed..seed+count-1 (default 1)")
+    p.add_argument("--name", default=None, help="instance name (default deft-K{K}-M{M}-s{seed}; with --count, name-s{seed})")
+    p.add_argument("--out", default=None,
+                   help="output: a .json file (one instance), '-' for stdout, or a directory "
+                        "(default: current directory; with --corpus, the instances package)")
+    p.add_argument("--corpus", action="store_true",
+                   help="write the shipped corpus (paper/, tiny/, edge/, infeasible/) deterministically")
+    g = p.add_argument_group("scenario (defaults: ScenarioParams / EncoderCostModel)")
+    for flag, fname, typ, text in SCENARIO_FLAGS:
+        if fname is None:   # --peak-tflops, stored in FLOP/s
+            default = defaults.model.peak_flops / 1e12
+            g.add_argument(flag, type=typ, default=None, help=f"{text} (default {default:g})")
+        else:
+            shown = "" if flat[fname] is None else f" (default {flat[fname]})"
+            choices = FADING_MODELS if fname == "fading" else None
+            g.add_argument(flag, type=typ, default=None, dest=fname, choices=choices, help=text + shown)
+    g.add_argument("--compute-factor", type=float, nargs=2, metavar=("MIN", "MAX"), default=None,
+                   help=f"f_k ~ U[MIN, MAX] (assumed; default {defaults.compute_factor_min:g} "
+                        f"{defaults.compute_factor_max:g})")
+    g.add_argument("--memory-gb", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                   help=f"cap_k ~ U[LO, HI] GB (assumed; default {defaults.memory_min_gb:g} {defaults.memory_max_gb:g})")
+    return p
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    out = {}
+    for flag, fname, _, _ in SCENARIO_FLAGS:
+        if fname is None:
+            if args.peak_tflops is not None:
+                out["peak_flops"] = args.peak_tflops * 1e12
+        elif getattr(args, fname) is not None:
+            out[fname] = getattr(args, fname)
+    if args.compute_factor is not None:
+        out["compute_factor_min"], out["compute_factor_max"] = args.compute_factor
+    if args.memory_gb is not None:
+        out["memory_min_gb"], out["memory_max_gb"] = args.memory_gb
+    return out
+
+
+def write_instances(K: int, M: int, seed: int, count: int, out: str | None, name: str | None,
+                    params: ScenarioParams) -> list[str]:
+    """Generate ``count`` instances (seeds seed, seed+1, ...) and write them; returns the paths written."""
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    instances = []
+    for s in range(seed, seed + count):
+        label = (f"{name}-s{s}" if count > 1 else name) if name else None
+        instances.append(generate_instance(K, M, s, params, name=label))
+    if out == "-":
+        for inst in instances:
+            sys.stdout.write(json.dumps(inst.to_dict()) + "\n")
+        return ["<stdout>"]
+    if out is not None and out.endswith(".json"):
+        if count != 1:
+            raise ValueError(f"--out {out} is one file but --count is {count}; give a directory")
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        save_instance(instances[0], out)
+        return [out]
+    folder = Path(out if out is not None else ".")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for inst in instances:
+        path = folder / f"{inst.name}.json"
+        save_instance(inst, path)
+        written.append(str(path))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (2 on bad input, with a one-line message)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.corpus:
+            from .corpus import build_corpus
+            root = Path(args.out) if args.out else Path(__file__).resolve().parent
+            written = [str(p) for p in build_corpus(root)]
+        else:
+            params = ScenarioParams.with_overrides(None, **_overrides(args))
+            written = write_instances(args.devices, args.blocks, args.seed, args.count, args.out, args.name, params)
+    except (ValueError, InstanceError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.out != "-":
+        for path in written:
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
