@@ -1,0 +1,352 @@
+"""Tests of the P2 heuristics: dual ascent (Algorithm 3) and CRUNCH + bandwidth.
+
+Every claim is checked against an independent method: the brute-force P2 and P1
+optima of :mod:`tests.bruteforce` (all injective maps, plain bisection for the
+bandwidth), brute-force assignments, and the exact P2 solver when registered.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from instances import Instance
+from solvers import REGISTRY
+from solvers.bandwidth import optimal_bandwidth, p2_objective
+from solvers.dual_ascent import (DEFAULT_MAX_ITER, crunch_bandwidth, crunch_pruned_assignment, dual_ascent,
+                                 dual_function, lemma1, min_sum_assignment, project_simplex)
+from solvers.p1 import bottleneck_crunch
+from solvers.result import Status
+from solvers.tolerances import BANDWIDTH_RTOL, EXACT_RTOL, OBJECTIVE_RTOL, close
+from tests.bruteforce import brute_force_p1, brute_force_p2, feasible_assignments, fixed_assignment_latency
+from tests.strategies import instances
+
+FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+def realistic(seed: int, K: int = 20, M: int = 12) -> Instance:
+    """The paper's set-up: tcp 1..5 s (device speed x depth), D = 786432 bits, B = 100 MHz."""
+    rng = np.random.default_rng(seed)
+    depth = 1.0 + np.arange(M) / max(M - 1, 1)              # deepest block ~2x the shallowest
+    tcp = depth[None, :] * rng.uniform(1.0, 2.5, K)[:, None]
+    mu = 1e9 * (1.0 + 11.0 * np.arange(M) / max(M - 1, 1))  # linear in depth, 1..12 GB
+    cap = rng.uniform(3e9, 14e9, K)
+    cap[0] = mu[-1]                                          # keep the deepest block placeable
+    rate = rng.uniform(0.05, 3.0, K)
+    return Instance.from_arrays(tcp, mu, cap, rate, 786432.0, 1e8, name=f"realistic-{seed}")
+
+
+def check_solution(inst: Instance, res) -> None:
+    """C1-C3, the bandwidth budget, and the objective recomputed three ways."""
+    a = np.asarray(res.assignment)
+    assert a.shape == (inst.M,)                                        # C1: every block placed once
+    assert len(set(a.tolist())) == inst.M                              # C2: distinct devices
+    assert np.all((a >= 0) & (a < inst.K))
+    assert np.all(inst.block_memory <= inst.device_memory[a])          # C3
+    band = np.asarray(res.bandwidth_hz)
+    assert band.shape == (inst.K,) and np.all(band >= 0)
+    assert band.sum() <= inst.bandwidth_hz * (1 + BANDWIDTH_RTOL)
+    idle = np.setdiff1d(np.arange(inst.K), a)
+    assert np.all(band[idle] == 0)
+    assert close(res.objective_s, p2_objective(inst, a, band), OBJECTIVE_RTOL)
+    assert close(res.objective_s, optimal_bandwidth(inst, a)[0], OBJECTIVE_RTOL)
+    assert close(res.objective_s, fixed_assignment_latency(inst, tuple(a)), OBJECTIVE_RTOL)
+
+
+def exact_solver():
+    return REGISTRY.get(("P2", "exact"))
+
+
+# --------------------------------------------------------------------------------------
+# building blocks
+# --------------------------------------------------------------------------------------
+@FAST
+@given(st.lists(st.floats(-5, 5), min_size=1, max_size=8))
+def test_project_simplex_is_the_nearest_point(values):
+    v = np.array(values)
+    w = project_simplex(v)
+    assert np.all(w >= 0) and math.isclose(w.sum(), 1.0, rel_tol=1e-12)
+    # optimality (KKT): w = max(v - theta, 0) for one theta; positives share v - w
+    pos = w > 0
+    theta = (v - w)[pos]
+    assert np.allclose(theta, theta[0], atol=1e-12)
+    assert np.all(v[~pos] <= theta[0] + 1e-12)
+
+
+@FAST
+@given(st.integers(1, 5), st.integers(1, 4), st.data())
+def test_min_sum_and_pruned_assignments_vs_brute_force(K, M, data):
+    if M > K:
+        M = K
+    # row-sorted weights (the paper's matrix is), ties and forbidden suffixes included
+    steps = np.array(data.draw(st.lists(st.lists(st.integers(0, 2), min_size=M, max_size=M), min_size=K, max_size=K)),
+                     float)
+    offset = np.array(data.draw(st.lists(st.integers(-3, 3), min_size=K, max_size=K)), float)
+    weights = offset[:, None] + np.cumsum(steps, axis=1)
+    prefix = np.array(data.draw(st.lists(st.integers(0, M), min_size=K, max_size=K)))
+    weights = np.where(np.arange(M)[None, :] < prefix[:, None], weights, np.inf)
+    perms = [p for p in itertools.permutations(range(K), M) if all(np.isfinite(weights[k, m]) for m, k in enumerate(p))]
+    if not perms:
+        assert bottleneck_crunch(weights) is None
+        return
+    best_sum = min(sum(weights[k, m] for m, k in enumerate(p)) for p in perms)
+    a, value = min_sum_assignment(weights)
+    assert len(set(a.tolist())) == M and value == best_sum
+    assert sum(weights[k, m] for m, k in enumerate(a)) == value
+    # the paper's pruned step: a bottleneck-optimal assignment, minimum sum among those
+    pruned = crunch_pruned_assignment(weights)
+    bottleneck = min(max(weights[k, m] for m, k in enumerate(p)) for p in perms)
+    assert len(set(pruned.tolist())) == M
+    assert max(weights[k, m] for m, k in enumerate(pruned)) == bottleneck
+    best_among = min(sum(weights[k, m] for m, k in enumerate(p)) for p in perms
+                     if max(weights[k, m] for m, k in enumerate(p)) <= bottleneck)
+    assert sum(weights[k, m] for m, k in enumerate(pruned)) == best_among >= best_sum
+
+
+@FAST
+@given(st.integers(1, 5), st.data())
+def test_lemma1_vs_brute_force(K, data):
+    M = data.draw(st.integers(1, K))
+    lam = np.array(data.draw(st.lists(st.sampled_from([0.0, 0.1, 0.5, 1.0, 2.0]), min_size=K, max_size=K)))
+    nu = np.array(data.draw(st.lists(st.sampled_from([-1.0, 0.0, 0.3, 1.0]), min_size=K, max_size=K)))
+    coef = np.array(data.draw(st.lists(st.floats(0.01, 10.0), min_size=K, max_size=K)))
+    eta = data.draw(st.floats(0.01, 10.0))
+    z, b, value = lemma1(lam, eta, nu, coef, M)
+    assert z.sum() == M
+    # each involved device's term at Lemma 1's b is its own minimum over a grid of b
+    grid = np.geomspace(1e-6, 1e6, 4001)
+    for k in range(K):
+        if lam[k] > 0:
+            at_b = lam[k] * coef[k] / b[k] + eta * b[k]
+            assert at_b <= np.min(lam[k] * coef[k] / grid + eta * grid) * (1 + 1e-9)
+            assert math.isclose(at_b, 2 * math.sqrt(lam[k] * eta * coef[k]), rel_tol=1e-12)
+    per = 2 * np.sqrt(lam * eta * coef) + nu
+    best = min(sum(per[list(S)]) for S in itertools.combinations(range(K), M))
+    assert math.isclose(value, best, rel_tol=1e-12, abs_tol=1e-12)
+    assert math.isclose(value, per[z].sum(), rel_tol=1e-12, abs_tol=1e-12)
+
+
+@FAST
+@given(instances(max_devices=5, max_blocks=3), st.data())
+def test_dual_function_is_a_lower_bound_for_any_duals(inst, data):
+    """Weak duality at random duals, not just the iterates: g <= brute-force optimum."""
+    optimum = brute_force_p2(inst)
+    if optimum is None:
+        return
+    K = inst.K
+    lam = np.array(data.draw(st.lists(st.floats(0.0, 3.0), min_size=K, max_size=K)))
+    nu = np.array(data.draw(st.lists(st.floats(-5.0, 5.0), min_size=K, max_size=K)))
+    eta = data.draw(st.floats(0.0, 10.0))
+    t_ub = optimum * data.draw(st.floats(1.0, 3.0))
+    coef = inst.comm_coef / inst.bandwidth_hz
+    g = dual_function(inst.compute_latency, coef, inst.memory_ok, lam, eta, nu, t_ub)
+    assert g.value <= optimum * (1 + EXACT_RTOL)
+    # the Lagrangian at the exact minimisers equals g (a consistency check of the pieces)
+    a = g.assignment
+    block = float(np.sum(lam[a] * inst.compute_latency[a, np.arange(inst.M)] - nu[a]))
+    z_part = float(np.sum(np.where(g.involved, 2 * np.sqrt(lam * eta * coef) + nu, 0.0)))
+    t_part = t_ub * min(0.0, 1.0 - lam.sum())
+    assert math.isclose(g.value, t_part + block + z_part - eta, rel_tol=1e-9, abs_tol=1e-9 * (1 + abs(g.value)))
+
+
+# --------------------------------------------------------------------------------------
+# crunch+bandwidth
+# --------------------------------------------------------------------------------------
+@FAST
+@given(instances(max_devices=5, max_blocks=3))
+def test_crunch_bandwidth_vs_brute_force(inst):
+    res = crunch_bandwidth(inst)
+    p1_opt = brute_force_p1(inst)
+    p2_opt = brute_force_p2(inst)
+    assert (p1_opt is None) == (p2_opt is None)
+    if p2_opt is None:
+        assert res.status == Status.INFEASIBLE and not res.has_solution and res.message
+        return
+    assert res.status == Status.FEASIBLE and res.problem == "P2"
+    check_solution(inst, res)
+    assert res.objective_s >= p2_opt * (1 - EXACT_RTOL)
+    # its assignment is P1-optimal, and optimal bandwidth never loses to the equal split
+    assert close(res.info["p1_objective_s"], p1_opt)
+    assert res.objective_s <= res.info["p1_objective_s"] * (1 + EXACT_RTOL)
+
+
+# --------------------------------------------------------------------------------------
+# dual ascent on tiny instances vs brute force
+# --------------------------------------------------------------------------------------
+@FAST
+@given(instances(max_devices=5, max_blocks=3), st.sampled_from(["simplex", "orthant"]))
+def test_dual_ascent_vs_brute_force(inst, domain):
+    res = dual_ascent(inst, max_iter=150, lambda_domain=domain)
+    optimum = brute_force_p2(inst)
+    if optimum is None:
+        assert res.status == Status.INFEASIBLE and not res.has_solution and res.message
+        assert res.bound_s is None
+        return
+    assert res.status == Status.FEASIBLE, res.message
+    check_solution(inst, res)
+    assert res.objective_s >= optimum * (1 - EXACT_RTOL)
+    assert 0.0 <= res.bound_s <= optimum * (1 + EXACT_RTOL)
+    assert res.bound_s <= res.objective_s * (1 + EXACT_RTOL)
+    assert res.objective_s <= crunch_bandwidth(inst).objective_s       # never worse than the baseline
+    info = res.info
+    assert 1 <= info["iterations"] <= 150 and 0 <= info["best_iteration"] <= info["iterations"]
+    assert info["stop"] in {"max_iter", "stagnation", "bound meets incumbent"}
+
+
+def test_dual_ascent_default_settings_on_a_few_tiny_instances():
+    """Defaults (no overrides) on ties-heavy grid instances, vs brute force."""
+    rng = np.random.default_rng(7)
+    for trial in range(6):
+        K, M = 5, 3
+        tcp = rng.integers(1, 4, (K, 1)) + np.cumsum(rng.integers(0, 2, (K, M)), axis=1).astype(float)
+        rate = rng.choice([0.5, 1.0, 2.0], K)
+        inst = Instance.from_arrays(tcp, [1.0, 2.0, 3.0], rng.choice([1.0, 2.0, 3.0], K).tolist()[:-1] + [3.0],
+                                    rate, 1.0, 1.0, name=f"ties-{trial}")
+        res = dual_ascent(inst)
+        optimum = brute_force_p2(inst)
+        if optimum is None:
+            assert res.status == Status.INFEASIBLE
+            continue
+        check_solution(inst, res)
+        assert optimum * (1 - EXACT_RTOL) <= res.objective_s <= crunch_bandwidth(inst).objective_s
+        assert res.bound_s <= optimum * (1 + EXACT_RTOL)
+        assert res.info["iterations"] <= DEFAULT_MAX_ITER
+
+
+def test_single_block_is_solved_exactly():
+    """M = 1: the optimum is min_k tcp[k,0] + D / (R_k B) (all the band to one device)."""
+    tcp = [[3.0], [1.0], [2.0]]
+    inst = Instance.from_arrays(tcp, [1.0], [1.0, 1.0, 1.0], [1.0, 0.25, 2.0], 1.0, 1.0)
+    expected = min(t[0] + 1.0 / r for t, r in zip(tcp, [1.0, 0.25, 2.0]))
+    res = dual_ascent(inst)
+    assert close(res.objective_s, expected) and close(res.objective_s, brute_force_p2(inst))
+    assert res.bound_s <= expected * (1 + EXACT_RTOL)
+
+
+# --------------------------------------------------------------------------------------
+# infeasible input, bad parameters, time limits
+# --------------------------------------------------------------------------------------
+def test_infeasible_more_blocks_than_devices():
+    inst = Instance.from_arrays([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]], [1.0, 1.0, 1.0], [5.0, 5.0], [1.0, 1.0], 1.0, 1.0)
+    assert brute_force_p2(inst) is None
+    for res in (dual_ascent(inst), crunch_bandwidth(inst)):
+        assert res.status == Status.INFEASIBLE and not res.has_solution
+        assert "3 blocks > K = 2" in res.message
+
+
+def test_infeasible_memory_wall():
+    # the deepest block (3 bytes) fits no device
+    inst = Instance.from_arrays([[1.0, 2.0], [1.0, 1.5], [2.0, 2.0]], [1.0, 3.0], [2.0, 2.0, 2.5],
+                                [1.0, 1.0, 1.0], 1.0, 1.0)
+    assert not list(feasible_assignments(inst))
+    for res in (dual_ascent(inst), crunch_bandwidth(inst)):
+        assert res.status == Status.INFEASIBLE and "memory wall" in res.message
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"step": -1.0}, "step"), ({"step": float("nan")}, "step"), ({"step": "big"}, "step"),
+    ({"max_iter": -3}, "max_iter"), ({"max_iter": 2.5}, "max_iter"), ({"patience": 0}, "patience"),
+    ({"time_limit": float("nan")}, "time_limit"), ({"time_limit": -1.0}, "time_limit"),
+    ({"time_limit": "soon"}, "time_limit"), ({"lambda_domain": "ball"}, "lambda_domain"),
+])
+def test_bad_parameters_give_an_error_result(kwargs, word):
+    res = dual_ascent(realistic(0, K=4, M=2), **kwargs)
+    assert res.status == Status.ERROR and word in res.message and not res.has_solution
+
+
+def test_zero_iterations_and_zero_time_return_crunch_incumbent():
+    inst = realistic(1, K=8, M=5)
+    base = crunch_bandwidth(inst)
+    for res, status in ((dual_ascent(inst, max_iter=0), Status.FEASIBLE),
+                        (dual_ascent(inst, time_limit=0.0), Status.TIME_LIMIT)):
+        assert res.status == status and res.info["iterations"] == 0 and res.info["best_iteration"] == 0
+        assert res.assignment == base.assignment and res.objective_s == base.objective_s
+        assert res.bound_s is None          # no dual function evaluated, no bound claimed
+        check_solution(inst, res)
+
+
+def test_time_limit_is_honoured_with_a_valid_incumbent():
+    inst = realistic(2, K=30, M=12)
+    limit = 0.02
+    res = dual_ascent(inst, time_limit=limit, max_iter=10**6, patience=10**6)
+    assert res.status == Status.TIME_LIMIT and res.info["stop"] == "time_limit"
+    assert res.seconds < limit + 0.5              # one iteration's overshoot at most (generous for CI)
+    check_solution(inst, res)
+    assert res.objective_s <= crunch_bandwidth(inst).objective_s
+    assert res.bound_s is None or res.bound_s <= res.objective_s
+
+
+def test_time_limit_on_an_infeasible_instance_reports_infeasible():
+    inst = Instance.from_arrays([[1.0, 2.0]], [1.0, 1.0], [5.0], [1.0], 1.0, 1.0)
+    assert dual_ascent(inst, time_limit=1e-6).status == Status.INFEASIBLE
+
+
+# --------------------------------------------------------------------------------------
+# realistic instances: determinism, scale invariance, the exact solver when present
+# --------------------------------------------------------------------------------------
+def test_deterministic():
+    inst = realistic(3)
+    a, b = dual_ascent(inst), dual_ascent(inst)
+    assert (a.assignment, a.objective_s, a.bound_s, a.info["iterations"]) == \
+        (b.assignment, b.objective_s, b.bound_s, b.info["iterations"])
+
+
+@pytest.mark.parametrize("seconds_scale, hz_scale", [(1e-3, 1.0), (1e3, 1e-4), (1.0, 1e6)])
+def test_normalised_units_make_it_scale_invariant(seconds_scale, hz_scale):
+    """Latencies x s (tcp and D x s) and bandwidth x h (B and D x h): the same run, times s."""
+    inst = realistic(4, K=12, M=8)
+    scaled = Instance.from_arrays(inst.compute_latency * seconds_scale, inst.block_memory, inst.device_memory,
+                                  inst.spectral_efficiency, inst.gradient_bits * seconds_scale * hz_scale,
+                                  inst.bandwidth_hz * hz_scale)
+    a, b = dual_ascent(inst, max_iter=200), dual_ascent(scaled, max_iter=200)
+    assert b.assignment == a.assignment
+    assert close(b.objective_s, a.objective_s * seconds_scale, 1e-9)
+    assert close(b.bound_s, a.bound_s * seconds_scale, 1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_realistic_instances(seed):
+    inst = realistic(seed)
+    res = dual_ascent(inst)
+    base = crunch_bandwidth(inst)
+    assert res.status == Status.FEASIBLE
+    check_solution(inst, res)
+    assert res.objective_s <= base.objective_s
+    assert 0 < res.bound_s <= res.objective_s
+    exact = exact_solver()
+    if exact is not None:
+        opt = exact(inst)
+        if opt.status == Status.OPTIMAL:
+            assert opt.objective_s * (1 - EXACT_RTOL) <= res.objective_s
+            assert res.bound_s <= opt.objective_s * (1 + EXACT_RTOL)
+
+
+def test_registry_entries_when_present():
+    if ("P2", "dual-ascent") not in REGISTRY:
+        pytest.skip("P2 methods not registered yet (solvers/p2_exact.py missing)")
+    inst = realistic(5, K=8, M=4)
+    assert REGISTRY[("P2", "dual-ascent")](inst).objective_s == dual_ascent(inst).objective_s
+    assert REGISTRY[("P2", "crunch+bandwidth")](inst).objective_s == crunch_bandwidth(inst).objective_s
+
+
+@settings(max_examples=15, deadline=None)
+@given(instances(max_devices=8, max_blocks=5))
+def test_against_registered_exact_solver(inst):
+    exact = exact_solver()
+    if exact is None:
+        pytest.skip("solvers/p2_exact.py not present yet")
+    opt = exact(inst)
+    res = dual_ascent(inst, max_iter=100)
+    if opt.status == Status.INFEASIBLE:
+        assert res.status == Status.INFEASIBLE
+        return
+    assert opt.status == Status.OPTIMAL
+    assert res.objective_s >= opt.objective_s * (1 - EXACT_RTOL)
+    assert res.bound_s <= opt.objective_s * (1 + EXACT_RTOL)
