@@ -37,3 +37,23 @@ def close(a: float, b: float, rtol: float = EXACT_RTOL) -> bool:
 def rel_gap(value: float, optimum: float) -> float:
     """Relative gap ``(value - optimum) / optimum`` (0 when both are 0)."""
     return (value - optimum) / max(abs(optimum), ABS_FLOOR_S)
+
+#: Iterative heuristics (dual ascent) count an improvement of their incumbent or
+#: bound only when it exceeds this much, relative; smaller changes count as
+#: stagnation (otherwise rounding-level drift would keep them running forever).
+STALL_RTOL = 1e-9
+
+#: Allowance for floating-point rounding when a computed number is used as a
+#: *rigorous* bound: an upper bound on T handed to a solver is widened by it,
+#: and a dual certificate (``relaxation``) is lowered by it times its magnitude.
+ROUNDING_RTOL = 1e-12
+
+#: SCIP's ``numerics/feastol`` for the P2 MINLP (its default 1e-6 lets it accept
+#: an assignment up to ~1e-7 relative worse than optimal, and a dual bound that
+#: high above the optimum; 1e-9 makes it agree with the exact method).
+MINLP_FEASTOL = 1e-9
+
+#: Clarabel's gap and feasibility tolerances for the CVXPY models (fixed-assignment
+#: bandwidth, relaxation).  1e-10 makes large relaxations end "optimal_inaccurate";
+#: the relaxation's reported bound is a dual certificate, valid at any accuracy.
+CONIC_TOL = 1e-9

@@ -1,0 +1,302 @@
+"""Models of P2 (JBBA, joint bandwidth-and-block allocation): Pyomo and CVXPY builders.
+
+P2 chooses an assignment ``x[k,m]`` (binary, C1-C3 of the formulation) and
+bandwidths ``B_k >= 0`` (Hz) with ``sum_k B_k <= B`` to minimise the round
+latency ``max_k a_k + z_k D / (B_k R_k)``, where ``a_k = sum_m x[k,m] tcp[k,m]``
+(s) and ``z_k = sum_m x[k,m]`` (device k involved).  Writing ``c_k = D / R_k``
+(Hz s) and ``s_k = T - a_k`` (slack, s), the latency row is the rotated cone
+
+.. math:: s_k B_k \\ge c_k z_k^2, \\qquad s_k, B_k \\ge 0,
+
+exact for binary z (``z^2 = z``) and convex in the continuous variables.
+
+Builders here are pure (no data loading, no solving):
+
+``build_p2_assignment(instance, T)``
+    The feasibility test of a latency threshold T (s), a min-cost assignment
+    MILP: the least total bandwidth with which every block finishes by T.
+``build_p2_minlp(instance, upper_bound_s=None)``
+    The convex MINLP of P2 in rotated-cone form (for SCIP).
+``build_bandwidth_cvxpy(instance, assignment)``
+    The fixed-assignment bandwidth problem in CVXPY.
+
+Scaling (for the solvers' conditioning): bandwidth is the *share* ``b_k = B_k / B``
+of the band (in [0, 1]); time is measured in units of a reference time (an
+upper bound on the optimum, so every time variable is in [0, 1]).  In the
+MINLP the cone then reads ``s_k b_k >= q_k z_k^2`` with
+``q_k = c_k / (B * time_scale_s)``.  The CVXPY model further measures each
+share in units of an a-priori lower bound on it (see :func:`bandwidth_scaling`).
+The threshold MILP's weights are shares of B.
+
+>>> from instances import Instance
+>>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0]], [1.0, 1.0], [1.0, 1.0],
+...                             [1.0, 1.0], gradient_bits=1.0, bandwidth_hz=2.0)
+>>> sorted(c.name for c in build_p2_assignment(inst, 5.0).component_objects(pyo.Constraint))
+['C1', 'C2', 'C3']
+>>> sorted(c.name for c in build_p2_minlp(inst).component_objects(pyo.Constraint))
+['C1', 'C2', 'C3', 'bandwidth', 'computation', 'involvement', 'latency_cone', 'slack']
+
+References
+----------
+.. [1] "Resource Management for Low-latency Cooperative Fine-tuning of Foundation
+   Models at the Network Edge", Sec. V (JBBA).
+.. [2] F. Alizadeh, D. Goldfarb, "Second-order cone programming", Math. Program. 95, 2003
+   (rotated cones).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+
+from instances import Instance
+from solvers.tolerances import ROUNDING_RTOL
+
+
+# --------------------------------------------------------------------------------------
+# The threshold test: a min-cost assignment
+# --------------------------------------------------------------------------------------
+def assignment_weights(instance: Instance, threshold_s: float) -> np.ndarray:
+    """(K, M) bandwidth share each pair needs to finish by ``threshold_s``; inf if it cannot.
+
+    .. math:: w_{km}(T) = \\frac{D}{R_k B\\,(T - t_{km})} \\quad (t_{km} < T
+              \\text{ and } \\mu_m \\le \\mathrm{cap}_k), \\qquad +\\infty \\text{ otherwise}.
+
+    A share (fraction of the band B), so a threshold T is reachable iff some
+    assignment has total weight <= 1.  O(KM).
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0]], [1.0, 1.0], [1.0, 1.0],
+    ...                             [1.0, 2.0], gradient_bits=1.0, bandwidth_hz=2.0)
+    >>> assignment_weights(inst, 3.0).tolist()    # device 1, block 1: 4 s >= 3 s
+    [[0.25, 0.5], [0.125, inf]]
+    """
+    tcp = instance.compute_latency
+    gap = threshold_s - tcp
+    share = (instance.comm_coef / instance.bandwidth_hz)[:, None]
+    with np.errstate(divide="ignore"):
+        w = share / gap
+    return np.where((gap > 0) & instance.memory_ok, w, np.inf)
+
+
+def build_p2_assignment(instance: Instance, threshold_s: float) -> pyo.ConcreteModel:
+    """Min-cost assignment MILP: least bandwidth share with which all blocks finish by T.
+
+    .. math::
+
+        \\min_{x} \\; \\sum_{(k,m) \\in P} w_{km}(T)\\, x_{km} \\quad \\text{s.t.}\\quad
+        (C1)\\; \\textstyle\\sum_k x_{km} = 1,\\;
+        (C2)\\; \\textstyle\\sum_m x_{km} \\le 1,\\;
+        (C3)\\; \\textstyle\\sum_m \\mu_m x_{km} \\le \\mathrm{cap}_k,
+
+    with ``x`` binary and ``P = {(k, m) : tcp[k,m] < T}`` (other pairs have upper
+    bound 0: they cannot finish by T with any bandwidth).  Weights
+    ``w = D / (R_k B (T - tcp[k,m]))`` are shares of the band B, so T is
+    reachable iff the optimum is <= 1.  Memory (C3) stays an explicit constraint,
+    as in the formulation, hence x is declared binary (with C3 the LP relaxation
+    is not totally unimodular: a fractional x could half-fit a block).
+
+    Parameters
+    ----------
+    instance : Instance
+    threshold_s : float
+        The latency threshold T, seconds.
+
+    Returns
+    -------
+    pyomo.environ.ConcreteModel
+        Sets ``K``, ``M``, ``P``; params ``tcp`` (s), ``mu``, ``cap`` (bytes),
+        ``weight`` (share of B, on P); var ``x[k,m]``; objective
+        ``bandwidth_share``; constraints ``C1``, ``C2``, ``C3``.
+    """
+    T = float(threshold_s)
+    tcp = instance.compute_latency
+    share = instance.comm_coef / instance.bandwidth_hz      # seconds: upload time with the whole band
+    model = pyo.ConcreteModel(name=f"P2_assignment_{instance.name}")
+    # Sets
+    model.K = pyo.RangeSet(0, instance.K - 1, doc="devices")
+    model.M = pyo.RangeSet(0, instance.M - 1, doc="parameter blocks, shallow to deep")
+    model.P = pyo.Set(within=model.K * model.M, doc="pairs that can finish by T",
+                      initialize=[(k, m) for k in range(instance.K) for m in range(instance.M) if tcp[k, m] < T])
+    # Parameters
+    model.T = pyo.Param(initialize=T, doc="latency threshold, s")
+    model.tcp = pyo.Param(model.K, model.M, initialize=lambda _, k, m: float(tcp[k, m]), doc="computation latency, s")
+    model.mu = pyo.Param(model.M, initialize=lambda _, m: float(instance.block_memory[m]), doc="block memory, bytes")
+    model.cap = pyo.Param(model.K, initialize=lambda _, k: float(instance.device_memory[k]), doc="device memory, bytes")
+    model.weight = pyo.Param(model.P, initialize=lambda _, k, m: float(share[k] / (T - tcp[k, m])),
+                             doc="share of B device k needs to upload block m by T")
+    # Variables
+    model.x = pyo.Var(model.K, model.M, domain=pyo.Binary,
+                      bounds=lambda mdl, k, m: (0, 1 if (k, m) in mdl.P else 0),
+                      doc="1 if device k computes block m")
+    # Objective
+    model.bandwidth_share = pyo.Objective(expr=sum(model.weight[k, m] * model.x[k, m] for (k, m) in model.P),
+                                          sense=pyo.minimize)
+    # Constraints
+    # (C1) every block is computed by exactly one device
+    model.C1 = pyo.Constraint(model.M, rule=lambda mdl, m: sum(mdl.x[k, m] for k in mdl.K) == 1)
+    # (C2) a device computes at most one block
+    model.C2 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.x[k, m] for m in mdl.M) <= 1)
+    # (C3) the assigned block fits the device's memory budget
+    model.C3 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.mu[m] * mdl.x[k, m] for m in mdl.M) <= mdl.cap[k])
+    return model
+
+
+# --------------------------------------------------------------------------------------
+# The convex MINLP
+# --------------------------------------------------------------------------------------
+def default_upper_bound_s(instance: Instance) -> float:
+    """A cheap upper bound (s) on the P2 optimum: the largest memory-feasible P1 latency.
+
+    Any feasible assignment with the band split equally (as in P1) finishes by
+    the largest finite entry of :meth:`Instance.p1_cost`, and P2 can only do
+    better.  Returns 1.0 when no pair is memory-feasible (then P2 is infeasible
+    and the value is only a scale).
+    """
+    cost = instance.p1_cost()
+    finite = cost[np.isfinite(cost)]
+    return float(finite.max()) if finite.size else 1.0
+
+
+def build_p2_minlp(instance: Instance, upper_bound_s: float | None = None) -> pyo.ConcreteModel:
+    """The convex MINLP of P2 in rotated-cone form, scaled.
+
+    .. math::
+
+        \\min \\tau \\quad\\text{s.t.}\\quad & \\text{C1, C2, C3 on binary } x \\\\
+        & z_k = \\textstyle\\sum_m x_{km}, \\quad a_k = \\sum_m \\hat t_{km} x_{km},
+          \\quad s_k = \\tau - a_k \\ge 0 \\\\
+        & \\textstyle\\sum_k b_k \\le 1, \\quad b_k \\ge 0 \\\\
+        & s_k\\, b_k \\ge q_k z_k^2 \\qquad (\\text{latency\\_cone})
+
+    in scaled units: time ``tau = T / S``, ``t_hat = tcp / S``, share
+    ``b_k = B_k / B`` and ``q_k = D / (R_k B S)``, where the scale
+    ``S = upper_bound_s`` (default :func:`default_upper_bound_s`) bounds the
+    optimum, so ``tau``, ``s_k``, ``a_k`` lie in [0, 1] (they are given those bounds).
+
+    The slack ``s_k`` is its own variable so that SCIP recognises the cone
+    (SOLVER-NOTES).  ``z^2`` (not ``z``) keeps the row convex: ``s b >= q z^2``
+    is a rotated second-order cone, and equals ``s b >= q z`` for binary z.
+
+    Pairs that cannot meet the bound even with the whole band,
+    ``tcp[k,m] + D / (R_k B) > upper_bound_s``, get ``x[k,m]`` fixed to 0: no
+    solution of value <= upper_bound_s uses them, so the optimum is kept.
+
+    Parameters
+    ----------
+    instance : Instance
+    upper_bound_s : float, optional
+        A proven upper bound on the P2 optimum (seconds), e.g. the optimal
+        bandwidth on P1's assignment.  It is widened by ``ROUNDING_RTOL``.
+
+    Returns
+    -------
+    pyomo.environ.ConcreteModel
+        Sets ``K``, ``M``; params ``time_scale_s``, ``tcp`` (scaled), ``q``,
+        ``mu``, ``cap``; vars ``x``, ``z``, ``a``, ``s``, ``b``, ``tau``;
+        objective ``round_latency`` (scaled); constraints ``C1``, ``C2``,
+        ``C3``, ``involvement``, ``computation``, ``slack``, ``bandwidth``,
+        ``latency_cone``.  The latency in seconds is ``tau * time_scale_s``.
+    """
+    ub = default_upper_bound_s(instance) if upper_bound_s is None else float(upper_bound_s)
+    ub *= 1.0 + ROUNDING_RTOL
+    scale = ub
+    tcp_hat = instance.compute_latency / scale
+    q = instance.comm_coef / (instance.bandwidth_hz * scale)
+    # pairs that cannot finish by ub even with the whole band (scaled: t_hat + q > 1)
+    hopeless = tcp_hat + q[:, None] > 1.0
+    model = pyo.ConcreteModel(name=f"P2_minlp_{instance.name}")
+    # Sets
+    model.K = pyo.RangeSet(0, instance.K - 1, doc="devices")
+    model.M = pyo.RangeSet(0, instance.M - 1, doc="parameter blocks, shallow to deep")
+    # Parameters
+    model.time_scale_s = pyo.Param(initialize=scale, doc="seconds per time unit of the model")
+    model.tcp = pyo.Param(model.K, model.M, initialize=lambda _, k, m: float(tcp_hat[k, m]),
+                          doc="computation latency / time_scale_s")
+    model.q = pyo.Param(model.K, initialize=lambda _, k: float(q[k]),
+                        doc="D / (R_k B time_scale_s): upload time with the whole band, scaled")
+    model.mu = pyo.Param(model.M, initialize=lambda _, m: float(instance.block_memory[m]), doc="block memory, bytes")
+    model.cap = pyo.Param(model.K, initialize=lambda _, k: float(instance.device_memory[k]), doc="device memory, bytes")
+    # Variables
+    model.x = pyo.Var(model.K, model.M, domain=pyo.Binary,
+                      bounds=lambda _, k, m: (0, 0 if hopeless[k, m] else 1),
+                      doc="1 if device k computes block m")
+    model.z = pyo.Var(model.K, bounds=(0, 1), doc="1 if device k is involved")
+    model.a = pyo.Var(model.K, bounds=(0, 1), doc="computation latency of device k, scaled")
+    model.s = pyo.Var(model.K, bounds=(0, 1), doc="slack tau - a_k: time left to upload, scaled")
+    model.b = pyo.Var(model.K, bounds=(0, 1), doc="bandwidth share B_k / B")
+    model.tau = pyo.Var(bounds=(0, 1), doc="round latency / time_scale_s")
+    # Objective
+    model.round_latency = pyo.Objective(expr=model.tau, sense=pyo.minimize)
+    # Constraints
+    # (C1) every block is computed by exactly one device
+    model.C1 = pyo.Constraint(model.M, rule=lambda mdl, m: sum(mdl.x[k, m] for k in mdl.K) == 1)
+    # (C2) a device computes at most one block
+    model.C2 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.x[k, m] for m in mdl.M) <= 1)
+    # (C3) the assigned block fits the device's memory budget
+    model.C3 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.mu[m] * mdl.x[k, m] for m in mdl.M) <= mdl.cap[k])
+    # z_k: device k is involved (uploads a gradient)
+    model.involvement = pyo.Constraint(model.K, rule=lambda mdl, k: mdl.z[k] == sum(mdl.x[k, m] for m in mdl.M))
+    # a_k: its computation latency
+    model.computation = pyo.Constraint(
+        model.K, rule=lambda mdl, k: mdl.a[k] == sum(mdl.tcp[k, m] * mdl.x[k, m] for m in mdl.M))
+    # s_k = tau - a_k >= 0 (the bound s >= 0 makes every device finish computing by tau)
+    model.slack = pyo.Constraint(model.K, rule=lambda mdl, k: mdl.s[k] == mdl.tau - mdl.a[k])
+    # the shares fit the band
+    model.bandwidth = pyo.Constraint(expr=sum(model.b[k] for k in model.K) <= 1)
+    # upload by tau: q_k z_k / b_k <= s_k, as the rotated cone s_k b_k >= q_k z_k^2
+    model.latency_cone = pyo.Constraint(model.K, rule=lambda mdl, k: mdl.s[k] * mdl.b[k] >= mdl.q[k] * mdl.z[k] ** 2)
+    return model
+
+
+# --------------------------------------------------------------------------------------
+# Fixed-assignment bandwidth in CVXPY
+# --------------------------------------------------------------------------------------
+def bandwidth_scaling(instance: Instance, assignment) -> tuple[float, np.ndarray]:
+    """Scaling of :func:`build_bandwidth_cvxpy`: time unit ``S`` (s) and reference shares ``r`` (length M).
+
+    ``S = max_k a_k + sum_k c_k / B`` is the right end of the root bracket of
+    :mod:`solvers.bandwidth` (an upper bound on the optimal T, so the scaled
+    latency is in (0, 1]).  ``r_j = c_j / (B (S - a_j))`` is the share device j
+    would need to finish by S: a lower bound on its optimal share, known before
+    solving.  Shares are solved for as multiples ``y_j = b_j / r_j >= 1`` of it,
+    so that devices whose shares differ by orders of magnitude are all resolved
+    to the solver's relative accuracy (a plain share variable is accurate only
+    to an absolute 1e-9, which on a 1e-3 share moves that device's upload time
+    by 1e-6, relative).
+    """
+    assignment = np.asarray(assignment, dtype=int)
+    a_s = instance.compute_latency[assignment, np.arange(instance.M)]
+    coef = instance.comm_coef[assignment]
+    scale = float(a_s.max() + coef.sum() / instance.bandwidth_hz)
+    return scale, coef / (instance.bandwidth_hz * (scale - a_s))
+
+
+def build_bandwidth_cvxpy(instance: Instance, assignment):
+    """Optimal bandwidth for a fixed assignment as a CVXPY problem (scaled).
+
+    .. math::
+
+        \\min_{y \\ge 0,\\, \\tau} \\tau \\quad\\text{s.t.}\\quad
+        \\hat a_j + \\hat q_j \\,\\mathrm{inv\\_pos}(r_j y_j) \\le \\tau, \\qquad \\textstyle\\sum_j r_j y_j \\le 1,
+
+    i.e. ``a_k + (D / R_k) inv_pos(B_k) <= T`` and ``sum B_k <= B``, one row per
+    block j (its device ``assignment[j]`` is involved), scaled by
+    :func:`bandwidth_scaling`: ``tau = T / S``, ``a_hat = a / S``,
+    ``q_hat = D / (R_k B S)`` and the share ``B_k / B = r_j y_j``.
+
+    Returns
+    -------
+    cvxpy.Problem
+        Variables named ``tau`` and ``y`` (length M).  Solve it and convert back
+        with :func:`solvers.p2_exact.bandwidth_cvxpy`.
+    """
+    import cvxpy as cp
+
+    assignment = np.asarray(assignment, dtype=int)
+    scale, ref = bandwidth_scaling(instance, assignment)
+    a_hat = instance.compute_latency[assignment, np.arange(instance.M)] / scale
+    q_hat = instance.comm_coef[assignment] / (instance.bandwidth_hz * scale)
+    tau = cp.Variable(name="tau")
+    y = cp.Variable(instance.M, name="y", nonneg=True)
+    constraints = [a_hat + cp.multiply(q_hat / ref, cp.inv_pos(y)) <= tau, ref @ y <= 1]
+    return cp.Problem(cp.Minimize(tau), constraints)

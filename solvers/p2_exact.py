@@ -1,0 +1,673 @@
+"""P2 (JBBA): exact oracles and a lower bound.
+
+P2 chooses a block-to-device assignment x (C1-C3) and bandwidths
+``B_k >= 0`` (Hz), ``sum_k B_k <= B``, minimising the round latency
+
+.. math:: T(x, B) = \\max_k \\Big[a_k + z_k \\frac{c_k}{B_k}\\Big], \\qquad
+          a_k = \\sum_m x_{km} t_{km},\\; z_k = \\sum_m x_{km},\\; c_k = \\frac{D}{R_k},
+
+with ``t = tcp`` (s).  Methods (all ``f(instance, time_limit=None) -> Result``):
+
+``exact_jbba``
+    parametric assignment (below), each step a rectangular min-cost
+    assignment solved by SciPy (``linear_sum_assignment``) on pruned candidates.
+``milp_jbba``
+    the same outer loop, each step the Pyomo MILP
+    :func:`models.p2.build_p2_assignment` solved by HiGHS.
+``minlp_jbba``
+    the convex MINLP :func:`models.p2.build_p2_minlp` (rotated cones) solved
+    by SCIP through Pyomo.
+``relaxation_bound``
+    a convex relaxation (x in [0, 1], strengthened by valid block rows) in
+    CVXPY, made rigorous by a dual certificate; a lower bound only.
+
+and :func:`bandwidth_cvxpy`, the fixed-assignment bandwidth problem in CVXPY
+(an independent check of :func:`solvers.bandwidth.optimal_bandwidth`).
+
+The parametric-assignment method
+--------------------------------
+*Threshold test is an assignment.*  Fix a threshold T.  An assignment x
+reaches T iff every involved device has ``B_k >= c_k / (T - a_k)`` (and
+``a_k < T``); the least total bandwidth that reaches T is therefore
+
+.. math:: N_x(T) = \\sum_m w_{x(m), m}(T), \\qquad
+          w_{km}(T) = \\frac{c_k}{T - t_{km}} \\;(t_{km} < T,\\ \\mu_m \\le \\mathrm{cap}_k),
+          \\;+\\infty \\text{ otherwise},
+
+a sum over the chosen pairs, because C2 gives each device at most one block.
+So T is achievable iff :math:`W(T) = \\min_x N_x(T) \\le B`, a rectangular
+min-cost assignment (M blocks to distinct devices).
+
+*Monotone.*  Each finite weight strictly decreases in T and the set of finite
+weights only grows, so every :math:`N_x` and hence W is non-increasing, and
+strictly decreasing where finite.  The optimum is
+:math:`T^* = \\min_x T(x)` where ``T(x)`` is the root of :math:`N_x(T) = B`
+(the fixed-assignment optimum, :func:`solvers.bandwidth.optimal_bandwidth`).
+
+*Descent.*  Start from ``x_0`` = CRUNCH's P1 assignment (equal split is a
+feasible bandwidth, so ``T(x_0) <=`` the P1 optimum).  At ``T_i = T(x_i)``
+solve the assignment; its argmin ``x'`` has :math:`N_{x'}(T_i) = W(T_i) \\le
+N_{x_i}(T_i) = B`.  If :math:`W(T_i) < B` then ``T(x') < T_i``: move to
+``x_{i+1} = x'``.  If :math:`W(T_i) = B`, ``x_i`` is optimal: an ``x*`` with
+``T* < T_i`` would use only pairs with ``t < T* < T_i``, so
+:math:`W(T_i) \\le N_{x^*}(T_i) < N_{x^*}(T^*) = B`.  T strictly decreases over
+a finite set of matchings, so the loop ends (a Dinkelbach-type iteration; on
+the instances we tried it takes 2-5 assignments).
+
+*In floating point* the stop test is :math:`W(T_i) \\ge B (1 - \\varepsilon)`,
+``eps = tolerances.BISECTION_RTOL``, and a move requires ``T(x') < T_i``
+exactly (strict decrease, so no rounding loop).  The stop test costs at most a
+relative ``eps / (1 - eps)`` in T: with :math:`N = N_{x^*}` convex decreasing,
+:math:`B(1-\\varepsilon) \\le N(T_i) \\le B - |N'(T_i)| (T_i - T^*)` and
+:math:`|N'(T_i)| \\ge N(T_i) / T_i`, so :math:`T_i - T^* \\le \\varepsilon T_i / (1 - \\varepsilon)`.
+
+*Pruning.*  In a min-cost assignment every block m can be given one of its M
+cheapest devices: if m sits on a device outside that set, at most M-1 of the
+set's devices hold other blocks, so one is free and at most as cheap; moving m
+there does not raise the cost.  The LSAP therefore runs on the union of the M
+cheapest devices of each block (at most ``min(K, M^2)`` columns), which matters
+because SciPy's LSAP is slow on these weights (SOLVER-NOTES).
+
+*Complexity.*  Per step O(KM) weights and selection plus O(M^2 min(K, M^2))
+for the LSAP (shortest augmenting paths) plus O(M log(1/eps)) for the
+bandwidth root; the number of steps is finite (bounded by the number of
+matchings, small in practice).
+
+References
+----------
+.. [1] "Resource Management for Low-latency Cooperative Fine-tuning of Foundation
+   Models at the Network Edge", Sec. V.
+.. [2] W. Dinkelbach, "On nonlinear fractional programming", Management Science 13, 1967.
+.. [3] D. F. Crouse, "On implementing 2D rectangular assignment algorithms",
+   IEEE Trans. Aerospace and Electronic Systems 52, 2016 (SciPy's LSAP).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linear_sum_assignment
+
+from instances import Instance
+
+from .bandwidth import optimal_bandwidth
+from .p1 import bottleneck_crunch, crunch, hall_check
+from .result import Result, Status, Stopwatch
+from .tolerances import BISECTION_RTOL, CONIC_TOL, MINLP_FEASTOL, ROUNDING_RTOL
+
+
+# --------------------------------------------------------------------------------------
+# Shared helpers
+# --------------------------------------------------------------------------------------
+def _infeasible(solver: str, sw: Stopwatch, message: str) -> Result:
+    return Result(solver, "P2", Status.INFEASIBLE, seconds=sw.elapsed, message=message)
+
+
+def _with_bandwidth(solver: str, instance: Instance, assignment, sw: Stopwatch, status: Status,
+                    bound: float | None, message: str = "", info: dict | None = None) -> Result:
+    """A P2 result whose objective is the exact fixed-assignment optimum of ``assignment``."""
+    assignment = np.asarray(assignment, dtype=int)
+    T, band = optimal_bandwidth(instance, assignment)
+    if status == Status.OPTIMAL:
+        bound = T if bound is None else min(bound, T)
+    return Result(solver, "P2", status, T, bound, sw.elapsed, tuple(assignment), tuple(band), message, info or {})
+
+
+def full_band_bound_s(instance: Instance) -> float | None:
+    """A quick lower bound (s) on P2: the bottleneck assignment with every device given all of B.
+
+    .. math:: \\underline{T} = \\min_x \\max_m \\Big(t_{x(m),m} + \\frac{c_{x(m)}}{B}\\Big) \\le T^*,
+
+    since ``B_k <= B`` in any solution.  Rows stay sorted, so CRUNCH solves it in
+    O(KM log KM).  ``None`` if the instance is infeasible.
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0]], [1.0, 1.0], [1.0, 1.0],
+    ...                             [1.0, 1.0], gradient_bits=1.0, bandwidth_hz=2.0)
+    >>> full_band_bound_s(inst)      # block 1 on device 0 (2 + 0.5), block 0 on device 1
+    2.5
+    """
+    cost = instance.compute_latency + (instance.comm_coef / instance.bandwidth_hz)[:, None]
+    found = bottleneck_crunch(np.where(instance.memory_ok, cost, np.inf))
+    return None if found is None else float(found[0])
+
+
+def _infeasibility_reason(instance: Instance) -> str:
+    if instance.M > instance.K:
+        return f"M = {instance.M} blocks > K = {instance.K} devices"
+    return "memory wall: no assignment of all blocks to distinct devices fits the memory budgets"
+
+
+def _assignment_from_x(x: np.ndarray, instance: Instance) -> np.ndarray | None:
+    """Device per block from a (K, M) 0/1 matrix; None unless it is a valid C1-C3 assignment."""
+    chosen = x > 0.5
+    if not np.all(chosen.sum(axis=0) == 1) or np.any(chosen.sum(axis=1) > 1):
+        return None
+    assignment = chosen.argmax(axis=0)
+    if not np.all(instance.memory_ok[assignment, np.arange(instance.M)]):
+        return None
+    return assignment
+
+
+# --------------------------------------------------------------------------------------
+# The parametric-assignment loop and its two oracles
+# --------------------------------------------------------------------------------------
+@dataclass
+class OracleAnswer:
+    """One threshold test: a min-cost assignment at T, or why there is none."""
+
+    status: Status                    # OPTIMAL, INFEASIBLE (no finite assignment), TIME_LIMIT, ERROR
+    assignment: np.ndarray | None     # device per block (an incumbent only, under TIME_LIMIT)
+    message: str = ""
+
+
+#: ``oracle(threshold_s, stopwatch) -> OracleAnswer``
+Oracle = Callable[[float, Stopwatch], OracleAnswer]
+
+
+def lsap_oracle(instance: Instance) -> Oracle:
+    """The threshold test by SciPy's rectangular LSAP, on each block's M cheapest devices.
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                             [1.0, 1.0, 1.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> lsap_oracle(inst)(5.0, Stopwatch()).assignment.tolist()   # w = 1/(5 - t)
+    [1, 0]
+    """
+    from models.p2 import assignment_weights
+
+    M = instance.M
+
+    def oracle(threshold_s: float, sw: Stopwatch) -> OracleAnswer:
+        w = assignment_weights(instance, threshold_s)               # (K, M), inf = forbidden
+        if w.shape[0] > M:
+            # the M cheapest devices of each block (pruning, see the module docstring)
+            cand = np.argpartition(w, M - 1, axis=0)[:M]
+            cols = np.unique(cand)
+        else:
+            cols = np.arange(w.shape[0])
+        sub = w[cols].T                                             # (M blocks, |cols| devices)
+        try:
+            rows, picked = linear_sum_assignment(sub)
+        except ValueError:                                          # no finite assignment at T
+            return OracleAnswer(Status.INFEASIBLE, None, f"no assignment reaches {threshold_s!r} s")
+        assignment = np.empty(M, dtype=int)
+        assignment[rows] = cols[picked]
+        return OracleAnswer(Status.OPTIMAL, assignment)
+
+    return oracle
+
+
+def milp_oracle(instance: Instance) -> Oracle:
+    """The threshold test as the Pyomo MILP :func:`models.p2.build_p2_assignment`, by HiGHS."""
+    from models.p2 import build_p2_assignment
+
+    from .pyomo_solve import solve_with_highs
+
+    def oracle(threshold_s: float, sw: Stopwatch) -> OracleAnswer:
+        model = build_p2_assignment(instance, threshold_s)
+        out = solve_with_highs(model, sw.remaining)
+        assignment = None
+        if out.has_solution:
+            x = np.array([[model.x[k, m].value or 0.0 for m in range(instance.M)] for k in range(instance.K)])
+            assignment = _assignment_from_x(x, instance)
+            if assignment is None:
+                return OracleAnswer(Status.ERROR, None, "HiGHS returned a matrix that is not a C1-C3 assignment")
+        if out.status == Status.OPTIMAL and assignment is None:
+            return OracleAnswer(Status.ERROR, None, "HiGHS reported optimal without a solution")
+        return OracleAnswer(out.status, assignment, out.message)
+
+    return oracle
+
+
+def _needed_share(instance: Instance, assignment: np.ndarray, threshold_s: float) -> float:
+    """N_x(T) / B: the least share of the band with which ``assignment`` finishes by T."""
+    from models.p2 import assignment_weights
+
+    w = assignment_weights(instance, threshold_s)[assignment, np.arange(instance.M)]
+    return math.fsum(w.tolist())
+
+
+def parametric_assignment(instance: Instance, oracle: Oracle, solver: str,
+                          time_limit: float | None = None) -> Result:
+    """Exact P2 by descent on the threshold, one min-cost assignment (``oracle``) per step.
+
+    See the module docstring for the proof; ``oracle(T, stopwatch)`` must return
+    a minimum-cost assignment for the weights of
+    :func:`models.p2.assignment_weights` at T.
+
+    Returns
+    -------
+    Result
+        ``optimal`` (``bound_s == objective_s``), ``infeasible``, ``time_limit``
+        (the incumbent and the full-band lower bound :func:`full_band_bound_s`)
+        or ``error``.  ``info["iterations"]`` counts the assignments solved,
+        ``info["trace_s"]`` the thresholds visited.
+    """
+    sw = Stopwatch(time_limit)
+    start = crunch(instance)                # P1's assignment: the warm start (and the feasibility test)
+    if start.status == Status.INFEASIBLE:
+        return _infeasible(solver, sw, start.message)
+    x = np.asarray(start.assignment, dtype=int)
+    T, _ = optimal_bandwidth(instance, x)
+    trace = [T]
+    info = {"iterations": 0, "trace_s": trace, "p1_objective_s": start.objective_s}
+
+    def stopped(message: str) -> Result:
+        info["share_at_stop"] = None
+        return _with_bandwidth(solver, instance, x, sw, Status.TIME_LIMIT, full_band_bound_s(instance),
+                               message, info)
+
+    while True:
+        if sw.expired():
+            return stopped(f"time limit after {info['iterations']} assignment(s)")
+        answer = oracle(T, sw)
+        info["iterations"] += 1
+        if answer.status == Status.ERROR:
+            return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, info=info,
+                          message=f"assignment step {info['iterations']} failed: {answer.message}")
+        if answer.status == Status.TIME_LIMIT:
+            if answer.assignment is not None:       # the oracle's incumbent may already be better
+                T_new, _ = optimal_bandwidth(instance, answer.assignment)
+                if T_new < T:
+                    x, T = answer.assignment, T_new
+            return stopped(f"time limit in assignment step {info['iterations']}: {answer.message}")
+        if answer.status == Status.INFEASIBLE or answer.assignment is None:
+            # cannot happen in exact arithmetic (x itself reaches T); treat as "no better x"
+            info["share_at_stop"] = None
+            info["note"] = f"step {info['iterations']}: oracle found no assignment at T = {T!r} s ({answer.message})"
+            break
+        share = _needed_share(instance, answer.assignment, T)
+        info["share_at_stop"] = share
+        if share >= 1.0 - BISECTION_RTOL:
+            break                                    # W(T) = B: no assignment beats x
+        T_new, _ = optimal_bandwidth(instance, answer.assignment)
+        if not T_new < T:                            # rounding only: never loop without progress
+            info["note"] = f"step {info['iterations']}: share {share!r} < 1 but no strict decrease of T"
+            break
+        x, T = answer.assignment, T_new
+        trace.append(T)
+    return _with_bandwidth(solver, instance, x, sw, Status.OPTIMAL, None, info=info)
+
+
+def exact_jbba(instance: Instance, time_limit: float | None = None) -> Result:
+    """Solve P2 exactly by parametric assignment with SciPy's LSAP (see the module docstring).
+
+    Examples
+    --------
+    >>> from instances import Instance
+    >>> from tests.bruteforce import brute_force_p2
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> res = exact_jbba(inst)
+    >>> res.status.value, res.assignment
+    ('optimal', (1, 0))
+    >>> abs(res.objective_s - brute_force_p2(inst)) < 1e-9      # re-check by enumeration
+    True
+    """
+    return parametric_assignment(instance, lsap_oracle(instance), "exact", time_limit)
+
+
+def milp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
+    """Solve P2 exactly by parametric assignment, each step a Pyomo MILP solved by HiGHS.
+
+    Same loop as :func:`exact_jbba`; only the threshold test differs
+    (:func:`models.p2.build_p2_assignment`).  Each step costs a Pyomo build and
+    a HiGHS solve (about 0.1 s of model handling).  A HiGHS optimum carries
+    HiGHS's own tolerances (about 1e-7 on the share), far below ``EXACT_RTOL``.
+
+    Examples
+    --------
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> milp_jbba(inst).objective_s == exact_jbba(inst).objective_s
+    True
+    """
+    return parametric_assignment(instance, milp_oracle(instance), "milp", time_limit)
+
+
+# --------------------------------------------------------------------------------------
+# The convex MINLP, by SCIP
+# --------------------------------------------------------------------------------------
+def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
+    """Solve P2 as the convex MINLP :func:`models.p2.build_p2_minlp` with SCIP (via Pyomo).
+
+    The model is scaled by ``S = T(x_P1)`` (the optimal bandwidth on CRUNCH's P1
+    assignment, an upper bound on the optimum, widened by ``ROUNDING_RTOL``):
+    time in units of S, bandwidth as a share of B.  SCIP gets P1's assignment as
+    a MIP start, gap limits 0 (it must prove optimality) and ``limits/time`` =
+    the time left.  The objective is recomputed from SCIP's assignment with
+    :func:`solvers.bandwidth.optimal_bandwidth` (exact for that x); ``bound_s``
+    is SCIP's dual bound times S (on an optimal run, capped at the objective;
+    if SCIP has none, :func:`full_band_bound_s`; ``info["bound_source"]`` says
+    which).  SCIP's feasibility tolerance (``numerics/feastol`` =
+    ``tolerances.MINLP_FEASTOL`` on the scaled rows; its default 1e-6 let it
+    return assignments 1e-7 worse than optimal) means its dual bound can exceed
+    the true optimum by about that much, relative.  A stopped run returns the
+    better of SCIP's incumbent and P1's start.
+
+    Complexity: exponential in the worst case (branch and bound over K M
+    binaries); K = 20, M = 12 takes 0.5-2 s, K = 50 does not finish in 5 s.
+
+    Returns ``error`` (with the reason) if SCIP is not available.
+
+    Examples
+    --------
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> res = minlp_jbba(inst)
+    >>> res.status.value, res.assignment == exact_jbba(inst).assignment
+    ('optimal', True)
+    """
+    solver = "minlp"
+    sw = Stopwatch(time_limit)
+    try:
+        from pyomo.contrib.solver.common.factory import SolverFactory
+        from pyomo.contrib.solver.common.results import TerminationCondition
+
+        scip = SolverFactory("scip_direct")
+        if not scip.available():
+            raise RuntimeError(f"SCIP is not available ({scip.available()})")
+    except Exception as exc:
+        return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed,
+                      message=f"SCIP (pyomo scip_direct / PySCIPOpt) unavailable: {exc}")
+    import pyomo.environ as pyo
+
+    from models.p2 import build_p2_minlp
+
+    start = crunch(instance)
+    if start.status == Status.INFEASIBLE:
+        return _infeasible(solver, sw, start.message)
+    x0 = np.asarray(start.assignment, dtype=int)
+    T0, _ = optimal_bandwidth(instance, x0)
+    model = build_p2_minlp(instance, upper_bound_s=T0)      # the builder widens it by ROUNDING_RTOL
+    scale = float(pyo.value(model.time_scale_s))
+    _load_start(model, instance, x0)
+    options = {"limits/gap": 0.0, "limits/absgap": 0.0, "numerics/feastol": MINLP_FEASTOL}
+    kwargs = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False,
+                  warmstart_discrete_vars=True, solver_options=options)
+    if time_limit is not None:
+        kwargs["time_limit"] = float(max(sw.remaining, 0.01))
+    try:
+        res = scip.solve(model, **kwargs)
+    except Exception as exc:  # a solver crash becomes an error row
+        return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, message=f"SCIP failed: {type(exc).__name__}: {exc}")
+    tc = res.termination_condition
+    bound = res.objective_bound
+    bound_s = float(bound) * scale if bound is not None and math.isfinite(bound) else None
+    info = {"scip_termination": tc.name, "scip_objective_s": None, "scip_nodes": _scip_nodes(res),
+            "time_scale_s": scale, "bound_source": "scip"}
+    if bound_s is None:
+        bound_s = full_band_bound_s(instance)
+        info["bound_source"] = "full-band"
+    assignment = None
+    if res.incumbent_objective is not None:
+        info["scip_objective_s"] = float(res.incumbent_objective) * scale
+        res.solution_loader.load_vars()
+        x = np.array([[model.x[k, m].value or 0.0 for m in range(instance.M)] for k in range(instance.K)])
+        assignment = _assignment_from_x(x, instance)
+    if tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
+        # P1's assignment is feasible for the model, so this is a numerical failure of SCIP
+        return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, info=info,
+                      message="SCIP claims infeasible although the warm start is feasible")
+    if tc == TerminationCondition.convergenceCriteriaSatisfied:
+        if assignment is None:
+            return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, info=info,
+                          message="SCIP reported optimal but its x is not a C1-C3 assignment")
+        return _with_bandwidth(solver, instance, assignment, sw, Status.OPTIMAL, bound_s, info=info)
+    if tc in (TerminationCondition.maxTimeLimit, TerminationCondition.interrupted,
+              TerminationCondition.iterationLimit):
+        if assignment is None or optimal_bandwidth(instance, assignment)[0] > T0:
+            assignment = x0                   # P1's start is an incumbent too
+        return _with_bandwidth(solver, instance, assignment, sw, Status.TIME_LIMIT, bound_s,
+                               f"SCIP stopped: {tc.name}", info)
+    return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, bound_s=bound_s, info=info,
+                  message=f"SCIP ended with {tc.name}")
+
+
+def _scip_nodes(res) -> int | None:
+    try:
+        return int(res.extra_info["NNodes"])
+    except Exception:  # informational only
+        return None
+
+
+def _load_start(model, instance: Instance, assignment: np.ndarray) -> None:
+    """Put P1's assignment into the model's x as SCIP's MIP start (SCIP completes the rest)."""
+    chosen = np.zeros((instance.K, instance.M), dtype=bool)
+    chosen[assignment, np.arange(instance.M)] = True
+    for k in range(instance.K):
+        for m in range(instance.M):
+            model.x[k, m].set_value(1 if chosen[k, m] else 0, skip_validation=True)
+
+
+# --------------------------------------------------------------------------------------
+# Fixed-assignment bandwidth in CVXPY
+# --------------------------------------------------------------------------------------
+def bandwidth_cvxpy(instance: Instance, assignment, solver: str = "CLARABEL") -> tuple[float, np.ndarray]:
+    """Optimal latency (s) and bandwidths (K-vector, Hz) of a fixed assignment, by CVXPY.
+
+    Solves :func:`models.p2.build_bandwidth_cvxpy` (Clarabel, tolerances ``CONIC_TOL``) and
+    converts back to seconds and Hz.  An independent check of
+    :func:`solvers.bandwidth.optimal_bandwidth` (closed form / 1-D root);
+    O(M) variables.
+
+    Raises
+    ------
+    RuntimeError
+        If the conic solver does not reach an optimal status.
+
+    Examples
+    --------
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0], [2.0]], [1.0], [1.0, 1.0], [1.0, 1.0],
+    ...                             gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> T, band = bandwidth_cvxpy(inst, [1])
+    >>> bool(abs(T - 3.0) < 1e-6), bool(abs(band[1] - 1.0) < 1e-6)   # closed form: 2 + 1/1
+    (True, True)
+    """
+    from models.p2 import bandwidth_scaling, build_bandwidth_cvxpy
+
+    assignment = np.asarray(assignment, dtype=int)
+    problem = build_bandwidth_cvxpy(instance, assignment)
+    _solve_conic(problem, solver)
+    if problem.status != "optimal":
+        raise RuntimeError(f"CVXPY/{solver} ended with status {problem.status}")
+    scale, ref = bandwidth_scaling(instance, assignment)
+    variables = {v.name(): v for v in problem.variables()}
+    full = np.zeros(instance.K)
+    full[assignment] = np.maximum(variables["y"].value, 0.0) * ref * instance.bandwidth_hz
+    return scale * float(variables["tau"].value), full
+
+
+def _solve_conic(problem, solver: str = "CLARABEL", time_limit: float | None = None, accuracy: float = CONIC_TOL) -> None:
+    """Solve a CVXPY problem with Clarabel's gap and feasibility tolerances set to ``accuracy``."""
+    opts = {}
+    if solver == "CLARABEL":
+        opts = dict(tol_gap_abs=accuracy, tol_gap_rel=accuracy, tol_feas=accuracy, max_iter=500)
+        if time_limit is not None:
+            opts["time_limit"] = float(max(time_limit, 0.01))
+    with warnings.catch_warnings():       # "may be inaccurate": callers read problem.status themselves
+        warnings.simplefilter("ignore", UserWarning)
+        problem.solve(solver=solver, **opts)
+
+
+# --------------------------------------------------------------------------------------
+# The convex relaxation, with a dual certificate
+# --------------------------------------------------------------------------------------
+def relaxation_bound(instance: Instance, time_limit: float | None = None, block_rows: bool = True) -> Result:
+    """Lower bound on P2 from its convex relaxation (x in [0, 1]), made rigorous by duality.
+
+    The relaxation (CVXPY, scaled as :func:`models.p2.build_p2_minlp`: time in
+    units of ``S`` = P1's optimum, bandwidth as shares ``b_k = B_k / B``,
+    ``q_k = c_k / (B S)``, ``t_hat = tcp / S``):
+
+    .. math::
+
+        \\min \\tau \\;\\text{s.t.}\\; & 0 \\le x_{km} \\le [\\mu_m \\le \\mathrm{cap}_k],\\;
+        \\textstyle\\sum_k x_{km} = 1,\\; z_k = \\sum_m x_{km} \\le 1, \\\\
+        & a_k + s_k \\le \\tau \\;(\\lambda_k),\\quad s_k b_k \\ge q_k z_k^2,
+          \\quad \\textstyle\\sum_k b_k \\le 1 \\;(\\eta), \\\\
+        & \\textstyle\\sum_k x_{km} (\\hat t_{km} + q_k) \\le \\tau \\;(\\rho_m)
+          \\qquad \\text{(block rows, if ``block_rows``)}
+
+    with ``a_k = sum_m t_hat_km x_km`` and the rotated cones written vectorised,
+    ``||(2 sqrt(q) z, s - b)|| <= s + b`` (``cp.SOC``).  Binary x gives P2
+    exactly (``z^2 = z``), so the optimum is a lower bound.
+
+    *Block rows* (an addition to the plain relaxation, on by default) are valid
+    for binary x: block m sits on one device k, which needs ``t_km`` to compute
+    and at least ``c_k / B`` to upload (``B_k <= B``).  Without them the bound
+    collapses as K grows (spreading every block thinly over all devices makes
+    every ``a_k`` and ``z_k`` small: about 0.013 s against an optimum of 2.5048 s
+    for K = 2000, M = 12; with them, 2.5047 s).
+
+    *Usable pairs.*  x lives only on pairs with ``t_km + c_k / B <= T(x_P1)``
+    (the optimal bandwidth on CRUNCH's P1 assignment, an upper bound on T*,
+    widened by ``ROUNDING_RTOL``), one variable per pair (sparse incidence).
+    No optimal solution uses another pair (it would need more than the whole
+    band), so the restricted relaxation still bounds T*.
+
+    *Certificate.*  The solver's optimal value is only accurate to its
+    tolerances, so it is not reported as is.  For any ``lambda, rho >= 0`` with
+    ``sum lambda + sum rho = 1`` and ``eta >= 0``, minimising the Lagrangian
+    over T, then over ``b_k`` (:math:`\\lambda_k q_k z_k^2 / b_k + \\eta b_k \\ge
+    2 z_k \\sqrt{\\lambda_k \\eta q_k}`), leaves a *linear* function of x over
+    the assignment polytope, whose vertices are integral:
+
+    .. math:: g = \\min_{x} \\sum_{k,m} x_{km}
+              \\Big(\\lambda_k \\hat t_{km} + 2\\sqrt{\\lambda_k \\eta q_k} + \\rho_m (\\hat t_{km} + q_k)\\Big)
+              - \\eta \\;\\le\\; \\text{relaxation} \\;\\le\\; T^* / S,
+
+    computed exactly by an LSAP (:func:`dual_certificate`).  We evaluate g at
+    the solver's duals (clipped to ``>= 0``, normalised) and report ``S * g``
+    lowered by ``ROUNDING_RTOL`` (rounding of the sums).  By strong duality g
+    equals the relaxation's optimum at exact duals; with the solver's it is lower
+    by about the solver's accuracy (``info`` holds both values).  So the bound
+    is valid even when the conic solver is inaccurate or stopped early.
+
+    Complexity: one conic solve with KM + 3K variables, K cones and
+    K + 2M + 1 linear rows (interior point, polynomial; CVXPY's compilation
+    dominates for KM ~ 1e5), plus one M x K LSAP.
+
+    Examples
+    --------
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> res = relaxation_bound(inst)
+    >>> res.status.value, res.bound_s <= exact_jbba(inst).objective_s
+    ('bound', True)
+    >>> res.bound_s >= relaxation_bound(inst, block_rows=False).bound_s
+    True
+    """
+    import cvxpy as cp
+
+    solver = "relaxation"
+    sw = Stopwatch(time_limit)
+    K, M = instance.K, instance.M
+    if not hall_check(instance.memory_prefix, M):
+        # the relaxed polytope is integral, so it is empty exactly when no assignment exists
+        return _infeasible(solver, sw, _infeasibility_reason(instance) + " (so the relaxation is infeasible too)")
+    start = crunch(instance)
+    scale = float(start.objective_s)
+    t_hat = instance.compute_latency / scale
+    q = instance.comm_coef / (instance.bandwidth_hz * scale)
+    # pairs a P2 optimum may use: memory fits and t + c/B <= T(x_P1) (an upper bound on T*)
+    upper = optimal_bandwidth(instance, start.assignment)[0] * (1.0 + ROUNDING_RTOL) / scale
+    usable = instance.memory_ok & (t_hat + q[:, None] <= upper)
+    dev, blk = np.nonzero(usable)
+    n = dev.size
+    ones = np.ones(n)
+    # sparse incidence: device k <- pair j, block m <- pair j (x is one variable per usable pair)
+    by_device = sp.csr_matrix((ones, (dev, np.arange(n))), shape=(K, n))
+    by_block = sp.csr_matrix((ones, (blk, np.arange(n))), shape=(M, n))
+    compute = sp.csr_matrix((t_hat[dev, blk], (dev, np.arange(n))), shape=(K, n))
+
+    x = cp.Variable(n, nonneg=True)
+    s = cp.Variable(K)
+    b = cp.Variable(K, nonneg=True)
+    tau = cp.Variable()
+    z = by_device @ x
+    latency = compute @ x + s <= tau
+    bandwidth = cp.sum(b) <= 1
+    constraints = [
+        x <= 1,
+        by_block @ x == 1,                              # C1
+        z <= 1,                                         # C2
+        latency,
+        bandwidth,
+        cp.SOC(s + b, cp.vstack([2 * cp.multiply(np.sqrt(q), z), s - b]), axis=0),
+    ]
+    block = None
+    if block_rows:
+        full_band = sp.csr_matrix(((t_hat + q[:, None])[dev, blk], (blk, np.arange(n))), shape=(M, n))
+        block = full_band @ x <= tau
+        constraints.append(block)
+    problem = cp.Problem(cp.Minimize(tau), constraints)
+    try:
+        _solve_conic(problem, "CLARABEL", sw.remaining)
+    except cp.error.SolverError as exc:
+        return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, message=f"conic solver failed: {exc}")
+    info = {"relaxation_value_s": None, "certificate_s": None, "cvxpy_status": problem.status,
+            "time_scale_s": scale, "block_rows": block_rows}
+    if problem.status in ("infeasible", "infeasible_inaccurate"):
+        return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, info=info,
+                      message="conic solver claims the relaxation infeasible although an assignment exists")
+    if problem.value is not None and math.isfinite(problem.value):
+        info["relaxation_value_s"] = float(problem.value) * scale
+    lam, eta = latency.dual_value, bandwidth.dual_value
+    rho = np.zeros(M) if block is None else block.dual_value
+    if lam is None or eta is None or rho is None:
+        status = Status.TIME_LIMIT if sw.expired() else Status.ERROR
+        return Result(solver, "P2", status, seconds=sw.elapsed, info=info,
+                      message=f"conic solver ended with {problem.status} and no duals")
+    bound_s = scale * dual_certificate(instance, t_hat, q, np.asarray(lam, float), float(eta),
+                                       np.asarray(rho, float), usable)
+    info["certificate_s"] = bound_s
+    # the certificate is valid whatever the duals' accuracy; only a stop by the clock is not "bound"
+    stopped = problem.status not in ("optimal", "optimal_inaccurate") and sw.expired()
+    status = Status.TIME_LIMIT if stopped else Status.BOUND
+    message = "" if problem.status == "optimal" else f"conic solver ended with {problem.status}; certificate still valid"
+    return Result(solver, "P2", status, None, bound_s, sw.elapsed, message=message, info=info)
+
+
+def dual_certificate(instance: Instance, t_hat: np.ndarray, q: np.ndarray, lam: np.ndarray, eta: float,
+                     rho: np.ndarray | None = None, usable: np.ndarray | None = None) -> float:
+    """Lagrangian lower bound ``g(lambda, eta, rho)`` (scaled time) of P2; see :func:`relaxation_bound`.
+
+    Valid for any input: the multipliers are clipped to >= 0 and (lambda, rho)
+    normalised to sum 1 (lambda uniform if all are zero).  ``usable`` (K, M)
+    restricts x to pairs some optimal solution may use (default: memory fits).
+    The result is lowered by ``ROUNDING_RTOL`` times the magnitude of its
+    terms.  O(KM + M^2 K).
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0]], [1.0], [1.0], [1.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> g = dual_certificate(inst, inst.compute_latency, inst.comm_coef, np.array([1.0]), 1.0)
+    >>> abs(g - 2.0) < 1e-9    # 1 + 2 sqrt(1) - 1 = 2 = T* (one device: 1 s + 1 bit / 1 Hz)
+    True
+    """
+    M = instance.M
+    rho = np.zeros(M) if rho is None else rho
+    lam = np.maximum(np.nan_to_num(lam, nan=0.0), 0.0)
+    rho = np.maximum(np.nan_to_num(rho, nan=0.0), 0.0)
+    total = lam.sum() + rho.sum()
+    if total > 0:
+        lam, rho = lam / total, rho / total
+    else:
+        lam = np.full(lam.shape, 1.0 / lam.size)
+    eta = max(float(np.nan_to_num(eta, nan=0.0)), 0.0)
+    weight = (lam[:, None] * t_hat + 2.0 * np.sqrt(lam * eta * q)[:, None]
+              + rho[None, :] * (t_hat + q[:, None]))
+    weight = np.where(instance.memory_ok if usable is None else usable, weight, np.inf)
+    rows, cols = linear_sum_assignment(weight.T)
+    terms = weight.T[rows, cols]
+    value = math.fsum(terms.tolist()) - eta
+    return value - ROUNDING_RTOL * (math.fsum(np.abs(terms).tolist()) + eta)
