@@ -143,11 +143,11 @@ class Instance:
             bad = np.diff(tcp, axis=1) < 0
             if bad.any():
                 k, m = _first_index(bad)
-                raise InstanceError(src, "compute_latency", f"row {k} is not non-decreasing: entry [{m + 1}] = {tcp[k, m + 1]!r} < entry [{m}] = {tcp[k, m]!r}", (k, m + 1))
+                raise InstanceError(src, "compute_latency", f"row {k} is not non-decreasing: entry [{m + 1}] = {float(tcp[k, m + 1])!r} < entry [{m}] = {float(tcp[k, m])!r}", (k, m + 1))
             bad = np.diff(mu) < 0
             if bad.any():
                 (m,) = _first_index(bad)
-                raise InstanceError(src, "block_memory", f"is not non-decreasing: {mu[m + 1]!r} < previous {mu[m]!r}", (m + 1,))
+                raise InstanceError(src, "block_memory", f"is not non-decreasing: {float(mu[m + 1])!r} < previous {float(mu[m])!r}", (m + 1,))
         for name, value in (("compute_latency", tcp), ("block_memory", mu), ("device_memory", cap), ("spectral_efficiency", rate)):
             value.setflags(write=False)
             object.__setattr__(self, name, value)
@@ -168,12 +168,12 @@ class Instance:
         bad = ~np.isfinite(arr)
         if bad.any():
             idx = _first_index(bad)
-            raise InstanceError(self.source, name, f"must be finite, got {arr[idx]!r}", idx)
+            raise InstanceError(self.source, name, f"must be finite, got {float(arr[idx])!r}", idx)
         bad = arr <= 0 if positive else arr < 0
         if bad.any():
             idx = _first_index(bad)
             need = "positive" if positive else "non-negative"
-            raise InstanceError(self.source, name, f"must be {need}, got {arr[idx]!r}", idx)
+            raise InstanceError(self.source, name, f"must be {need}, got {float(arr[idx])!r}", idx)
         return arr
 
     def _scalar(self, name, value) -> float:
@@ -320,9 +320,39 @@ def load_instance(path: str | os.PathLike) -> Instance:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise InstanceError(src, "<json>", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise InstanceError(src, "<json>", "invalid JSON: nested too deeply") from None
     except ValueError as exc:
-        raise InstanceError(src, "<json>", f"invalid JSON: {exc}") from None
+        field, index = _locate_constant(text)
+        raise InstanceError(src, field, f"invalid JSON: {exc} (JSON has no NaN or Infinity)", index) from None
     return Instance.from_dict(data, source=src)
+
+
+class _Constant(str):
+    """Marks where a NaN/Infinity token was, so that the error can name its field."""
+
+
+def _locate_constant(text: str) -> tuple[str, tuple | None]:
+    """(field, index) of the first NaN/Infinity token of ``text``, for the error message."""
+
+    def path_to(value, path):
+        if isinstance(value, _Constant):
+            return path
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            found = path_to(item, path + (key,))
+            if found is not None:
+                return found
+        return None
+
+    try:
+        data = json.loads(text, parse_constant=_Constant)
+        path = path_to(data, ()) or ()
+    except (ValueError, RecursionError):
+        return "<json>", None
+    if not isinstance(data, dict) or not path:
+        return "<top level>", path or None
+    return str(path[0]), path[1:] or None
 
 
 def save_instance(instance: Instance, path: str | os.PathLike) -> None:

@@ -147,7 +147,9 @@ def test_trace_on_fig3_example():
 def test_infeasible_cases(method):
     more_blocks = Instance.from_arrays([[1, 2, 3]], [1, 1, 1], [5], [1], 1, 1)
     wall = Instance.from_arrays([[1, 2], [1, 2]], [1, 5], [4, 4], [1, 1], 1, 1)
-    for inst in (more_blocks, wall):
+    # a wall by less than a MILP solver's feasibility tolerance is still a wall
+    thin_wall = Instance.from_arrays([[1.0], [2.0]], [1.0], [1 - 1e-9, 1 - 1e-9], [1.0, 1.0], 1.0, 1.0)
+    for inst in (more_blocks, wall, thin_wall):
         res = method(inst)
         assert res.status == Status.INFEASIBLE and res.assignment is None
         assert "M = 3 blocks > K = 1" in res.message or "memory" in res.message
