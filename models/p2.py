@@ -107,6 +107,31 @@ def build_p2_assignment(instance: Instance, threshold_s: float) -> pyo.ConcreteM
         Sets ``K``, ``M``, ``P``; params ``tcp`` (s), ``mu``, ``cap`` (bytes),
         ``weight`` (share of B, on P); var ``x[k,m]``; objective
         ``bandwidth_share``; constraints ``C1``, ``C2``, ``C3``.
+
+    Notes
+    -----
+    Size: K M binaries (those outside P fixed to 0 by their bounds), M + 2 K
+    rows; O(K M) to build.  Used by :func:`solvers.p2_exact.milp_jbba`, one
+    model per step of the parametric assignment.
+
+    References
+    ----------
+    .. [1] R. E. Burkard, M. Dell'Amico, S. Martello, *Assignment Problems*,
+       SIAM 2009, Ch. 4 (linear sum assignment).
+
+    Examples
+    --------
+    >>> import itertools
+    >>> from instances import Instance
+    >>> from solvers.pyomo_solve import solve_with_highs
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> model = build_p2_assignment(inst, 5.0)
+    >>> out = solve_with_highs(model)
+    >>> w = assignment_weights(inst, 5.0)          # re-check: cheapest of all injective maps
+    >>> best = min(w[a, 0] + w[b, 1] for a, b in itertools.permutations(range(3), 2))
+    >>> out.status.value, bool(abs(out.incumbent - best) < 1e-9)
+    ('optimal', True)
     """
     T = float(threshold_s)
     tcp = instance.compute_latency
@@ -150,7 +175,18 @@ def default_upper_bound_s(instance: Instance) -> float:
     Any feasible assignment with the band split equally (as in P1) finishes by
     the largest finite entry of :meth:`Instance.p1_cost`, and P2 can only do
     better.  Returns 1.0 when no pair is memory-feasible (then P2 is infeasible
-    and the value is only a scale).
+    and the value is only a scale).  O(K M).
+
+    .. math:: \\bar T = \\max\\{t_{km} + D M / (B R_k) : \\mu_m \\le \\mathrm{cap}_k\\} \\;\\ge\\; T^*_{P1} \\;\\ge\\; T^*_{P2}.
+
+    >>> from instances import Instance
+    >>> from tests.bruteforce import brute_force_p2
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> default_upper_bound_s(inst)                # device 1, block 1: 4 + 1 * 2 / (1 * 2)
+    5.0
+    >>> default_upper_bound_s(inst) >= brute_force_p2(inst)
+    True
     """
     cost = instance.p1_cost()
     finite = cost[np.isfinite(cost)]
@@ -196,6 +232,35 @@ def build_p2_minlp(instance: Instance, upper_bound_s: float | None = None) -> py
         objective ``round_latency`` (scaled); constraints ``C1``, ``C2``,
         ``C3``, ``involvement``, ``computation``, ``slack``, ``bandwidth``,
         ``latency_cone``.  The latency in seconds is ``tau * time_scale_s``.
+
+    Notes
+    -----
+    Size: K M binaries and 4 K + 1 continuous variables, M + 6 K + 1 rows (K of
+    them cones); O(K M) to build.  Solving it is branch and bound
+    (:func:`solvers.p2_exact.minlp_jbba`, exponential in the worst case); it
+    uses none of the assignment structure, so it independently checks
+    :func:`solvers.p2_exact.exact_jbba`.
+
+    References
+    ----------
+    .. [1] "Resource Management for Low-latency Cooperative Fine-tuning of
+       Foundation Models at the Network Edge", Sec. V (problem P2).
+    .. [2] F. Alizadeh, D. Goldfarb, "Second-order cone programming",
+       Math. Program. 95, 2003 (rotated cones).
+
+    Examples
+    --------
+    >>> import pyomo.environ as pyo
+    >>> from pyomo.contrib.solver.common.factory import SolverFactory
+    >>> from instances import Instance
+    >>> from tests.bruteforce import brute_force_p2
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> model = build_p2_minlp(inst)
+    >>> res = SolverFactory("scip_direct").solve(model, solver_options={"numerics/feastol": 1e-9})
+    >>> T = pyo.value(model.tau) * pyo.value(model.time_scale_s)       # back to seconds
+    >>> abs(T - brute_force_p2(inst)) < 1e-6                          # re-check by enumeration
+    True
     """
     ub = default_upper_bound_s(instance) if upper_bound_s is None else float(upper_bound_s)
     ub *= 1.0 + ROUNDING_RTOL
@@ -262,7 +327,20 @@ def bandwidth_scaling(instance: Instance, assignment) -> tuple[float, np.ndarray
     so that devices whose shares differ by orders of magnitude are all resolved
     to the solver's relative accuracy (a plain share variable is accurate only
     to an absolute 1e-9, which on a 1e-3 share moves that device's upload time
-    by 1e-6, relative).
+    by 1e-6, relative).  O(M).
+
+    .. math:: S = \\max_j a_j + \\sum_j \\frac{c_j}{B}, \\qquad r_j = \\frac{c_j}{B (S - a_j)}.
+
+    >>> from instances import Instance
+    >>> from solvers.bandwidth import optimal_bandwidth
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> S, r = bandwidth_scaling(inst, [1, 0])     # a = [1, 2], c = [1/2, 1]
+    >>> S, r.tolist()
+    (3.5, [0.2, 0.6666666666666666])
+    >>> T, band = optimal_bandwidth(inst, [1, 0])
+    >>> bool(T <= S and np.all(band[[1, 0]] / inst.bandwidth_hz >= r))   # re-check: S and r bound the optimum
+    True
     """
     assignment = np.asarray(assignment, dtype=int)
     a_s = instance.compute_latency[assignment, np.arange(instance.M)]
@@ -289,6 +367,29 @@ def build_bandwidth_cvxpy(instance: Instance, assignment):
     cvxpy.Problem
         Variables named ``tau`` and ``y`` (length M).  Solve it and convert back
         with :func:`solvers.p2_exact.bandwidth_cvxpy`.
+
+    Notes
+    -----
+    M + 1 variables, M convex ``inv_pos`` rows and one linear row; an interior
+    point solve (Clarabel) is polynomial.  An independent check of the 1-D
+    root of :func:`solvers.bandwidth.optimal_bandwidth`.
+
+    References
+    ----------
+    .. [1] S. Boyd, L. Vandenberghe, *Convex Optimization*, CUP 2004, Sec. 4.4
+       (the epigraph form; ``inv_pos`` is convex on x > 0).
+
+    Examples
+    --------
+    >>> from instances import Instance
+    >>> from solvers.bandwidth import optimal_bandwidth
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> problem = build_bandwidth_cvxpy(inst, [1, 0])
+    >>> _ = problem.solve(solver="CLARABEL")
+    >>> S, _ = bandwidth_scaling(inst, [1, 0])
+    >>> abs(problem.value * S - optimal_bandwidth(inst, [1, 0])[0]) < 1e-6   # re-check: the 1-D root
+    True
     """
     import cvxpy as cp
 
