@@ -81,6 +81,7 @@ def optimal_bandwidth(instance: Instance, assignment) -> tuple[float, np.ndarray
     """Optimal round latency (s) and bandwidths (K-vector, Hz) for a fixed assignment.
 
     ``assignment[m]`` is the device of block m.  Idle devices get 0 Hz.
+    Complexity: O(K) for the output vector plus O(M log(1/eps)) for the root.
     """
     assignment = np.asarray(assignment, dtype=int)
     a_s = instance.compute_latency[assignment, np.arange(instance.M)]
@@ -91,7 +92,7 @@ def optimal_bandwidth(instance: Instance, assignment) -> tuple[float, np.ndarray
 
 
 def p2_objective(instance: Instance, assignment, bandwidth_hz) -> float:
-    """Round latency (s) of an assignment with given bandwidths: max_k a_k + D / (B_k R_k)."""
+    """Round latency (s) of an assignment with given bandwidths: max_k a_k + D / (B_k R_k).  O(M)."""
     assignment = np.asarray(assignment, dtype=int)
     band = np.asarray(bandwidth_hz, dtype=float)[assignment]
     with np.errstate(divide="ignore"):

@@ -20,14 +20,34 @@ all M blocks exists iff
 device of rank ``K-M+i`` is a valid matching, because ranks are distinct and
 that device's prefix reaches block i.
 
+*Closed form of the first infeasible cut.*  Because row k is sorted,
+``n_k(T) >= i`` iff ``c[k, i-1] <= T``; so ``#{k : n_k(T) >= i}`` is the
+number of entries of column (block) i that are ``<= T``, and Proposition 1
+holds at T iff every block i has at least ``M - i + 1`` entries ``<= T``:
+
+.. math:: T^* = \\max_{i=1..M} \\; s_i, \\qquad
+          s_i = (M-i+1)\\text{-th smallest entry of column } i.
+
+CRUNCH cuts entries from the largest down and stops exactly when some block
+keeps fewer than ``M - i + 1`` entries, i.e. at this value (a matrix entry).
+
+*Only a few rows matter.*  Let U be the M-th smallest cost of the deepest
+block among the devices whose memory holds it: those M devices can take the
+M blocks in any order and finish by U (rows are sorted), so ``T* <= U``.  A
+device with ``c[k, 0] > U`` has ``n_k(T*) = 0`` and none of its entries is
+among the order statistics above, so it can be dropped.  CRUNCH therefore
+reads O(K) entries to find the n devices with ``c[k, 0] <= U`` and O(nM)
+after that; n = K only when the devices are nearly alike or fewer than M can
+hold the deepest block.
+
 Methods
 -------
 crunch
     Algorithm 2 (Cutting-RecoUNting-CHecking): remove the largest remaining
     entry, recount its row, check Proposition 1; the last removed value is the
-    optimum.  Run here as a selection search over the entries (the same
-    first infeasible cut, found in O(log KM) checks by median selection), with the literal cut-by-cut
-    walk available as ``trace`` for teaching.
+    optimum.  Run here in closed form (the same first infeasible cut, read off
+    Proposition 1 as one order statistic per block, see above), with the
+    literal cut-by-cut walk available as ``trace`` for teaching.
 linear_search
     Sec. IV-A: thresholds from the largest value down, a maximum bipartite
     matching (SciPy, Hopcroft-Karp) at each step; stops at the first threshold
@@ -122,6 +142,113 @@ def _check_sorted_rows(cost: np.ndarray) -> None:
                 f"row {k} has cost[{k},{m + 1}] = {cost[k, m + 1]!r} < cost[{k},{m}] = {cost[k, m]!r}")
 
 
+#: Rows per slice when a cost matrix is scanned in pieces: keeps CRUNCH's working
+#: memory at a few MB (a slice of 4096 x M costs) however many devices there are.
+CHUNK_ROWS = 4096
+
+
+def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """CRUNCH on the implicit row-sorted matrix ``c[k,m] = base[k,m] + offset[k]`` (m < prefix[k]).
+
+    .. math:: c_{km} = b_{km} + o_k \\;(m < p_k), \\qquad c_{km} = +\\infty \\;(m \\ge p_k),
+              \\qquad T^* = \\max_{m} \\; \\big(M - m\\big)\\text{-th smallest of } c_{\\cdot m}
+
+    (0-based m; see the module docstring for why this is Algorithm 2's answer).
+    The (K, M) cost matrix is never built: P1 passes ``base = tcp`` (s),
+    ``offset`` = the equal-split upload time (s) and ``prefix`` = the memory
+    prefix, so C3 costs nothing.
+
+    Parameters
+    ----------
+    base : (K, M) array, rows non-decreasing (not re-checked here)
+    offset : (K,) array, added to every entry of the row
+    prefix : (K,) int array, entries ``m >= prefix[k]`` are forbidden
+
+    Returns
+    -------
+    (value, assignment) or None
+        ``value`` = ``fl(base[k,m] + offset[k])`` for some allowed pair, the
+        least bottleneck; ``assignment`` = :func:`assignment_from_counts` of the
+        prefix lengths under ``value`` (ties to the higher device index, exactly
+        as the cut-by-cut walk leaves them).  ``None`` if no assignment exists.
+
+    Notes
+    -----
+    Complexity: O(K) for the bound U and the row filter, O(nM) for the order
+    statistics (``np.partition`` on slices of :data:`CHUNK_ROWS` rows, keeping
+    each column's M smallest), O(M^2 log M) to sort those, O(n log M) for the
+    prefix counts under ``T*`` (binary search per row) and O(n log n) for the
+    assignment, where n <= K is the number of rows with ``c[k, 0] <= U``:
+    O(KM + K log K) at worst, O(K + nM) typically.  Extra memory
+    O(K + CHUNK_ROWS * M), independent of the size of the matrix.
+
+    Examples
+    --------
+    >>> base = np.array([[1., 5.], [2., 3.], [4., 9.]])
+    >>> value, assignment = bottleneck_rows(base, np.zeros(3), np.array([2, 2, 1]))
+    >>> float(value), assignment.tolist()
+    (3.0, [0, 1])
+    >>> bottleneck_rows(base, np.zeros(3), np.array([1, 1, 1])) is None   # nobody holds block 1
+    True
+    """
+    K, M = base.shape
+    prefix = np.minimum(np.asarray(prefix), M)
+    if not hall_check(prefix, M):
+        return None
+    # U = M-th smallest cost of the deepest block: any M devices that hold it finish by U
+    holders = np.flatnonzero(prefix >= M)
+    if holders.size >= M:
+        upper = np.partition(base[holders, M - 1] + offset[holders], M - 1)[M - 1]
+        rows = np.flatnonzero((prefix >= 1) & (base[:, 0] + offset <= upper))
+    else:                      # too few devices hold the deepest block: no cheap bound, scan all
+        rows = np.flatnonzero(prefix >= 1)
+    # each column's M smallest entries among the kept rows, slice by slice
+    columns = np.arange(M)
+    smallest = np.full((M, M), np.inf)                  # row m: the M smallest of column m so far
+    for first in range(0, rows.size, CHUNK_ROWS):
+        chunk = rows[first:first + CHUNK_ROWS]
+        cost = base[chunk]                              # a copy (fancy index): add in place
+        cost += offset[chunk, None]
+        cost[columns[None, :] >= prefix[chunk, None]] = np.inf
+        pool = np.concatenate([smallest, cost.T], axis=1)
+        del cost
+        pool.partition(M - 1, axis=1)                   # in place: no third slice-sized array
+        smallest = pool[:, :M].copy()                   # a copy, so the pool is freed
+        del pool
+    smallest.sort(axis=1)
+    value = float(smallest[columns, M - 1 - columns].max())
+    if not np.isfinite(value):      # unreachable after the Hall check; kept as a guard
+        return None
+    counts = prefix_counts(base, offset, prefix, rows, value)
+    # the M devices with the largest counts all have counts >= 1, so all are in ``rows``
+    return value, rows[assignment_from_counts(counts, M)]
+
+
+def prefix_counts(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray, rows: np.ndarray,
+                  threshold: float) -> np.ndarray:
+    """n_k(T) for k in ``rows``: the number of allowed entries ``base[k,m] + offset[k] <= T``.
+
+    Rows are sorted, so each count is a binary search over 0..prefix[k],
+    vectorised over the rows: ``ceil(log2(M + 1))`` gathers of one entry per row,
+    O(|rows| log M) in all.
+
+    >>> base = np.array([[1., 2., 3.], [1., 1., 5.]])
+    >>> prefix_counts(base, np.array([0., 1.]), np.array([3, 2]), np.arange(2), 2.0).tolist()
+    [2, 2]
+    """
+    off = offset[rows]
+    lo = np.zeros(rows.size, dtype=np.intp)                           # n_k >= lo
+    hi = np.minimum(prefix[rows], base.shape[1]).astype(np.intp)       # n_k <= hi
+    while True:
+        active = lo < hi
+        if not active.any():
+            return lo
+        mid = (lo + hi + 1) // 2                                       # is entry mid-1 <= T ?
+        ok = base[rows, np.maximum(mid - 1, 0)] + off <= threshold
+        lo = np.where(active & ok, mid, lo)
+        hi = np.where(active & ~ok, mid - 1, hi)
+
+
 def bottleneck_crunch(cost: np.ndarray, trace: Trace | None = None) -> tuple[float, np.ndarray] | None:
     """Optimal bottleneck assignment of a row-sorted cost matrix (CRUNCH).
 
@@ -138,7 +265,8 @@ def bottleneck_crunch(cost: np.ndarray, trace: Trace | None = None) -> tuple[flo
         Rows non-decreasing; ``inf`` entries allowed only as a suffix of a row.
     trace : callable, optional
         Called with one line of text per cut / recount / check step (the literal
-        Algorithm 2).  Without it the same answer is found by a median-selection search over the entries.
+        Algorithm 2).  Without it the same answer is read off Proposition 1 in
+        closed form by :func:`bottleneck_rows`.
 
     Returns
     -------
@@ -152,10 +280,9 @@ def bottleneck_crunch(cost: np.ndarray, trace: Trace | None = None) -> tuple[flo
 
     Notes
     -----
-    Complexity: O(KM) per check (counting each row's prefix under T) and
-    O(log KM) checks, each halving the candidate values (median selection with
-    ``np.partition``): O(KM log KM) in all, with no sort of the KM entries.  The traced walk makes up to KM
-    cuts, O(KM K log K) in all.
+    Complexity: O(KM) to validate the rows, then :func:`bottleneck_rows`
+    (O(KM + K log K) at worst).  The traced walk makes up to KM cuts, each a
+    heap step and an O(K log K) check: O(KM K log K) in all.
 
     Examples
     --------
@@ -180,25 +307,7 @@ def bottleneck_crunch(cost: np.ndarray, trace: Trace | None = None) -> tuple[flo
         return None
     if trace is not None:
         return _crunch_walk(cost, counts_all, trace)
-    # The optimum is the smallest entry v with feasible(v), and feasible is monotone.
-    # Select it like quickselect: test the median of the remaining candidates and
-    # drop the half it rules out.  O(KM) per test, O(log KM) tests, no full sort.
-    candidates = cost[np.isfinite(cost)]
-    best = float(candidates.max())                     # feasible: all finite entries
-    candidates = candidates[candidates < best]
-    while candidates.size:
-        mid = float(np.partition(candidates, candidates.size // 2)[candidates.size // 2])
-        if hall_check(_counts_below(cost, mid), M):
-            best = mid
-            candidates = candidates[candidates < mid]
-        else:
-            candidates = candidates[candidates > mid]
-    return best, assignment_from_counts(_counts_below(cost, best), M)
-
-
-def _counts_below(cost: np.ndarray, threshold: float) -> np.ndarray:
-    """n_k(T): length of the prefix of row k with cost <= T (rows are sorted)."""
-    return (cost <= threshold).sum(axis=1)
+    return bottleneck_rows(cost, np.zeros(K), counts_all)
 
 
 def _crunch_walk(cost: np.ndarray, counts: np.ndarray, trace: Trace) -> tuple[float, np.ndarray]:
@@ -235,9 +344,10 @@ def _crunch_walk(cost: np.ndarray, counts: np.ndarray, trace: Trace) -> tuple[fl
 # Solvers on instances
 # --------------------------------------------------------------------------------------
 def p1_objective(instance: Instance, assignment) -> float:
-    """Round latency (s) of ``assignment`` with equal bandwidth: max_m c[a_m, m]."""
-    cost = instance.compute_latency + instance.upload_equal_s[:, None]
-    return float(max(cost[k, m] for m, k in enumerate(assignment)))
+    """Round latency (s) of ``assignment`` with equal bandwidth: max_m c[a_m, m].  O(M)."""
+    assignment = np.asarray(assignment, dtype=int)
+    chosen = instance.compute_latency[assignment, np.arange(instance.M)] + instance.upload_equal_s[assignment]
+    return float(chosen.max())
 
 
 def _infeasible(solver: str, sw: Stopwatch, instance: Instance, why: str | None = None) -> Result:
@@ -283,9 +393,20 @@ def crunch(instance: Instance, trace: Trace | None = None, time_limit: float | N
     ('optimal', 3.5, (1, 2))
     >>> p1_objective(inst, res.assignment) == res.objective_s   # re-check the answer
     True
+
+    Notes
+    -----
+    Complexity: O(K log M) for the memory prefix (a binary search of each
+    budget in the sorted block memory), then :func:`bottleneck_rows`:
+    O(K + nM + M^2 log M + n log n), n <= K the devices whose first block
+    finishes under the bound U; O(KM + K log K) at worst.  Extra memory O(K + CHUNK_ROWS * M): the (K, M) cost matrix is never
+    built.  The traced walk builds it and costs O(KM K log K).
     """
     sw = Stopwatch(time_limit)
-    found = bottleneck_crunch(instance.p1_cost(), trace=trace)
+    if trace is not None:
+        found = bottleneck_crunch(instance.p1_cost(), trace=trace)
+    else:   # rows of tcp + upload are sorted by validation; no (K, M) matrix is built
+        found = bottleneck_rows(instance.compute_latency, instance.upload_equal_s, instance.memory_prefix)
     if found is None:
         return _infeasible("crunch", sw, instance)
     _, assignment = found
@@ -338,6 +459,10 @@ def milp(instance: Instance, time_limit: float | None = None) -> Result:
 
     The objective is recomputed from the returned assignment (a matrix entry),
     so it carries no solver tolerance; HiGHS's dual bound is reported as ``bound_s``.
+
+    Complexity: O(KM) to build the model (KM binaries and O(K + M) rows;
+    Pyomo's model handling dominates for small K), then HiGHS's branch and
+    bound, exponential in the worst case.  Measured in ``docs/performance.md``.
     """
     from models.p1 import build_p1_milp
 
@@ -386,6 +511,7 @@ def compute_aware(instance: Instance, time_limit: float | None = None, problem: 
     Speed is measured by the device's latency for the deepest block,
     ``tcp[k, M-1]`` (proportional to 1/f_k in the paper's model); ties go to
     the lower index.  Memory is ignored when choosing, then checked.
+    Complexity: O(K log K) (one sort of the devices).
     """
     order = np.lexsort((np.arange(instance.K), instance.compute_latency[:, -1]))
     return _benchmark("compute-aware", instance, order, "computation speed", problem)
@@ -395,6 +521,7 @@ def comm_aware(instance: Instance, time_limit: float | None = None, problem: str
     """Communication-aware benchmark (Sec. VI-A4): the M best channels, deepest blocks to the best.
 
     Channel quality is the spectral efficiency R_k; ties go to the lower index.
+    Complexity: O(K log K) (one sort of the devices).
     """
     order = np.lexsort((np.arange(instance.K), -instance.spectral_efficiency))
     return _benchmark("comm-aware", instance, order, "channel quality", problem)

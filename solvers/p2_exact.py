@@ -68,10 +68,18 @@ there does not raise the cost.  The LSAP therefore runs on the union of the M
 cheapest devices of each block (at most ``min(K, M^2)`` columns), which matters
 because SciPy's LSAP is slow on these weights (SOLVER-NOTES).
 
-*Complexity.*  Per step O(KM) weights and selection plus O(M^2 min(K, M^2))
-for the LSAP (shortest augmenting paths) plus O(M log(1/eps)) for the
-bandwidth root; the number of steps is finite (bounded by the number of
-matchings, small in practice).
+The same argument, with rows sorted (``w_km`` grows with m because
+``t_km`` does), shows that a device whose block-0 weight exceeds the M-th
+smallest weight of the deepest block is in no block's M cheapest set
+(:func:`candidate_devices`), so weights are built only for the n devices
+that pass this O(K) test.
+
+*Complexity.*  Per step O(K) for the candidate test, O(nM) weights and
+selection (``np.argpartition``, no sort) plus O(M^2 min(n, M^2)) for the
+LSAP (shortest augmenting paths) plus O(M log(1/eps)) for the bandwidth
+root, n <= K the candidates (n = K only for nearly identical devices); the
+warm start costs one CRUNCH (O(K + nM), see :mod:`solvers.p1`).  The number
+of steps is finite (bounded by the number of matchings; 2-5 in practice).
 
 References
 ----------
@@ -169,8 +177,119 @@ class OracleAnswer:
 Oracle = Callable[[float, Stopwatch], OracleAnswer]
 
 
+def weight_rows(instance: Instance, threshold_s: float, rows) -> np.ndarray:
+    """Rows ``rows`` of :func:`models.p2.assignment_weights` (same values), without the other rows.
+
+    .. math:: w_{km}(T) = \\frac{D}{R_k B\\,(T - t_{km})} \\quad (t_{km} < T,\\ m < p_k),
+              \\qquad +\\infty \\text{ otherwise},
+
+    with ``p_k`` the memory prefix (``m < p_k`` iff ``mu_m <= cap_k``, mu sorted).
+    O(|rows| M).
+
+    >>> from instances import Instance
+    >>> from models.p2 import assignment_weights
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0]], [1.0, 2.0], [1.0, 2.0],
+    ...                             [1.0, 2.0], gradient_bits=1.0, bandwidth_hz=2.0)
+    >>> weight_rows(inst, 3.0, [1]).tolist()
+    [[0.125, inf]]
+    >>> bool(np.array_equal(weight_rows(inst, 3.0, [0, 1]), assignment_weights(inst, 3.0)))
+    True
+    """
+    rows = np.asarray(rows, dtype=np.intp)
+    gap = threshold_s - instance.compute_latency[rows]
+    share = (instance.comm_coef[rows] / instance.bandwidth_hz)[:, None]
+    prefix = np.searchsorted(instance.block_memory, instance.device_memory[rows], side="right")  # = memory_prefix[rows]
+    allowed = (gap > 0) & (np.arange(instance.M)[None, :] < prefix[:, None])
+    with np.errstate(divide="ignore"):
+        w = share / gap
+    return np.where(allowed, w, np.inf)
+
+
+def candidate_devices(instance: Instance, threshold_s: float) -> np.ndarray:
+    """Devices that can be among some block's M cheapest at ``threshold_s`` (sorted indices).
+
+    Rows of the weight matrix are non-decreasing in m (``t_km`` grows, so
+    ``T - t_km`` shrinks; forbidden pairs form a suffix), hence each block's
+    M-th smallest weight is at most W, the M-th smallest weight of the deepest
+    block, and a device with :math:`w_{k0}(T) > W` is nobody's M cheapest.
+    Keeping the devices with :math:`w_{k0} \\le W` therefore keeps, for every
+    block, a set of its M cheapest devices.  If fewer than M devices can take
+    the deepest block at T, every device that can take block 0 is kept.
+    O(K): only the first and last columns are read.
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [4.5, 4.6]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                             [1.0, 1.0, 1.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> candidate_devices(inst, 5.0).tolist()     # W = 2nd least of 1/(5 - [2, 4, 4.6]) = 1; 1/(5 - 4.5) > 1
+    [0, 1]
+    >>> candidate_devices(inst, 3.8).tolist()     # only device 0 takes block 1: all that take block 0
+    [0, 1]
+    >>> from models.p2 import assignment_weights   # re-check: device 2 is no block's 2 cheapest
+    >>> np.argsort(assignment_weights(inst, 5.0), axis=0, kind="stable")[:2].ravel().tolist()
+    [0, 0, 1, 1]
+    """
+    M = instance.M
+    tcp, prefix = instance.compute_latency, instance.memory_prefix
+    share = instance.comm_coef / instance.bandwidth_hz
+    gap_last = threshold_s - tcp[:, M - 1]
+    holders = np.flatnonzero((gap_last > 0) & (prefix >= M))
+    gap_first = threshold_s - tcp[:, 0]
+    usable = (gap_first > 0) & (prefix >= 1)
+    if holders.size < M:
+        return np.flatnonzero(usable)
+    deepest = share[holders] / gap_last[holders]
+    bound = np.partition(deepest, M - 1)[M - 1]
+    with np.errstate(divide="ignore"):
+        first = share / gap_first
+    return np.flatnonzero(usable & (first <= bound))
+
+
+#: Weights built at once by :func:`cheapest_devices` (2^20 float64 = 8 MB): large
+#: slices keep NumPy's per-call overhead small, bounded ones keep memory flat in K.
+SLICE_ENTRIES = 1 << 20
+
+
+def cheapest_devices(instance: Instance, threshold_s: float, rows: np.ndarray) -> np.ndarray:
+    """Sorted union, over the blocks, of a set of each block's M cheapest devices among ``rows``.
+
+    Weights are built for slices of ``max(SLICE_ENTRIES / M, 2 M^2)`` rows at a time;
+    each slice keeps the union of its blocks' M cheapest (``np.argpartition``,
+    at most M^2 <= half a slice), and the survivors are reduced again until one
+    slice remains.  A block's M smallest weights overall are among its slices'
+    M smallest, so the result holds, for every block, M devices whose weights
+    are that block's M smallest.  O(nM) time for n rows, O(SLICE_ENTRIES + M^3)
+    extra memory.
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                             [1.0, 1.0, 1.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> cheapest_devices(inst, 5.0, np.arange(3)).tolist()   # w = 1/(5 - t): device 2 is 2nd for block 1
+    [0, 1, 2]
+    >>> cheapest_devices(inst, 3.5, np.arange(3)).tolist()   # at 3.5 s device 1 cannot take block 1
+    [0, 1, 2]
+    """
+    M = instance.M
+    chunk = max(SLICE_ENTRIES // M, 2 * M * M)
+
+    def reduce(part: np.ndarray) -> np.ndarray:
+        if part.size <= M:
+            return part
+        w = weight_rows(instance, threshold_s, part)
+        return part[np.unique(np.argpartition(w, M - 1, axis=0)[:M])]
+
+    rows = np.asarray(rows, dtype=np.intp)
+    while rows.size > chunk:
+        rows = np.concatenate([reduce(rows[first:first + chunk]) for first in range(0, rows.size, chunk)])
+    return reduce(rows)
+
+
 def lsap_oracle(instance: Instance) -> Oracle:
     """The threshold test by SciPy's rectangular LSAP, on each block's M cheapest devices.
+
+    Weights are built only for :func:`candidate_devices` (O(K) to find them),
+    then each block keeps its M cheapest (:func:`cheapest_devices`, O(nM) for
+    n candidates, in slices) and the LSAP runs on the union, at most
+    ``min(n, M^2)`` devices.
 
     >>> from instances import Instance
     >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
@@ -178,25 +297,20 @@ def lsap_oracle(instance: Instance) -> Oracle:
     >>> lsap_oracle(inst)(5.0, Stopwatch()).assignment.tolist()   # w = 1/(5 - t)
     [1, 0]
     """
-    from models.p2 import assignment_weights
-
     M = instance.M
 
     def oracle(threshold_s: float, sw: Stopwatch) -> OracleAnswer:
-        w = assignment_weights(instance, threshold_s)               # (K, M), inf = forbidden
-        if w.shape[0] > M:
-            # the M cheapest devices of each block (pruning, see the module docstring)
-            cand = np.argpartition(w, M - 1, axis=0)[:M]
-            cols = np.unique(cand)
-        else:
-            cols = np.arange(w.shape[0])
-        sub = w[cols].T                                             # (M blocks, |cols| devices)
+        rows = candidate_devices(instance, threshold_s)
+        if rows.size < M:                                           # fewer devices than blocks reach T
+            return OracleAnswer(Status.INFEASIBLE, None, f"only {rows.size} device(s) reach {threshold_s!r} s")
+        rows = cheapest_devices(instance, threshold_s, rows)
+        w = weight_rows(instance, threshold_s, rows)                # (n <= M^2, M), inf = forbidden
         try:
-            rows, picked = linear_sum_assignment(sub)
+            blocks, picked = linear_sum_assignment(w.T)             # (M blocks, n devices)
         except ValueError:                                          # no finite assignment at T
             return OracleAnswer(Status.INFEASIBLE, None, f"no assignment reaches {threshold_s!r} s")
         assignment = np.empty(M, dtype=int)
-        assignment[rows] = cols[picked]
+        assignment[blocks] = rows[picked]
         return OracleAnswer(Status.OPTIMAL, assignment)
 
     return oracle
@@ -225,10 +339,9 @@ def milp_oracle(instance: Instance) -> Oracle:
 
 
 def _needed_share(instance: Instance, assignment: np.ndarray, threshold_s: float) -> float:
-    """N_x(T) / B: the least share of the band with which ``assignment`` finishes by T."""
-    from models.p2 import assignment_weights
-
-    w = assignment_weights(instance, threshold_s)[assignment, np.arange(instance.M)]
+    """N_x(T) / B: the least share of the band with which ``assignment`` finishes by T.  O(M^2)."""
+    diagonal = np.arange(instance.M)
+    w = weight_rows(instance, threshold_s, assignment)[diagonal, diagonal]
     return math.fsum(w.tolist())
 
 
@@ -297,6 +410,9 @@ def parametric_assignment(instance: Instance, oracle: Oracle, solver: str,
 def exact_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P2 exactly by parametric assignment with SciPy's LSAP (see the module docstring).
 
+    Complexity: one CRUNCH, then per step O(K + nM + M^2 min(n, M^2)) with
+    n <= K the candidate devices (:func:`candidate_devices`); 2-5 steps in practice.
+
     Examples
     --------
     >>> from instances import Instance
@@ -317,7 +433,8 @@ def milp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
 
     Same loop as :func:`exact_jbba`; only the threshold test differs
     (:func:`models.p2.build_p2_assignment`).  Each step costs a Pyomo build and
-    a HiGHS solve (about 0.1 s of model handling).  A HiGHS optimum carries
+    a HiGHS solve (about 0.1 s of model handling): per step O(KM) model
+    components, then HiGHS's branch and bound (exponential in the worst case).  A HiGHS optimum carries
     HiGHS's own tolerances (about 1e-7 on the share), far below ``EXACT_RTOL``.
 
     Examples
@@ -368,16 +485,18 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     solver = "minlp"
     sw = Stopwatch(time_limit)
     try:
+        # pyomo.environ first: it registers the contrib solvers, without it the
+        # factory returns None for "scip_direct" in a fresh process
+        import pyomo.environ as pyo
         from pyomo.contrib.solver.common.factory import SolverFactory
         from pyomo.contrib.solver.common.results import TerminationCondition
 
         scip = SolverFactory("scip_direct")
-        if not scip.available():
-            raise RuntimeError(f"SCIP is not available ({scip.available()})")
+        if scip is None or not scip.available():
+            raise RuntimeError(f"SCIP is not available ({scip and scip.available()})")
     except Exception as exc:
         return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed,
                       message=f"SCIP (pyomo scip_direct / PySCIPOpt) unavailable: {exc}")
-    import pyomo.environ as pyo
 
     from models.p2 import build_p2_minlp
 
@@ -389,7 +508,11 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     model = build_p2_minlp(instance, upper_bound_s=T0)      # the builder widens it by ROUNDING_RTOL
     scale = float(pyo.value(model.time_scale_s))
     _load_start(model, instance, x0)
-    options = {"limits/gap": 0.0, "limits/absgap": 0.0, "numerics/feastol": MINLP_FEASTOL}
+    # display/verblevel 0: Pyomo captures SCIP's stdout through a pipe read by a Python
+    # thread, but PySCIPOpt keeps the GIL while SCIP runs; once a long run has printed
+    # 64 KiB the pipe is full and SCIP blocks forever on write (seen at K = 50).
+    options = {"limits/gap": 0.0, "limits/absgap": 0.0, "numerics/feastol": MINLP_FEASTOL,
+               "display/verblevel": 0}
     kwargs = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False,
                   warmstart_discrete_vars=True, solver_options=options)
     if time_limit is not None:

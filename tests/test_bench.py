@@ -1,0 +1,327 @@
+"""The benchmark (validation.bench) and the speed work behind it.
+
+* ``--quick`` writes its files with the documented columns, and the methods it
+  compares agree (re-checked here from the CSV, not from its own verdicts).
+  No assertion depends on a measured time.
+* CRUNCH's closed form (solvers.p1.bottleneck_rows) returns exactly what the
+  definition gives -- the least matrix entry at which Proposition 1 holds, and
+  assignment_from_counts of the prefix counts there -- on instances with ties,
+  memory walls and M > K, also when the matrix is scanned in small slices and
+  when fewer than M devices hold the deepest block; and it never builds the
+  (K, M) matrix (tracemalloc).
+* The P2 oracle's candidate filter keeps a set of M cheapest devices of every block.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import subprocess
+import sys
+import tracemalloc
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import solvers
+from models.p2 import assignment_weights
+from solvers import p1
+from solvers.p2_exact import candidate_devices, weight_rows
+from solvers.tolerances import EXACT_RTOL, close
+from tests.strategies import instances
+from validation import bench
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------------------
+# python -m validation.bench --quick
+# --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    log = io.StringIO()
+    code = bench.main(["--quick", "--out", str(out)], stdout=log)
+    return code, out, log.getvalue()
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict]]:
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames), list(reader)
+
+
+def test_quick_run_succeeds_and_writes_every_file(quick_run):
+    code, out, log = quick_run
+    assert code == 0, log
+    for name, columns in (("bench.csv", bench.BENCH_COLUMNS), ("growth.csv", bench.GROWTH_COLUMNS),
+                          ("targets.csv", bench.TARGET_COLUMNS)):
+        header, rows = read_csv(out / name)
+        assert header == list(columns), name
+        assert rows, name
+    png = (out / "time_vs_K.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    machine = json.loads((out / "machine.json").read_text())
+    for key in ("cpu", "logical_cpus", "python", "numpy", "scipy", "highspy (HiGHS)", "SCIP", "command"):
+        assert machine[key], key
+    assert "all compared objectives agree" in log
+
+
+def test_quick_run_methods_agree(quick_run):
+    """Recompute the agreement from the CSV: exact methods equal, heuristics never below the optimum."""
+    _, out, _ = quick_run
+    _, rows = read_csv(out / "bench.csv")
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["problem"], r["scenario"], r["K"], r["M"], r["seed"])].append(r)
+    compared = 0
+    for key, group in groups.items():
+        problem = key[0]
+        optimal = [float(r["objective_s"]) for r in group
+                   if r["method"] in solvers.EXACT[problem] and r["status"] == "optimal"]
+        assert optimal, key                                   # every size has an exact answer
+        for value in optimal:
+            assert close(value, optimal[0], EXACT_RTOL), (key, optimal)
+        compared += len(optimal) - 1
+        for r in group:
+            assert r["status"] != "error", r
+            assert r["objectives_agree"] != "False", r
+            if r["objective_s"]:
+                assert float(r["objective_s"]) >= optimal[0] * (1 - EXACT_RTOL), r
+    assert compared >= 8          # crunch vs linear-search / milp, exact vs milp / minlp, several sizes
+    assert {r["scenario"] for r in rows} == set(bench.SCENARIOS)
+    methods = {(r["problem"], r["method"]) for r in rows}
+    assert {("P1", "crunch"), ("P1", "linear-search"), ("P1", "milp"), ("P1", "matrix-pass"),
+            ("P2", "exact"), ("P2", "milp"), ("P2", "minlp"), ("P2", "dual-ascent")} <= methods
+
+
+def test_quick_run_ratios_growth_and_targets_are_consistent(quick_run):
+    _, out, _ = quick_run
+    _, rows = read_csv(out / "bench.csv")
+    key = ("problem", "scenario", "K", "M", "seed")
+    seconds = {tuple(r[k] for k in key) + (r["method"],): float(r["seconds"]) for r in rows}
+    for r in rows:
+        ref = seconds[tuple(r[k] for k in key) + (r["reference"],)]
+        assert math.isclose(float(r["ratio_to_reference"]), float(r["seconds"]) / ref, rel_tol=1e-9)
+        assert int(r["repeats"]) >= 1
+    for r in rows:
+        if r["method"] in ("crunch", "matrix-pass", "exact"):
+            assert int(r["peak_bytes"]) > 0
+    _, growth = read_csv(out / "growth.csv")
+    steps = [g for g in growth if g["kind"] == "step"]
+    assert any(g["method"] == "crunch" for g in steps)
+    for g in steps:
+        ratio = float(g["seconds_to"]) / float(g["seconds_from"])
+        assert math.isclose(float(g["time_ratio"]), ratio, rel_tol=1e-9)
+        assert math.isclose(float(g["exponent"]), math.log(ratio) / math.log(int(g["K_to"]) / int(g["K_from"])),
+                            rel_tol=1e-9)
+    assert any(g["kind"] == "fit" and g["method"] == "crunch" for g in growth)
+    _, targets = read_csv(out / "targets.csv")
+    assert len(targets) == 8
+    measured = {t["target"]: t for t in targets if t["measured"]}
+    assert any("than milp" in name for name in measured) and any("linear-search" in name for name in measured)
+
+
+def test_growth_exponent_and_time_call():
+    assert math.isclose(bench.growth_exponent([10, 20, 40, 80], [3.0, 3.0 * 8, 3.0 * 64, 3.0 * 512]), 3.0)
+    calls = []
+    best, runs, out = bench.time_call(lambda: calls.append(1) or len(calls), budget_s=1e9, max_repeats=7)
+    assert runs == 7 == len(calls) and out == 7 and best >= 0
+    best, runs, _ = bench.time_call(lambda: None, budget_s=0.0, max_repeats=7)
+    assert runs == 1
+    best, runs, _ = bench.time_call(lambda: None, budget_s=0.0, max_repeats=7, min_repeats=4)
+    assert runs == 4
+
+
+def test_compare_rows_flags_a_disagreement():
+    def row(method, status, objective, note=""):
+        r = dict.fromkeys(bench.BENCH_COLUMNS)
+        r.update(method=method, status=status, objective_s=objective, seconds=1.0, note=note)
+        return r
+
+    rows = [row("exact", "optimal", 2.0), row("minlp", "optimal", 2.0 * (1 + 1e-3)),
+            row("milp", "optimal", 2.0 * (1 + 1e-9)), row("dual-ascent", "feasible", 1.9),
+            row("crunch+bandwidth", "feasible", 2.5)]
+    bench.compare_rows(rows, "P2")
+    assert [r["objectives_agree"] for r in rows] == [True, False, True, False, True]
+    rows = [row("crunch", "infeasible", None), row("linear-search", "optimal", 3.0)]
+    bench.compare_rows(rows, "P1")
+    assert rows[0]["objectives_agree"] is False
+
+
+def test_bad_budget_is_refused(tmp_path):
+    log = io.StringIO()
+    assert bench.main(["--quick", "--budget", "-1", "--out", str(tmp_path)], stdout=log) == 2
+    assert "--budget" in log.getvalue()
+
+
+# --------------------------------------------------------------------------------------
+# CRUNCH in closed form: identical to the definition
+# --------------------------------------------------------------------------------------
+def crunch_by_definition(cost: np.ndarray):
+    """The least entry v at which Proposition 1 holds for counts (cost <= v), and its assignment."""
+    K, M = cost.shape
+    for v in np.unique(cost[np.isfinite(cost)]):
+        counts = (cost <= v).sum(axis=1)
+        if p1.hall_check(counts, M):
+            return float(v), p1.assignment_from_counts(counts, M)
+    return None
+
+
+def assert_same(found, expected):
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert found[0] == expected[0]
+        assert found[1].tolist() == expected[1].tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances(max_devices=9, max_blocks=5))
+def test_crunch_equals_definition(instance):
+    """Same value *and* same assignment (ties included) as the definition on the p1_cost matrix."""
+    expected = crunch_by_definition(instance.p1_cost())
+    res = p1.crunch(instance)
+    if expected is None:
+        assert res.status.value == "infeasible"
+    else:
+        assert res.objective_s == expected[0]
+        assert list(res.assignment) == expected[1].tolist()
+    assert_same(p1.bottleneck_crunch(instance.p1_cost()), expected)
+
+
+@st.composite
+def sorted_matrices(draw):
+    """Row-sorted matrices with ties (small integers), inf suffixes and an offset per row."""
+    K = draw(st.integers(1, 14))
+    M = draw(st.integers(1, 5))
+    steps = np.array(draw(st.lists(st.lists(st.integers(0, 2), min_size=M, max_size=M), min_size=K, max_size=K)),
+                     dtype=float)
+    base = np.cumsum(steps, axis=1)
+    offset = np.array(draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 3.0]), min_size=K, max_size=K)))
+    prefix = np.array(draw(st.lists(st.integers(0, M), min_size=K, max_size=K)))
+    return base, offset, prefix
+
+
+@settings(max_examples=400, deadline=None)
+@given(sorted_matrices(), st.sampled_from([1, 2, 3, 8192]))
+def test_bottleneck_rows_equals_definition(matrix, chunk):
+    """Any slice size; few or many holders of the deepest block; ties; walls."""
+    base, offset, prefix = matrix
+    K, M = base.shape
+    cost = np.where(np.arange(M)[None, :] < prefix[:, None], base + offset[:, None], np.inf)
+    saved = p1.CHUNK_ROWS
+    p1.CHUNK_ROWS = chunk
+    try:
+        found = p1.bottleneck_rows(base, offset, prefix)
+    finally:
+        p1.CHUNK_ROWS = saved
+    assert_same(found, crunch_by_definition(cost))
+
+
+def test_bottleneck_rows_paths_on_a_large_instance():
+    """Row filter path and the full-scan path (< M holders of the deepest block), several slices."""
+    rng = np.random.default_rng(5)
+    K, M = 3000, 6
+    base = np.sort(rng.integers(0, 40, size=(K, M)).astype(float), axis=1)
+    offset = rng.choice([0.0, 1.0, 2.5], size=K)
+    for prefix in (np.full(K, M), np.where(np.arange(K) < 3, M, rng.integers(1, M, size=K))):
+        cost = np.where(np.arange(M)[None, :] < prefix[:, None], base + offset[:, None], np.inf)
+        saved = p1.CHUNK_ROWS
+        p1.CHUNK_ROWS = 257
+        try:
+            found = p1.bottleneck_rows(base, offset, prefix)
+        finally:
+            p1.CHUNK_ROWS = saved
+        assert_same(found, crunch_by_definition(cost))
+
+
+def test_prefix_counts_are_the_row_counts():
+    rng = np.random.default_rng(2)
+    base = np.sort(rng.integers(0, 6, size=(200, 7)).astype(float), axis=1)
+    offset = rng.integers(0, 3, size=200).astype(float)
+    prefix = rng.integers(0, 8, size=200)
+    rows = np.arange(200)
+    cost = np.where(np.arange(7)[None, :] < prefix[:, None], base + offset[:, None], np.inf)
+    for threshold in (-1.0, 0.0, 2.0, 4.5, 7.0, 100.0):
+        assert p1.prefix_counts(base, offset, prefix, rows, threshold).tolist() == \
+            (cost <= threshold).sum(axis=1).tolist()
+
+
+def test_bottleneck_rows_never_builds_the_matrix():
+    """Peak memory (tracemalloc) stays far below the 8 K M bytes of the cost matrix."""
+    rng = np.random.default_rng(0)
+    K, M = 100_000, 96
+    base = np.cumsum(rng.random((K, M)), axis=1)
+    offset = rng.random(K)
+    prefix = np.full(K, M)
+    tracemalloc.start()
+    try:
+        found = p1.bottleneck_rows(base, offset, prefix)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert found is not None
+    assert peak < 8 * K * M / 4, (peak, 8 * K * M)
+
+
+# --------------------------------------------------------------------------------------
+# P2: the oracle's candidate filter
+# --------------------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(instances(max_devices=12, max_blocks=4), st.floats(0.0, 12.0))
+def test_candidates_hold_m_cheapest_devices_of_every_block(instance, extra):
+    T = float(instance.compute_latency.min()) + extra + 1e-3
+    w = assignment_weights(instance, T)
+    assert np.array_equal(weight_rows(instance, T, np.arange(instance.K)), w)
+    rows = candidate_devices(instance, T)
+    M = instance.M
+    for m in range(M):
+        column = np.sort(w[:, m])
+        kept = np.sort(w[rows, m])
+        # the M cheapest of the block, ties included, are available among the candidates
+        need = min(M, int(np.isfinite(column).sum()))
+        assert kept[:need].tolist() == column[:need].tolist()
+
+
+def test_minlp_works_in_a_fresh_process():
+    """Regression: the contrib solver factory returned None for scip_direct before pyomo.environ was imported."""
+    code = ("from instances import Instance; from solvers.p2_exact import minlp_jbba, exact_jbba;"
+            "inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],"
+            " [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0);"
+            "r = minlp_jbba(inst, time_limit=60); print(r.status.value, r.objective_s == exact_jbba(inst).objective_s)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["optimal", "True"], out.stdout + out.stderr
+
+
+@settings(max_examples=150, deadline=None)
+@given(instances(max_devices=30, max_blocks=3, min_devices=4), st.floats(0.0, 12.0), st.sampled_from([1, 8, 1 << 20]))
+def test_sliced_cheapest_devices_keep_every_blocks_cheapest(instance, extra, slice_entries):
+    """With slices of 2 M^2 rows (several reduction passes) the kept devices still hold each block's M cheapest."""
+    from solvers import p2_exact
+
+    T = float(instance.compute_latency.min()) + extra + 1e-3
+    w = assignment_weights(instance, T)
+    saved = p2_exact.SLICE_ENTRIES
+    p2_exact.SLICE_ENTRIES = slice_entries
+    try:
+        rows = p2_exact.cheapest_devices(instance, T, np.arange(instance.K))
+        sliced = p2_exact.exact_jbba(instance)
+    finally:
+        p2_exact.SLICE_ENTRIES = saved
+    assert rows.tolist() == sorted(set(rows.tolist()))
+    M = instance.M
+    for m in range(M):
+        column, kept = np.sort(w[:, m]), np.sort(w[rows, m])
+        need = min(M, int(np.isfinite(column).sum()))
+        assert kept[:need].tolist() == column[:need].tolist()
+    whole = p2_exact.exact_jbba(instance)
+    assert sliced.status == whole.status
+    if whole.objective_s is not None:
+        assert close(sliced.objective_s, whole.objective_s, 1e-12)

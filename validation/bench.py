@@ -1,0 +1,707 @@
+"""Speed and scale: wall time of every method against the solvers people would use.
+
+Usage::
+
+    python -m validation.bench [--quick] [--out DIR] [--budget SECONDS]
+
+For each size (problem, K devices, M blocks, seed) the benchmark builds one
+instance with :func:`bench_instance` (untimed), runs the methods chosen for
+that size, and prints each method's status, wall time, time *relative to the
+reference measured in the same run* (``crunch`` for P1, ``exact`` for P2),
+objective and whether it agrees with the other exact methods.  It writes, in
+``--out`` (default ``bench-results/``):
+
+``bench.csv``
+    one row per (problem, K, M, seed, method): :data:`BENCH_COLUMNS`;
+``growth.csv``
+    the time ratio each time K doubles (``kind = step``) and the empirical
+    exponent fitted on log-log axes (``kind = fit``): :data:`GROWTH_COLUMNS`;
+``targets.csv``
+    the issue's speed targets, measured and whether they are met: :data:`TARGET_COLUMNS`;
+``machine.json``
+    CPU, cores, library versions and the command line;
+``time_vs_K.png``
+    log-log plot of time against K, one line per method and M (P1 and P2 panels).
+
+What is timed
+-------------
+* Each method is called through :func:`solvers.run` with everything it does
+  (the MILP's Pyomo model build included), after one untimed warm-up call of
+  every method on a tiny instance (so that imports are not timed).
+* Fast methods run at least :data:`MIN_REPEATS` times (unless that takes
+  over :data:`MAX_SPENT_S`) and until :data:`REPEAT_BUDGET_S` (``--budget``)
+  is spent, at most :data:`MAX_REPEATS` times, and the *minimum* is reported
+  (as ``timeit`` does: the least disturbed run -- other processes on the
+  machine do disturb single runs); the reference solvers
+  (:data:`SLOW_METHODS`) run once, with a time limit.
+* ``matrix-pass`` (P1) is not a solver: it is the single vectorised pass
+  ``tcp + upload[:, None]`` that builds the (K, M) latency matrix, the floor
+  against which CRUNCH is measured.
+* Peak memory (``peak_bytes``) is measured in a separate, untimed run under
+  :mod:`tracemalloc` (NumPy's allocations are tracked) for ``crunch``,
+  ``matrix-pass`` and ``exact``; ``matrix_bytes`` = 8 K M.
+
+What is checked (never timed assertions)
+----------------------------------------
+Every result is re-checked by :func:`validation.check.check_result`; the
+exact methods (:data:`solvers.EXACT`) that claim ``optimal`` on one size must
+agree to :data:`~solvers.tolerances.EXACT_RTOL`; no feasible answer (a
+heuristic, or a stopped solver's incumbent) may be below the optimum.  The
+exit status is 1 if any of this fails, else 0 (a missed speed target is a
+measurement, reported in ``targets.csv`` and the summary, not an error).
+
+Growth
+------
+For method f and sizes :math:`K_1 < K_2` the local exponent is
+
+.. math:: \\alpha = \\frac{\\log(t_f(K_2) / t_f(K_1))}{\\log(K_2 / K_1)},
+
+and the fitted exponent is the least-squares slope of :math:`\\log t` on
+:math:`\\log K` over the sizes with ``K >= FIT_MIN_K`` (small sizes measure
+fixed overheads).  An O(K) method shows alpha near 1.
+
+Instances
+---------
+``generator``: the generator's RoBERTa-base scenario (:mod:`instances.generate`),
+with a model of ``max(M, 12)`` layers and the batch scaled as ``32 * 12 // M``,
+so that the deepest block needs about the same memory as in the 12-layer
+set-up (the default batch of 32 puts the memory wall at block 20 and makes
+every instance with M = 48 or 96 infeasible).  ``identical-devices``: the
+same with every compute factor 1 and no fading, so that devices differ only
+in memory -- the worst case of the row filters of CRUNCH and of the P2 oracle
+(every device passes them) and a case full of ties.
+
+Examples
+--------
+>>> growth_exponent([100, 200, 400], [1.0, 4.0, 16.0])     # t ~ K^2
+2.0
+>>> best, runs, _ = time_call(lambda: sum(range(1000)), budget_s=0.01, max_repeats=5)
+>>> 1 <= runs <= 5 and best > 0
+True
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import json
+import math
+import os
+import platform
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+import solvers as _solvers
+from instances import Instance
+from instances import generate as _generate
+from instances.generate import generate_instance
+from solvers.result import Result, Status
+from solvers.tolerances import EXACT_RTOL, close, rel_gap
+
+from .check import check_result
+
+#: Column order of ``bench.csv``.
+BENCH_COLUMNS = ("problem", "scenario", "K", "M", "seed", "method", "status", "seconds", "repeats", "time_limit_s",
+                 "reference", "ratio_to_reference", "objective_s", "gap_to_exact", "objectives_agree",
+                 "iterations", "peak_bytes", "matrix_bytes", "note")
+#: Column order of ``growth.csv``.
+GROWTH_COLUMNS = ("problem", "method", "M", "kind", "K_from", "K_to", "seconds_from", "seconds_to",
+                  "time_ratio", "exponent", "points")
+#: Column order of ``targets.csv``.
+TARGET_COLUMNS = ("target", "problem", "K", "M", "method", "reference", "measured", "threshold",
+                  "unit", "met", "note")
+
+#: The method every other one is compared with, per problem.
+REFERENCE = {"P1": "crunch", "P2": "exact"}
+#: Reference solvers: run once, with a time limit.
+SLOW_METHODS = frozenset({"milp", "minlp", "linear-search"})
+#: Default time limit of a slow method, seconds.
+DEFAULT_TIME_LIMIT_S = 60.0
+#: Seconds of repeated runs per fast method and size (``--budget``); the minimum is kept.
+REPEAT_BUDGET_S = 0.3
+#: At most this many timed runs per method and size.
+MAX_REPEATS = 50
+#: At least this many timed runs of a fast method (one disturbed run must not decide) ...
+MIN_REPEATS = 5
+#: ... unless its runs have already taken this long in all (seconds).
+MAX_SPENT_S = 5.0
+#: Sizes below this K are left out of the fitted exponent (fixed overheads dominate).
+FIT_MIN_K = 1000
+#: Methods whose peak memory is measured (tracemalloc).
+MEMORY_METHODS = frozenset({"crunch", "matrix-pass", "exact"})
+#: The device counts of the scaling runs (doubling, ending at 100,000).
+K_GRID = (50, 100, 200, 400, 800, 1600, 3125, 6250, 12500, 25000, 50000, 100000)
+#: "Finishes in seconds" (P2 exact at K = 10,000, M = 96) read as at most this long.
+SECONDS_TARGET_S = 10.0
+#: Scenarios: the generator's random devices, and identical devices (every
+#: f_k = 1, no fading), the worst case of the row filters of CRUNCH and of the
+#: P2 oracle (every device passes them).
+SCENARIOS = ("generator", "identical-devices")
+
+
+# --------------------------------------------------------------------------------------
+# Instances and the plan
+# --------------------------------------------------------------------------------------
+def bench_instance(K: int, M: int, seed: int, scenario: str = "generator") -> Instance:
+    """The benchmark's instance: the generator's scenario with ``max(M, 12)`` layers, batch ``32*12//M``.
+
+    ``scenario="identical-devices"`` sets every compute factor to 1 and turns
+    fading off, so all devices are alike except for their memory budgets.
+    """
+    extra = {}
+    if scenario == "identical-devices":
+        extra = dict(compute_factor_min=1.0, compute_factor_max=1.0, fading="none")
+    elif scenario != "generator":
+        raise ValueError(f"unknown scenario {scenario!r}; expected one of {SCENARIOS}")
+    return generate_instance(K, M, seed=seed, num_layers=max(M, 12), batch_size=max(1, 32 * 12 // M),
+                             name=f"bench-{scenario}-K{K}-M{M}-s{seed}", **extra)
+
+
+@dataclass
+class Case:
+    """One size to run: an instance and the methods (with their time limits, s) to time on it."""
+
+    problem: str
+    K: int
+    M: int
+    seed: int
+    scenario: str = "generator"
+    methods: dict[str, float | None] = field(default_factory=dict)
+
+    def add(self, method: str, time_limit_s: float | None = None) -> None:
+        if method not in self.methods:
+            self.methods[method] = time_limit_s
+
+
+def plan(quick: bool) -> list[Case]:
+    """The sizes and methods of a run (``quick``: a subset finishing in well under a minute)."""
+    cases: dict[tuple, Case] = {}
+
+    def case(problem, K, M, seed=0, scenario="generator") -> Case:
+        key = (problem, scenario, M, K, seed)
+        if key not in cases:
+            cases[key] = Case(problem, K, M, seed, scenario)
+        return cases[key]
+
+    if quick:
+        for K in (50, 100, 200):
+            c = case("P1", K, 12)
+            for method in ("crunch", "matrix-pass", "linear-search"):
+                c.add(method, DEFAULT_TIME_LIMIT_S)
+        case("P1", 50, 12).add("milp", DEFAULT_TIME_LIMIT_S)
+        for method in ("crunch", "matrix-pass", "linear-search"):
+            case("P1", 100, 48).add(method, DEFAULT_TIME_LIMIT_S)
+        small = case("P2", 10, 6)
+        for method in ("exact", "milp", "minlp", "dual-ascent"):
+            small.add(method, DEFAULT_TIME_LIMIT_S)
+        for K in (20, 50, 100):
+            case("P2", K, 12).add("exact")
+        for K in (20, 50):
+            case("P2", K, 12).add("dual-ascent")
+        case("P2", 20, 12).add("milp", DEFAULT_TIME_LIMIT_S)
+        for method in ("crunch", "matrix-pass", "linear-search"):
+            case("P1", 200, 12, scenario="identical-devices").add(method, DEFAULT_TIME_LIMIT_S)
+        case("P2", 200, 12, scenario="identical-devices").add("exact")
+    else:
+        linear_max = {12: 1600, 48: 400, 96: 400}
+        milp_max = {12: 400, 48: 100, 96: 200}
+        for M in (12, 48, 96):
+            for K in K_GRID:
+                if K < 2 * M:
+                    continue
+                seeds = (0, 1, 2) if (K, M) == (50, 12) else (0,)
+                for seed in seeds:
+                    c = case("P1", K, M, seed)
+                    c.add("crunch")
+                    c.add("matrix-pass")
+                    if K <= linear_max[M]:
+                        c.add("linear-search", DEFAULT_TIME_LIMIT_S)
+                    if K <= milp_max[M]:
+                        c.add("milp", 30.0 if M == 96 else DEFAULT_TIME_LIMIT_S)
+                    p2 = case("P2", K, M, seed)
+                    p2.add("exact")
+        for seed in (0, 1, 2):                              # the P2 target size
+            c = case("P2", 20, 12, seed)
+            c.add("exact")
+            c.add("minlp", DEFAULT_TIME_LIMIT_S)
+            c.add("milp", DEFAULT_TIME_LIMIT_S)
+        case("P2", 50, 12).add("minlp", 30.0)              # beyond SCIP's reach: shows the time limit
+        for K in (50, 100, 200):
+            case("P2", K, 12).add("milp", DEFAULT_TIME_LIMIT_S)
+        for K in (20, 50, 100, 200, 500, 1000):             # dual ascent: iterations, time, gap
+            for seed in (0, 1, 2):
+                c = case("P2", K, 12, seed)
+                c.add("exact")
+                c.add("dual-ascent")
+        for K in (100, 200, 400, 800):
+            case("P2", K, 48).add("dual-ascent")
+        case("P2", 10000, 96).add("exact")                 # the "finishes in seconds" target size
+        for K in (200, 12500, 100000):                      # worst case of the row filters
+            c = case("P1", K, 96, scenario="identical-devices")
+            c.add("crunch")
+            c.add("matrix-pass")
+            if K <= 200:
+                c.add("linear-search", DEFAULT_TIME_LIMIT_S)
+            case("P2", K, 96, scenario="identical-devices").add("exact")
+    return sorted(cases.values(), key=lambda c: (c.problem, c.scenario, c.M, c.K, c.seed))
+
+
+# --------------------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------------------
+def matrix_pass(instance: Instance) -> np.ndarray:
+    """The floor for P1: one vectorised pass building the (K, M) latency matrix (s).  O(KM)."""
+    return instance.compute_latency + instance.upload_equal_s[:, None]
+
+
+def _call(problem: str, method: str, instance: Instance, time_limit_s: float | None):
+    if method == "matrix-pass":
+        return matrix_pass(instance)
+    return _solvers.run(problem, method, instance, time_limit=time_limit_s)
+
+
+def time_call(fn: Callable[[], object], budget_s: float, max_repeats: int,
+              min_repeats: int = 1) -> tuple[float, int, object]:
+    """Best wall time (s) of ``fn()`` over repeated runs, the number of runs, and the last output.
+
+    Runs at least ``min_repeats`` times (fewer only once :data:`MAX_SPENT_S`
+    is spent), then repeats while the runs so far took less than
+    ``budget_s`` in all, up to ``max_repeats`` runs.  The garbage collector
+    is paused during each run (as :mod:`timeit` does).
+    """
+    best, runs, spent, out = math.inf, 0, 0.0, None
+    while runs < max(1, max_repeats):
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            out = fn()
+            elapsed = time.perf_counter() - start
+        finally:
+            if enabled:
+                gc.enable()
+        best, runs, spent = min(best, elapsed), runs + 1, spent + elapsed
+        if (spent >= budget_s and runs >= min_repeats) or spent >= MAX_SPENT_S:
+            break
+    return best, runs, out
+
+
+def peak_bytes(fn: Callable[[], object]) -> int:
+    """Peak bytes allocated (Python and NumPy) while ``fn()`` runs, by :mod:`tracemalloc`."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return int(peak)
+
+
+def warm_up(methods: set[tuple[str, str]]) -> None:
+    """Run every method once on a tiny instance, so that imports and first-call costs are not timed."""
+    inst = bench_instance(8, 4, seed=0)
+    for problem, method in sorted(methods):
+        _call(problem, method, inst, DEFAULT_TIME_LIMIT_S)
+
+
+def run_case(case: Case, budget_s: float, log: Callable[[str], None]) -> list[dict]:
+    """Time every method of ``case`` on its instance; one row (:data:`BENCH_COLUMNS`) per method."""
+    instance = bench_instance(case.K, case.M, case.seed, case.scenario)
+    rows = []
+    for method, limit in case.methods.items():
+        slow = method in SLOW_METHODS
+        seconds, runs, out = time_call(lambda: _call(case.problem, method, instance, limit),
+                                       budget_s, 1 if slow else MAX_REPEATS, 1 if slow else MIN_REPEATS)
+        row = dict.fromkeys(BENCH_COLUMNS)
+        row.update(problem=case.problem, scenario=case.scenario, K=case.K, M=case.M, seed=case.seed, method=method, seconds=seconds,
+                   repeats=runs, time_limit_s=limit if slow else None, matrix_bytes=8 * case.K * case.M)
+        notes = []
+        if isinstance(out, Result):
+            row.update(status=out.status.value, objective_s=out.objective_s,
+                       iterations=out.info.get("iterations"))
+            verdict = check_result(instance, out, case.problem)
+            if not verdict.ok:
+                notes.append("CHECKER: " + "; ".join(verdict.problems))
+            if out.status in (Status.ERROR, Status.TIME_LIMIT) and out.message:
+                notes.append(out.message)
+            row["_result"] = out
+        else:
+            row["status"] = "done"
+        if method in MEMORY_METHODS:
+            row["peak_bytes"] = peak_bytes(lambda: _call(case.problem, method, instance, limit))
+        row["note"] = " | ".join(notes)
+        rows.append(row)
+    compare_rows(rows, case.problem)
+    for row in rows:
+        row.pop("_result", None)
+    log(case_table(case, rows))
+    return rows
+
+
+def compare_rows(rows: list[dict], problem: str) -> None:
+    """Fill ``reference``, ``ratio_to_reference``, ``gap_to_exact`` and ``objectives_agree`` in place.
+
+    The optimum is the reference's objective (or, if it did not run or failed,
+    the first exact method's); an exact method claiming ``optimal`` agrees when
+    it is within ``EXACT_RTOL``; any other objective (heuristic, incumbent)
+    agrees when it is not below the optimum beyond ``EXACT_RTOL``; an
+    infeasibility claim agrees when no method found a solution.
+    """
+    reference = REFERENCE[problem]
+    by_method = {r["method"]: r for r in rows}
+    ref = by_method.get(reference)
+    exact_optimal = [r for r in rows if r["method"] in _solvers.EXACT[problem] and r["status"] == "optimal"]
+    if ref is not None and ref["status"] == "optimal":
+        optimum = ref["objective_s"]
+    else:
+        optimum = exact_optimal[0]["objective_s"] if exact_optimal else None
+    anyone_solved = any(r["objective_s"] is not None for r in rows)
+    for r in rows:
+        if ref is not None and ref["seconds"]:
+            r["reference"] = reference
+            r["ratio_to_reference"] = r["seconds"] / ref["seconds"]
+        if r["status"] == "infeasible":          # a proof: nobody may have found a solution
+            r["objectives_agree"] = not anyone_solved
+            continue
+        if r["objective_s"] is None or optimum is None:
+            continue
+        r["gap_to_exact"] = rel_gap(r["objective_s"], optimum)
+        if r in exact_optimal:
+            r["objectives_agree"] = close(r["objective_s"], optimum, EXACT_RTOL)
+        else:
+            r["objectives_agree"] = r["objective_s"] >= optimum * (1.0 - EXACT_RTOL)
+        if r["note"].startswith("CHECKER"):
+            r["objectives_agree"] = False
+
+
+# --------------------------------------------------------------------------------------
+# Growth, targets
+# --------------------------------------------------------------------------------------
+def growth_exponent(ks, seconds) -> float:
+    """Least-squares slope of log(seconds) on log(K): t ~ K^alpha.
+
+    >>> round(growth_exponent([1000, 2000, 4000], [0.01, 0.02, 0.04]), 6)
+    1.0
+    """
+    slope, _ = np.polyfit(np.log(np.asarray(ks, float)), np.log(np.asarray(seconds, float)), 1)
+    return float(round(slope, 12))
+
+
+def growth_rows(rows: list[dict]) -> list[dict]:
+    """Per (problem, method, M): time ratio and local exponent between consecutive K, and a fit."""
+    out = []
+    series: dict[tuple, list[tuple[int, float]]] = {}
+    for r in rows:
+        if r["seed"] != 0 or r["scenario"] != "generator" or r["status"] not in ("optimal", "feasible", "done"):
+            continue
+        series.setdefault((r["problem"], r["method"], r["M"]), []).append((r["K"], r["seconds"]))
+    for (problem, method, M), points in sorted(series.items()):
+        points.sort()
+        if len(points) < 2:
+            continue
+        for (k1, t1), (k2, t2) in zip(points, points[1:]):
+            out.append(dict(problem=problem, method=method, M=M, kind="step", K_from=k1, K_to=k2,
+                            seconds_from=t1, seconds_to=t2, time_ratio=t2 / t1,
+                            exponent=math.log(t2 / t1) / math.log(k2 / k1), points=2))
+        fit = [(k, t) for k, t in points if k >= FIT_MIN_K]
+        if len(fit) < 3:
+            fit = points
+        ks, ts = zip(*fit)
+        out.append(dict(problem=problem, method=method, M=M, kind="fit", K_from=ks[0], K_to=ks[-1],
+                        seconds_from=ts[0], seconds_to=ts[-1], time_ratio=ts[-1] / ts[0],
+                        exponent=growth_exponent(ks, ts), points=len(fit)))
+    return out
+
+
+def _find(rows, problem, K, M, method, scenario="generator") -> list[dict]:
+    return [r for r in rows
+            if (r["problem"], r["scenario"], r["K"], r["M"], r["method"]) == (problem, scenario, K, M, method)]
+
+
+def _pairs(rows, problem, K, M, method, reference, scenario="generator"):
+    """(method row, reference row) per seed where both ran."""
+    refs = {r["seed"]: r for r in _find(rows, problem, K, M, reference, scenario)}
+    return [(r, refs[r["seed"]]) for r in _find(rows, problem, K, M, method, scenario) if r["seed"] in refs]
+
+
+def target_rows(rows: list[dict]) -> list[dict]:
+    """The issue's targets, measured on this run (worst seed); ``met`` is None when a size was not run."""
+    out = []
+
+    def add(name, problem, K, M, method, reference, measured, threshold, unit, met, note=""):
+        out.append(dict(target=name, problem=problem, K=K, M=M, method=method, reference=reference,
+                        measured=measured, threshold=threshold, unit=unit, met=met, note=note))
+
+    for reference, threshold in (("milp", 100.0), ("linear-search", 20.0)):
+        pairs = _pairs(rows, "P1", 50, 12, "crunch", reference)
+        name = f"P1 crunch at least {threshold:g}x faster than {reference} (K=50, M=12)"
+        if not pairs:
+            add(name, "P1", 50, 12, "crunch", reference, None, threshold, "speed-up", None, "size not run")
+            continue
+        speedups = [ref["seconds"] / r["seconds"] for r, ref in pairs]
+        agree = all(ref["objectives_agree"] is not False and r["objectives_agree"] is not False for r, ref in pairs)
+        stopped = [ref["seed"] for _, ref in pairs if ref["status"] == "time_limit"]
+        note = f"{len(pairs)} seed(s), worst shown; objectives agree: {agree}"
+        if stopped:
+            note += f"; {reference} stopped by its time limit on seed(s) {stopped} (speed-up is a lower bound)"
+        add(name, "P1", 50, 12, "crunch", reference, min(speedups), threshold, "speed-up",
+            min(speedups) >= threshold and agree, note)
+
+    K, M = 100000, 96
+    for scenario, label in (("generator", ""), ("identical-devices", ", identical devices: worst case")):
+        pairs = _pairs(rows, "P1", K, M, "crunch", "matrix-pass", scenario)
+        name_t = f"P1 crunch within 30x of one matrix pass (K={K}, M={M}{label})"
+        name_m = f"P1 crunch peak memory within 3x of the matrix (K={K}, M={M}{label})"
+        if pairs:
+            r, ref = pairs[0]
+            ratio = r["seconds"] / ref["seconds"]
+            add(name_t, "P1", K, M, "crunch", "matrix-pass", ratio, 30.0, "time ratio", ratio <= 30.0,
+                f"crunch {r['seconds']:.4g} s, matrix pass {ref['seconds']:.4g} s")
+            mem = r["peak_bytes"] / ref["peak_bytes"]
+            add(name_m, "P1", K, M, "crunch", "matrix-pass", mem, 3.0, "peak-memory ratio", mem <= 3.0,
+                f"crunch {r['peak_bytes'] / 1e6:.1f} MB, matrix pass {ref['peak_bytes'] / 1e6:.1f} MB "
+                f"(matrix {r['matrix_bytes'] / 1e6:.1f} MB)")
+        else:
+            add(name_t, "P1", K, M, "crunch", "matrix-pass", None, 30.0, "time ratio", None, "size not run")
+            add(name_m, "P1", K, M, "crunch", "matrix-pass", None, 3.0, "peak-memory ratio", None, "size not run")
+
+    pairs = _pairs(rows, "P2", 20, 12, "exact", "minlp")
+    name = "P2 exact at least 1000x faster than minlp (SCIP), same objective to 1e-6 (K=20, M=12)"
+    if pairs:
+        speedups = [ref["seconds"] / r["seconds"] for r, ref in pairs]
+        agree = all(ref["objectives_agree"] is True for _, ref in pairs)
+        add(name, "P2", 20, 12, "exact", "minlp", min(speedups), 1000.0, "speed-up",
+            min(speedups) >= 1000.0 and agree,
+            f"{len(pairs)} seed(s), worst shown; minlp statuses {[ref['status'] for _, ref in pairs]}; "
+            f"objectives agree: {agree}")
+    else:
+        add(name, "P2", 20, 12, "exact", "minlp", None, 1000.0, "speed-up", None, "size not run")
+
+    found = _find(rows, "P2", 10000, 96, "exact")
+    name = f"P2 exact finishes in seconds (at most {SECONDS_TARGET_S:g} s) at K=10,000, M=96"
+    if found:
+        r = found[0]
+        add(name, "P2", 10000, 96, "exact", "", r["seconds"], SECONDS_TARGET_S, "seconds",
+            r["seconds"] <= SECONDS_TARGET_S and r["status"] == "optimal", f"status {r['status']}")
+    else:
+        add(name, "P2", 10000, 96, "exact", "", None, SECONDS_TARGET_S, "seconds", None, "size not run")
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------
+def _fmt(value, spec=".3g") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, float):
+        return format(value, spec)
+    return str(value)
+
+
+def case_table(case: Case, rows: list[dict]) -> str:
+    """The console table of one size."""
+    ref = REFERENCE[case.problem]
+    lines = [f"{case.problem}  K={case.K}  M={case.M}  seed={case.seed}  ({case.scenario})",
+             f"  {'method':<14}{'status':<12}{'seconds':>11}{'runs':>6}{'x ' + ref:>12}"
+             f"{'objective_s':>16}{'gap':>10}  {'agree':<6}{'iter':>6}  note"]
+    for r in rows:
+        lines.append(f"  {r['method']:<14}{r['status']:<12}{_fmt(r['seconds']):>11}{r['repeats']:>6}"
+                     f"{_fmt(r['ratio_to_reference']):>12}{_fmt(r['objective_s'], '.10g'):>16}"
+                     f"{_fmt(r['gap_to_exact'], '.2e'):>10}  {_fmt(r['objectives_agree']):<6}"
+                     f"{_fmt(r['iterations']):>6}  {r['note'][:80]}")
+    return "\n".join(lines)
+
+
+def write_csv(path: Path, columns, rows) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+
+
+def machine_info(argv: list[str]) -> dict:
+    """CPU model, cores and the versions of everything timed here."""
+    from importlib import metadata
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    try:
+        import pyscipopt
+
+        scip = str(pyscipopt.Model().version())
+    except Exception as exc:  # informational only
+        scip = f"unavailable ({type(exc).__name__})"
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "cpu": cpu, "logical_cpus": os.cpu_count(), "usable_cpus": usable,
+        "platform": platform.platform(), "python": platform.python_version(),
+        "numpy": np.__version__, "scipy": version("scipy"), "highspy (HiGHS)": version("highspy"),
+        "pyscipopt": version("pyscipopt"), "SCIP": scip, "pyomo": version("pyomo"),
+        "cvxpy": version("cvxpy"), "matplotlib": version("matplotlib"),
+        "command": " ".join(["python -m validation.bench", *argv]),
+        "instance_generator": f"instances.generate {_generate.GENERATOR_VERSION} "
+                              f"(cost model {_generate.COST_MODEL_VERSION})",
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        # other processes on the machine disturb the timings: record how busy it was
+        "load_average_1_5_15_min_start": _load_average(),
+    }
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Log-log time against K, per method and M (seed 0, solved sizes), P1 and P2 side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    styles = {12: "-", 48: "--", 96: ":"}
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    for ax, problem in zip(axes, ("P1", "P2")):
+        series: dict[tuple, list] = {}
+        for r in rows:
+            if (r["problem"] == problem and r["seed"] == 0 and r["scenario"] == "generator"
+                    and r["status"] in ("optimal", "feasible", "done")):
+                series.setdefault((r["method"], r["M"]), []).append((r["K"], r["seconds"]))
+        methods = sorted({m for m, _ in series})
+        colors = {m: f"C{i}" for i, m in enumerate(methods)}
+        for (method, M), points in sorted(series.items()):
+            points.sort()
+            ks, ts = zip(*points)
+            ax.loglog(ks, ts, styles.get(M, "-."), marker="o", ms=3, color=colors[method],
+                      label=f"{method}, M={M}")
+        ax.set_title(f"{problem}: wall time vs number of devices K")
+        ax.set_xlabel("K (devices)")
+        ax.set_ylabel("seconds (best of repeated runs)")
+        ax.grid(True, which="both", alpha=0.3)
+        if series:
+            ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def summary(growth: list[dict], targets: list[dict]) -> str:
+    """Console summary: fitted exponents and the targets."""
+    lines = ["", "Growth (fit of log t on log K; seed 0; K >= %d where 3+ such sizes exist)" % FIT_MIN_K]
+    for g in growth:
+        if g["kind"] == "fit":
+            lines.append(f"  {g['problem']} {g['method']:<14} M={g['M']:<3} K {g['K_from']}..{g['K_to']}: "
+                         f"exponent {g['exponent']:.2f} ({g['points']} sizes)")
+    lines.append("")
+    lines.append("Time ratio each time K doubles (seed 0):")
+    steps: dict[tuple, list[str]] = {}
+    for g in growth:
+        if g["kind"] == "step":
+            steps.setdefault((g["problem"], g["method"], g["M"]), []).append(
+                f"{g['K_to']}:{g['time_ratio']:.2f}")
+    for (problem, method, M), items in steps.items():
+        lines.append(f"  {problem} {method:<14} M={M:<3} " + " ".join(items))
+    lines.append("")
+    lines.append("Targets:")
+    for t in targets:
+        lines.append(f"  [{_fmt(t['met']):>3}] {t['target']}: measured {_fmt(t['measured'])} "
+                     f"(threshold {t['threshold']:g} {t['unit']}) {t['note']}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m validation.bench",
+                                description="Time the P1/P2 methods against the reference solvers "
+                                            "(MILP, MINLP, linear search, one matrix pass) up to K = 100,000.")
+    p.add_argument("--quick", action="store_true", help="a small subset (well under a minute)")
+    p.add_argument("--out", default="bench-results", help="output folder (default bench-results/)")
+    p.add_argument("--budget", type=float, default=None,
+                   help=f"seconds of repeated runs per fast method and size (default {REPEAT_BUDGET_S}, "
+                        f"--quick 0.05)")
+    return p
+
+
+def main(argv: list[str] | None = None, stdout=None) -> int:
+    """Run the benchmark; returns 0, or 1 if some methods disagree or a checker failed."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    out = stdout or sys.stdout
+
+    def log(text: str) -> None:
+        print(text, file=out, flush=True)
+
+    budget = args.budget if args.budget is not None else (0.05 if args.quick else REPEAT_BUDGET_S)
+    if not (budget >= 0 and math.isfinite(budget)):
+        log(f"error: --budget must be a non-negative number of seconds, got {budget!r}")
+        return 2
+    folder = Path(args.out)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log(f"error: cannot create {folder}: {exc}")
+        return 2
+    machine = machine_info(argv)
+    log("machine: " + json.dumps(machine))
+    cases = plan(args.quick)
+    started = time.perf_counter()
+    warm_up({(c.problem, m) for c in cases for m in c.methods})
+    rows: list[dict] = []
+    for case in cases:
+        rows.extend(run_case(case, budget, log))
+    growth = growth_rows(rows)
+    targets = target_rows(rows)
+    machine["wall_seconds"] = round(time.perf_counter() - started, 1)
+    machine["load_average_1_5_15_min_end"] = _load_average()
+    write_csv(folder / "bench.csv", BENCH_COLUMNS, rows)
+    write_csv(folder / "growth.csv", GROWTH_COLUMNS, growth)
+    write_csv(folder / "targets.csv", TARGET_COLUMNS, targets)
+    (folder / "machine.json").write_text(json.dumps(machine, indent=2) + "\n")
+    plot(rows, folder / "time_vs_K.png")
+    log(summary(growth, targets))
+    bad = [r for r in rows if r["objectives_agree"] is False or r["note"].startswith("CHECKER")
+           or r["status"] == "error"]
+    log(f"\nwrote {folder}/bench.csv, growth.csv, targets.csv, machine.json, time_vs_K.png "
+        f"({len(rows)} rows, {machine['wall_seconds']} s)")
+    if bad:
+        log("DISAGREEMENT / FAILURE in: " + ", ".join(
+            f"{r['problem']} K={r['K']} M={r['M']} seed={r['seed']} {r['method']} ({r['status']}; {r['note']})"
+            for r in bad))
+        return 1
+    log("all compared objectives agree; every answer passed the independent checker")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
