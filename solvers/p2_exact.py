@@ -619,6 +619,13 @@ def _solve_conic(problem, solver: str = "CLARABEL", time_limit: float | None = N
     with warnings.catch_warnings():       # "may be inaccurate": callers read problem.status themselves
         warnings.simplefilter("ignore", UserWarning)
         problem.solve(solver=solver, **opts)
+        if solver == "CLARABEL" and problem.status == "optimal_inaccurate":
+            # Clarabel sometimes stalls just short of the strict tolerances on badly scaled
+            # instances (upload >> compute) although its answer is already accurate to ~1e-9;
+            # its default tolerances (1e-8) then end "optimal".  Callers still check the status.
+            # (warm_start=False: CVXPY would otherwise hand Clarabel the stalled iterate again)
+            opts = {key: value for key, value in opts.items() if key == "time_limit"}
+            problem.solve(solver=solver, warm_start=False, **opts)
 
 
 # --------------------------------------------------------------------------------------
