@@ -13,6 +13,7 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import TerminationCondition
 
 from .result import Status
+from .tolerances import MILP_FEASTOL
 
 
 @dataclass
@@ -32,7 +33,10 @@ def solve_with_highs(model: pyo.ConcreteModel, time_limit: float | None = None,
     ``mip_rel_gap=0`` asks HiGHS to prove optimality exactly.
     """
     solver = SolverFactory("highs")
-    options = {"mip_rel_gap": mip_rel_gap, "mip_abs_gap": 0.0}
+    # HiGHS's default mip_feasibility_tolerance (1e-6) lets a latency row exceed T by 1e-6 s,
+    # enough to return a pair one entry above the optimum when entries differ by 1e-6.
+    options = {"mip_rel_gap": mip_rel_gap, "mip_abs_gap": 0.0,
+               "mip_feasibility_tolerance": MILP_FEASTOL, "primal_feasibility_tolerance": MILP_FEASTOL}
     kwargs = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False, solver_options=options)
     if time_limit is not None:
         kwargs["time_limit"] = float(max(time_limit, 0.01))

@@ -57,3 +57,7 @@ MINLP_FEASTOL = 1e-9
 #: bandwidth, relaxation).  1e-10 makes large relaxations end "optimal_inaccurate";
 #: the relaxation's reported bound is a dual certificate, valid at any accuracy.
 CONIC_TOL = 1e-9
+
+#: HiGHS's MIP and primal feasibility tolerances for the Pyomo MILPs (defaults 1e-6 /
+#: 1e-7 let a solution break a latency row by that much, seconds, and so miss the optimum).
+MILP_FEASTOL = 1e-9

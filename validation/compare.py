@@ -4,6 +4,7 @@ Usage::
 
     python -m validation.compare PATH... [--format table|csv|json] [--output FILE]
         [--solvers a,b] [--problems P1,P2] [--time-limit SECONDS]
+        [--jobs N | --dask ADDRESS] [--grace SECONDS]
 
 Every ``*.json`` file under the given files and folders (recursive, sorted) is
 loaded with :func:`instances.load_instance` and every registered method of
@@ -52,9 +53,20 @@ solver ``"-"``, status ``error`` and the :class:`~instances.InstanceError`
 message.  Non-finite numbers are written as ``null`` in JSON.
 
 The orchestration is available without a subprocess: :func:`compare_paths`,
-:func:`compare_instance` and :func:`main`.  The run time is the sum of the
-methods' times; each method receives ``time_limit`` (default 60 s) and is
-trusted to honour it.
+:func:`compare_instance` and :func:`main`.
+
+Time limits, parallel runs
+--------------------------
+Each method receives ``time_limit`` (default 60 s).  By default the methods
+run in this process, one after the other, and are trusted to honour it.
+With ``--jobs N`` they run in N worker processes, with ``--dask ADDRESS`` as
+tasks on an existing Dask cluster (:mod:`validation.parallel`); there an
+*outer guard* kills a method that has not answered ``--grace`` seconds after
+its limit (default ``max(5, limit / 2)``) and reports it as ``time_limit``
+("killed by the outer guard"), and a worker that dies gives an ``error`` row;
+the sweep goes on.  The rows, tables and exit status are those of the
+sequential run, in the same order (only ``seconds`` differs); on Ctrl-C the
+workers are killed and every finished row is written.
 
 Examples
 --------
@@ -315,6 +327,11 @@ def run_solver(problem: str, name: str, instance: Instance, time_limit: float | 
                label: str) -> Outcome:
     """Run one method (exceptions become ``error`` results) and check its answer."""
     result = _solvers.run(problem, name, instance, time_limit=time_limit)
+    return checked_outcome(problem, name, instance, result, label)
+
+
+def checked_outcome(problem: str, name: str, instance: Instance, result, label: str) -> Outcome:
+    """Check one method's answer (however it was run) with the independent checker."""
     if not isinstance(result, Result):
         result = Result(name, problem, Status.ERROR,
                         message=f"returned {type(result).__name__}, not a Result")
@@ -463,7 +480,8 @@ def compare_paths(paths: Iterable[str | Path], solvers: Iterable[str] | None = N
                   problems: Iterable[str] | None = None, time_limit: float | None = DEFAULT_TIME_LIMIT_S,
                   on_group: Callable[[Group], None] | None = None,
                   on_unusable: Callable[[dict], None] | None = None,
-                  on_issue: Callable[[str], None] | None = None) -> Report:
+                  on_issue: Callable[[str], None] | None = None,
+                  jobs: int | None = None, dask=None, grace_s: float | None = None) -> Report:
     """Run and cross-check the selected methods on every instance file under ``paths``.
 
     Unusable files (any :class:`~instances.InstanceError`) are recorded in
@@ -471,14 +489,28 @@ def compare_paths(paths: Iterable[str | Path], solvers: Iterable[str] | None = N
     ``on_unusable`` receives each such row as it is found.  Ctrl-C stops the run
     and sets ``report.interrupted`` (see :func:`compare_instance`).
 
+    By default every method runs in this process, one after the other, trusted
+    to honour ``time_limit``.  With ``jobs=N`` the methods run in N guarded
+    worker processes (:class:`validation.parallel.LocalPool`), with ``dask``
+    (a scheduler address or a ``distributed.Client``) as tasks on a Dask
+    cluster (:func:`validation.parallel.run_dask`); either way a method that
+    has not answered ``grace_s`` seconds after its time limit (default
+    :func:`validation.parallel.default_grace_s`) is killed and reported as
+    ``time_limit``, a worker that dies gives an ``error`` row, and the rows,
+    groups and callbacks come in the same order as in the sequential run.
+
     Raises
     ------
     ValueError
-        Bad selection of problems or solvers (see :func:`select_solvers`).
+        Bad selection of problems or solvers (see :func:`select_solvers`), or
+        ``jobs`` < 1, or both ``jobs`` and ``dask``.
     """
     solvers = None if solvers is None else list(solvers)
     problems = None if problems is None else list(problems)
     select_solvers(problems, solvers)   # refuse a bad selection before any work
+    if jobs is not None or dask is not None:
+        return _compare_parallel(paths, solvers, problems, time_limit, on_group, on_unusable, on_issue,
+                                 jobs, dask, grace_s)
     report = Report()
     files, empty = find_instance_files(paths)
 
@@ -507,6 +539,115 @@ def compare_paths(paths: Iterable[str | Path], solvers: Iterable[str] | None = N
                 break
     except KeyboardInterrupt:
         report.interrupted = True
+    return report
+
+
+@dataclass
+class _Slot:
+    """One entry of the sequential order: an unusable input, or one (instance, problem) group."""
+
+    label: str
+    group: Group | None = None          # None: an unusable input
+    message: str = ""
+    instance: Instance | None = None
+    names: list[str] = field(default_factory=list)
+    results: dict = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.group is None or len(self.results) == len(self.names)
+
+
+def _compare_parallel(paths, solvers, problems, time_limit, on_group, on_unusable, on_issue,
+                      jobs, dask, grace_s) -> Report:
+    """:func:`compare_paths` with the methods run in guarded workers (see there).
+
+    Files are loaded lazily, as workers need work; results are checked here,
+    in the caller, as they come; finished (instance, problem) groups are
+    written in the sequential order as soon as every earlier one is written.
+    On Ctrl-C the workers are killed and every group with at least one
+    finished method is written (``complete=False`` if some did not finish).
+    """
+    from . import parallel
+
+    if jobs is not None and dask is not None:
+        raise ValueError("choose either jobs (local processes) or dask (a cluster), not both")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs must be a positive number of worker processes, got {jobs!r}")
+    selection = select_solvers(problems, solvers)
+    report = Report()
+    files, empty = find_instance_files(paths)
+    slots: list[_Slot] = []
+    written = 0
+
+    def write(slot: _Slot) -> None:
+        if not report.files or report.files[-1] != slot.label:
+            report.files.append(slot.label)
+        if slot.group is None:
+            report.unusable.append(slot.message)
+            row = unusable_row(slot.label, slot.message)
+            report.rows.append(row)
+            if on_unusable is not None:
+                on_unusable(row)
+            return
+        group = slot.group
+        group.outcomes = [checked_outcome(group.problem, name, slot.instance, slot.results[name], slot.label)
+                          for name in slot.names if name in slot.results]
+        group.complete = slot.done
+        slot.instance = None   # the group is final: let the instance go
+        _finish_group(group, report, on_group, on_issue)
+
+    def flush(final: bool = False) -> None:
+        nonlocal written
+        while written < len(slots):
+            slot = slots[written]
+            if not (slot.done or final):
+                return
+            written += 1   # first: a callback interrupted by Ctrl-C must not write the slot twice
+            if slot.group is None or slot.results:
+                write(slot)
+
+    def job_source():
+        for label, message in empty:
+            slots.append(_Slot(label, message=message))
+        for path in files:
+            try:
+                instance = load_instance(path)
+            except InstanceError as exc:
+                slots.append(_Slot(str(path), message=str(exc)))
+                continue
+            except Exception as exc:   # a loader bug must not hide the other files
+                slots.append(_Slot(str(path), message=f"{path}: unexpected {type(exc).__name__} while loading: {exc}"))
+                continue
+            for problem, names in selection.items():
+                slot = _Slot(str(path), Group(str(path), problem), instance=instance, names=list(names))
+                slots.append(slot)
+                index = len(slots) - 1
+                for name in names:
+                    yield parallel.Job((index, name), str(path), problem, name, instance, time_limit)
+
+    try:
+        if jobs is not None:
+            with parallel.LocalPool(jobs, grace_s) as pool:
+                for job, result in pool.run(job_source()):
+                    slots[job.index[0]].results[job.solver] = result
+                    flush()
+        else:
+            stream = parallel.run_dask(job_source(), dask, grace_s)
+            try:
+                for job, result in stream:
+                    slots[job.index[0]].results[job.solver] = result
+                    flush()
+            finally:
+                stream.close()   # cancels what is still queued on the cluster
+        flush()
+    except KeyboardInterrupt:
+        report.interrupted = True
+    if report.interrupted:
+        try:
+            flush(final=True)
+        except KeyboardInterrupt:   # a second Ctrl-C while writing: keep what is written
+            pass
     return report
 
 
@@ -704,7 +845,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--problems", type=_name_list, metavar="P1,P2", help="only these problems (default: P1,P2)")
     parser.add_argument("--time-limit", type=_positive_seconds, default=DEFAULT_TIME_LIMIT_S, metavar="SECONDS",
                         help=f"time limit passed to every method (default: {DEFAULT_TIME_LIMIT_S:g})")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=_positive_int, metavar="N",
+                       help="run the methods in N guarded worker processes (default: in this process, "
+                            "one after the other, no outer guard)")
+    where.add_argument("--dask", metavar="ADDRESS",
+                       help="run the methods as tasks on the Dask cluster whose scheduler is at ADDRESS "
+                            "(e.g. tcp://host:8786), each in a guarded worker process")
+    parser.add_argument("--grace", type=_positive_seconds, metavar="SECONDS",
+                        help="with --jobs/--dask: a method still running this long after its time limit is "
+                             "killed and reported as time_limit (default: max(5, time limit / 2))")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+#: Seconds to wait for a Dask scheduler to answer before giving up (exit 2).
+DASK_CONNECT_TIMEOUT_S = 20.0
+
+
+def _connect_dask(address: str):
+    """A ``distributed.Client`` for ``address``, or raise ValueError with a one-line reason."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("--dask needs the 'distributed' package: pip install -e \".[dask]\"") from None
+    try:
+        return Client(address, timeout=DASK_CONNECT_TIMEOUT_S)
+    except Exception as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ValueError(f"cannot connect to the Dask scheduler at {address}: {reason}") from None
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -717,11 +895,20 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         select_solvers(args.problems, args.solvers)
     except ValueError as exc:
         parser.error(str(exc))
+    client = None
+    if args.dask:
+        try:
+            client = _connect_dask(args.dask)
+        except ValueError as exc:
+            print(str(exc), file=stderr)
+            return EXIT_UNUSABLE
     if args.output:
         try:
             stream = open(args.output, "w", encoding="utf-8", newline="" if args.format == "csv" else None)
         except OSError as exc:
             print(f"{args.output}: cannot write: {exc.strerror}", file=stderr)
+            if client is not None:
+                client.close()
             return EXIT_UNUSABLE
     else:
         stream = stdout
@@ -736,13 +923,16 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             print(line, file=stderr, flush=True)
 
         report = compare_paths(args.paths, args.solvers, args.problems, args.time_limit,
-                               on_group=writer.group, on_unusable=on_unusable, on_issue=on_issue)
+                               on_group=writer.group, on_unusable=on_unusable, on_issue=on_issue,
+                               jobs=args.jobs, dask=client, grace_s=args.grace)
         writer.finish(report)
         if args.format == "csv":
             print(report.summary_text(include_lines=False), file=stderr)
     finally:
         if stream is not stdout:
             stream.close()
+        if client is not None:
+            client.close()
     if report.interrupted:
         print(f"interrupted: {len(report.rows)} finished row(s) written", file=stderr)
         return EXIT_INTERRUPTED

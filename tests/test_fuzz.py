@@ -1,0 +1,306 @@
+"""Differential fuzzing of every method, and bad input of every kind.
+
+Random instances (:func:`tests.strategies.extreme_instances`: latencies from
+1e-6 s to 1e6 s, duplicated devices, ties, M = 1, M = K, M > K, memory walls)
+go to every registered method.  Oracles, all independent of the methods:
+
+* brute-force enumeration (:mod:`tests.bruteforce`) on instances small enough;
+* the independent checker (:mod:`validation.check`) on every returned answer;
+* the order relations of the problem: P2's relaxation <= the exact P2 optimum
+  <= every P2 heuristic, the exact P2 optimum <= the P1 optimum (the equal
+  split is one bandwidth choice), every reported lower bound <= the optimum;
+* the exact methods of a problem agree with each other (crunch, linear-search,
+  milp for P1; exact, milp, minlp for P2).
+
+Tolerances come from :mod:`solvers.tolerances` only.
+
+The test suite runs a few hundred examples (under a minute).  For the long
+run set ``DEFT_FUZZ_EXAMPLES`` (examples per fuzz test; the MINLP / large-instance
+tests take a fifth of it)::
+
+    DEFT_FUZZ_EXAMPLES=5000 python -m pytest tests/test_fuzz.py -q -p no:cacheprovider
+
+Figures of such a run are in ``docs/reliability.md``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+import solvers
+from instances import Instance, InstanceError, load_instance
+from instances.core import MAX_BLOCKS, MAX_DEVICES, MAX_FILE_BYTES, save_instance
+from solvers.result import Status
+from solvers.tolerances import BOUND_RTOL, EXACT_RTOL, close
+from tests.bruteforce import brute_force_p1, brute_force_p2
+from tests.strategies import EXTREME_EXPONENTS, extreme_instances, instances
+from validation.check import check_result
+from validation.compare import EXIT_UNUSABLE, Group, Outcome, assess, compare_paths
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+
+#: Examples per fuzz test when set (the long opt-in run); else each test's own default.
+FUZZ_EXAMPLES = int(os.environ.get("DEFT_FUZZ_EXAMPLES", "0") or 0)
+TIME_LIMIT_S = 30.0
+
+P1_EXACT = ("crunch", "linear-search", "milp")
+P2_EXACT = ("exact", "milp", "minlp")
+
+
+def examples(default: int, share: float = 1.0) -> int:
+    """Number of hypothesis examples: ``default`` in the suite, ``share * DEFT_FUZZ_EXAMPLES`` when set."""
+    return max(1, int(FUZZ_EXAMPLES * share)) if FUZZ_EXAMPLES else default
+
+
+def fuzz_settings(default: int, share: float = 1.0):
+    return settings(max_examples=examples(default, share), deadline=None, print_blob=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                           HealthCheck.data_too_large])
+
+
+def classify(inst: Instance, optimum_s: float | None) -> None:
+    """Hypothesis events (shown with --hypothesis-show-statistics): what kinds of instance ran."""
+    K, M = inst.K, inst.M
+    event("M=1" if M == 1 else "M=K" if M == K else "M>K" if M > K else "M<K")
+    event("feasible" if optimum_s is not None else "infeasible")
+    tcp = inst.compute_latency
+    event(f"largest latency 1e{np.floor(np.log10(tcp.max())):+.0f} s" if tcp.max() > 0 else "largest latency 0 s")
+    event(f"latency span {np.log10(max(tcp.max(), 1e-300) / max(tcp[tcp > 0].min(), 1e-300)) if (tcp > 0).any() else 0:.0f} decades"
+          if tcp.max() > 0 else "all latencies zero")
+
+
+def run_checked(inst: Instance, problem: str, names) -> dict[str, Outcome]:
+    """Run each method through the registry and check its answer independently."""
+    out = {}
+    for name in names:
+        res = solvers.run(problem, name, inst, time_limit=TIME_LIMIT_S)
+        out[name] = Outcome("fuzz", problem, name, res, check_result(inst, res, problem))
+    return out
+
+
+def describe(inst: Instance) -> str:
+    """The instance as JSON, so that a failure can be replayed by hand."""
+    return json.dumps(inst.to_dict())
+
+
+def below(value: float, ceiling: float, rtol: float) -> bool:
+    """``value <= ceiling`` up to ``rtol`` relative."""
+    return value <= ceiling or close(value, ceiling, rtol)
+
+
+def assert_checked(outcomes: dict[str, Outcome], inst: Instance) -> None:
+    for name, o in outcomes.items():
+        assert o.check.ok, (name, o.result.status, o.check.problems, describe(inst))
+        assert o.result.status != Status.ERROR, (name, o.result.message, describe(inst))
+
+
+def assert_harness_agrees(outcomes: dict[str, Outcome], problem: str, optimum_s: float | None) -> None:
+    """The harness's own comparison (assess) sees no issue and finds the same optimum."""
+    group = assess(Group("fuzz", problem, list(outcomes.values())))
+    assert group.issues == [], group.issues
+    if optimum_s is None:
+        assert group.optimum_s is None
+    else:
+        assert close(group.optimum_s, optimum_s, EXACT_RTOL)
+
+
+# --------------------------------------------------------------------------------------
+# The strategy itself covers what it promises
+# --------------------------------------------------------------------------------------
+def test_extreme_strategy_reaches_every_case():
+    """Over a few hundred draws: every shape, duplicated devices, ties, both ends of the magnitudes."""
+    seen = set()
+
+    @settings(max_examples=300, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(extreme_instances())
+    def collect(inst):
+        K, M = inst.K, inst.M
+        seen.add("M=1" if M == 1 else "M=K" if M == K else "M>K" if M > K else "M<K")
+        if not (inst.block_memory[-1] <= inst.device_memory).any():
+            seen.add("wall")
+        rows = {tuple(r) + (c, s) for r, c, s in zip(inst.compute_latency.tolist(), inst.device_memory,
+                                                      inst.spectral_efficiency)}
+        if len(rows) < K:
+            seen.add("duplicated devices")
+        tcp = inst.compute_latency
+        if len(np.unique(tcp)) < tcp.size:
+            seen.add("ties")
+        positive = tcp[tcp > 0]
+        if positive.size and positive.min() < 10.0 ** (EXTREME_EXPONENTS[0] + 1):
+            seen.add("tiny")
+        if tcp.max() >= 10.0 ** (EXTREME_EXPONENTS[1] - 1):
+            seen.add("huge")
+
+    collect()
+    assert seen >= {"M=1", "M=K", "M>K", "M<K", "wall", "duplicated devices", "ties", "tiny", "huge"}, seen
+
+
+# --------------------------------------------------------------------------------------
+# P1: crunch, linear-search and milp agree with brute force
+# --------------------------------------------------------------------------------------
+@fuzz_settings(150)
+@given(extreme_instances(max_devices=6, max_blocks=4))
+def test_p1_exact_methods_agree_with_brute_force(inst):
+    outcomes = run_checked(inst, "P1", solvers.solvers_for("P1"))
+    assert_checked(outcomes, inst)
+    best = brute_force_p1(inst)
+    classify(inst, best)
+    for name in P1_EXACT:
+        res = outcomes[name].result
+        if best is None:
+            assert res.status == Status.INFEASIBLE, (name, res.status, describe(inst))
+        else:
+            assert res.status == Status.OPTIMAL, (name, res.status, res.message, describe(inst))
+            assert close(res.objective_s, best, EXACT_RTOL), (name, res.objective_s, best, describe(inst))
+    for name, o in outcomes.items():
+        if best is None:
+            assert o.result.assignment is None, name
+        elif o.check.valid_solution:
+            assert below(best, o.check.objective_s, EXACT_RTOL), (name, o.check.objective_s, best)
+    assert_harness_agrees(outcomes, "P1", best)
+
+
+# --------------------------------------------------------------------------------------
+# P2: exact, milp, minlp agree with brute force; relaxation <= exact <= heuristics; exact <= P1
+# --------------------------------------------------------------------------------------
+def check_p2(inst: Instance, outcomes: dict[str, Outcome], optimum_s: float | None, p1_optimum_s: float | None):
+    """Every P2 relation, given the proven (brute-force or exact) optimum."""
+    assert_checked(outcomes, inst)
+    exact = [n for n in P2_EXACT if n in outcomes]
+    if optimum_s is None:
+        assert p1_optimum_s is None
+        for name in exact + ["relaxation"]:
+            if name in outcomes:
+                assert outcomes[name].result.status == Status.INFEASIBLE, (name, describe(inst))
+        assert all(o.result.assignment is None for o in outcomes.values())
+        return
+    for name in exact:
+        res = outcomes[name].result
+        assert res.status == Status.OPTIMAL, (name, res.status, res.message, describe(inst))
+        assert close(res.objective_s, optimum_s, EXACT_RTOL), (name, res.objective_s, optimum_s, describe(inst))
+    # the equal split is a feasible bandwidth: P2's optimum is at most P1's
+    assert below(optimum_s, p1_optimum_s, EXACT_RTOL), (optimum_s, p1_optimum_s, describe(inst))
+    if "relaxation" in outcomes:
+        res = outcomes["relaxation"].result
+        assert res.status == Status.BOUND, (res.status, res.message, describe(inst))
+    for name, o in outcomes.items():
+        b = o.result.bound_s
+        if b is not None:
+            assert below(b, optimum_s, BOUND_RTOL), (name, "bound above optimum", b, optimum_s, describe(inst))
+        if o.check.valid_solution:
+            assert below(optimum_s, o.check.objective_s, EXACT_RTOL), (name, o.check.objective_s, optimum_s)
+    assert_harness_agrees(outcomes, "P2", optimum_s)
+
+
+@fuzz_settings(60)
+@given(extreme_instances(max_devices=5, max_blocks=4))
+def test_p2_exact_methods_and_order_relations(inst):
+    outcomes = run_checked(inst, "P2", solvers.solvers_for("P2"))
+    p1, p2 = brute_force_p1(inst), brute_force_p2(inst)
+    classify(inst, p2)
+    check_p2(inst, outcomes, p2, p1)
+
+
+@fuzz_settings(60)
+@given(instances(max_devices=6, max_blocks=4))
+def test_p2_on_plain_random_instances(inst):
+    """The same relations on the basic strategy's instances (moderate magnitudes, grids)."""
+    names = [n for n in solvers.solvers_for("P2") if n != "minlp"]
+    outcomes = run_checked(inst, "P2", names)
+    check_p2(inst, outcomes, brute_force_p2(inst), brute_force_p1(inst))
+
+
+# --------------------------------------------------------------------------------------
+# Larger instances: no brute force, the exact methods against each other
+# --------------------------------------------------------------------------------------
+@fuzz_settings(15, share=0.2)
+@given(extreme_instances(max_devices=30, max_blocks=8), st.data())
+def test_exact_methods_agree_on_larger_instances(inst, data):
+    p1 = run_checked(inst, "P1", solvers.solvers_for("P1"))
+    assert_checked(p1, inst)
+    claims = {n: p1[n].result for n in P1_EXACT}
+    statuses = {n: r.status for n, r in claims.items()}
+    assert len(set(statuses.values())) == 1, (statuses, describe(inst))
+    p1_opt = claims["crunch"].objective_s
+    if p1_opt is not None:
+        for name, res in claims.items():
+            assert close(res.objective_s, p1_opt, EXACT_RTOL), (name, res.objective_s, p1_opt, describe(inst))
+    assert_harness_agrees(p1, "P1", p1_opt)
+
+    names = [n for n in solvers.solvers_for("P2") if n != "minlp" or inst.K * inst.M <= 60]
+    p2 = run_checked(inst, "P2", names)
+    opt = p2["exact"].result.objective_s
+    assert (opt is None) == (p1_opt is None)
+    check_p2(inst, p2, opt, p1_opt)
+
+
+# --------------------------------------------------------------------------------------
+# Bad input: the malformed corpus beside valid files, and sizes beyond the limits
+# --------------------------------------------------------------------------------------
+def test_cli_malformed_beside_valid_reports_both():
+    """One stderr line per bad file (file, field, index), exit 2, and every valid file still reported."""
+    malformed = sorted((DATA / "malformed").glob("*.json"))
+    valid = sorted((DATA / "valid").glob("*.json"))
+    proc = subprocess.run([sys.executable, "-m", "validation.compare", str(DATA / "malformed"), str(DATA / "valid"),
+                           "--format", "json", "--time-limit", "10"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == EXIT_UNUSABLE, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == len(malformed)
+    for path, line in zip(malformed, lines):
+        assert line.startswith(f"{path}: field '"), line
+    rows = json.loads(proc.stdout)["rows"]
+    bad_rows = [r for r in rows if r["solver"] == "-"]
+    assert [r["message"] for r in bad_rows] == lines
+    for path in valid:
+        mine = [r for r in rows if r["instance"] == str(DATA / "valid" / path.name)]
+        assert {(r["problem"], r["solver"]) for r in mine} == set(solvers.REGISTRY)
+        assert all(r["status"] == "infeasible" for r in mine)   # both valid files are infeasible instances
+
+
+def _huge_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Files beyond each size limit of instances.core, made on the fly (file -> (path, field))."""
+    cases = {}
+    row = {"format": "deft-instance/1", "name": "huge", "block_memory": [1.0], "device_memory": [1.0],
+           "spectral_efficiency": [1.0], "gradient_bits": 1.0, "bandwidth_hz": 1.0}
+    wide = dict(row, compute_latency=[[1.0] * (MAX_BLOCKS + 1)], block_memory=[1.0] * (MAX_BLOCKS + 1))
+    cases["too_many_blocks"] = (tmp_path / "too_many_blocks.json", "compute_latency")
+    cases["too_many_blocks"][0].write_text(json.dumps(wide))
+    path = tmp_path / "too_many_devices.json"   # K = MAX_DEVICES + 1 rows of one entry (~6 MB)
+    with path.open("w") as f:
+        f.write('{"format": "deft-instance/1", "name": "huge", "compute_latency": [')
+        f.write(",".join(["[1]"] * (MAX_DEVICES + 1)))
+        f.write('], "block_memory": [1], "device_memory": [1], "spectral_efficiency": [1],'
+                ' "gradient_bits": 1, "bandwidth_hz": 1}')
+    cases["too_many_devices"] = (path, "compute_latency")
+    path = tmp_path / "too_large_file.json"     # a sparse file: its size is over the limit, no disk is used
+    with path.open("wb") as f:
+        f.truncate(MAX_FILE_BYTES + 1)
+    cases["too_large_file"] = (path, "<file>")
+    return cases
+
+
+def test_huge_sizes_are_refused(tmp_path):
+    """Files declaring more devices, blocks or bytes than the limits: one clear line each, exit 2."""
+    cases = _huge_cases(tmp_path)
+    for name, (path, field) in cases.items():
+        with pytest.raises(InstanceError) as info:
+            load_instance(path)
+        assert info.value.field == field, (name, str(info.value))
+        assert "too large" in str(info.value) and "\n" not in str(info.value)
+    save_instance(Instance.from_arrays([[1.0]], [1.0], [1.0], [1.0], 1.0, 1.0, name="ok"), tmp_path / "ok.json")
+    report = compare_paths([tmp_path], problems=["P1"], solvers=["crunch"], time_limit=5)
+    assert report.exit_code == EXIT_UNUSABLE
+    assert len(report.unusable) == len(cases)
+    assert [r["status"] for r in report.rows if r["instance"].endswith("ok.json")] == ["optimal"]
