@@ -30,7 +30,8 @@ import pyomo.environ as pyo
 from instances import Instance
 
 
-def build_p1_milp(instance: Instance) -> pyo.ConcreteModel:
+def build_p1_milp(instance: Instance, time_unit_s: float = 1.0,
+                  latency_cap_s: float | None = None) -> pyo.ConcreteModel:
     """Build the P1 MILP (min T s.t. C1, C2, C3 and the latency rows).
 
     .. math::
@@ -44,6 +45,18 @@ def build_p1_milp(instance: Instance) -> pyo.ConcreteModel:
     Parameters
     ----------
     instance : Instance
+    time_unit_s : float, optional
+        The latency rows (L) are written in this unit (both sides divided by
+        it); the objective ``T`` stays in seconds.  A solver's feasibility
+        tolerance is absolute, so it becomes relative to ``time_unit_s``:
+        :func:`solvers.p1.milp` passes a lower bound on the optimum, which
+        makes the tolerance relative to the answer (default 1 s: rows as
+        written in the formulation).
+    latency_cap_s : float, optional
+        An upper bound on the optimum (s), e.g. the latency of any feasible
+        assignment.  Pairs whose latency exceeds it cannot appear in an optimal
+        assignment and are fixed to 0, which keeps the coefficients of (L)
+        within ``latency_cap_s / time_unit_s``.
 
     Returns
     -------
@@ -96,7 +109,10 @@ def build_p1_milp(instance: Instance) -> pyo.ConcreteModel:
     model.x = pyo.Var(model.K, model.M, domain=pyo.Binary, doc="1 if device k computes block m")
     # Pairs that break C3 are fixed to 0 as well: C3 alone lets a solver accept a
     # block that exceeds the budget by less than its feasibility tolerance (1e-7).
-    for k, m in zip(*np.nonzero(~instance.memory_ok)):
+    forbidden = ~instance.memory_ok
+    if latency_cap_s is not None:   # pairs slower than a known feasible round are never optimal
+        forbidden = forbidden | (tcp + upload[:, None] > latency_cap_s)
+    for k, m in zip(*np.nonzero(forbidden)):
         model.x[int(k), int(m)].fix(0)
     model.T = pyo.Var(domain=pyo.NonNegativeReals, doc="round latency, s")
     # Objective
@@ -109,6 +125,9 @@ def build_p1_milp(instance: Instance) -> pyo.ConcreteModel:
     # (C3) the assigned block fits the device's memory budget
     model.C3 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.mu[m] * mdl.x[k, m] for m in mdl.M) <= mdl.cap[k])
     # (L) every device finishes computing and uploading by T
+    # (in units of time_unit_s, so that the solver's absolute tolerance is relative to it)
+    unit = float(time_unit_s)
     model.latency = pyo.Constraint(
-        model.K, rule=lambda mdl, k: sum((mdl.tcp[k, m] + mdl.upload[k]) * mdl.x[k, m] for m in mdl.M) <= mdl.T)
+        model.K, rule=lambda mdl, k: sum((mdl.tcp[k, m] + mdl.upload[k]) / unit * mdl.x[k, m] for m in mdl.M)
+        <= mdl.T / unit)
     return model

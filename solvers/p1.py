@@ -454,15 +454,57 @@ def linear_search(instance: Instance, time_limit: float | None = None) -> Result
     return _solution("linear-search", instance, best, sw, info={"thresholds_tried": int(step + 1)})
 
 
+def _milp_start(instance: Instance) -> tuple[float, np.ndarray | None, float]:
+    """A lower bound (s), a feasible start assignment (or None) and its latency (s) for :func:`milp`.
+
+    The lower bound is elementary: every block needs some device that holds
+    it, so the optimum is at least ``max_m min_k c[k, m]``.  The start is a
+    primal heuristic: bisection over the distinct latencies, each step a
+    bipartite matching (SciPy), O(log(KM)) matchings.  It does not prove
+    anything: the start is a *checked* feasible assignment, so its latency is
+    a valid upper bound whatever the heuristic's quality, and optimality is
+    still proven by HiGHS's branch and bound.
+    """
+    cost = instance.p1_cost()
+    lower = float(np.max(np.min(cost, axis=0)))
+    if not np.isfinite(lower):            # a block no device can hold: no start
+        return 0.0, None, np.inf
+    values = np.unique(cost[np.isfinite(cost)])
+    lo, hi = int(np.searchsorted(values, lower)), values.size - 1
+    start = _perfect_matching(cost <= values[hi])
+    if start is None:
+        return lower, None, np.inf
+    while lo < hi:                          # invariant: a matching exists under values[hi]
+        mid = (lo + hi) // 2
+        match = _perfect_matching(cost <= values[mid])
+        if match is None:
+            lo = mid + 1
+        else:
+            hi, start = mid, match
+    start = np.asarray(start, dtype=int)
+    return lower, start, float(cost[start, np.arange(instance.M)].max())
+
+
 def milp(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P1 exactly as the Pyomo MILP of :func:`models.p1.build_p1_milp` with HiGHS.
 
-    The objective is recomputed from the returned assignment (a matrix entry),
-    so it carries no solver tolerance; HiGHS's dual bound is reported as ``bound_s``.
+    HiGHS gets a model in which pairs slower than a feasible start are fixed
+    to 0 and the latency rows are written in units of that start's latency
+    (see :func:`_milp_start`), so that its absolute feasibility tolerance
+    ``MILP_FEASTOL`` is relative to the answer and every coefficient is at
+    most 1.  (Unscaled, entries of 1e-6 s met the optimum only to 1e-9 s, and
+    entries of 3e7 s were below the tolerance's resolution; see
+    ``tests/test_fuzz.py``.)  The start is only an upper bound: the optimal
+    assignment and its proof come from HiGHS.  The objective is
+    recomputed from the returned assignment (a matrix entry), so it carries no
+    solver tolerance; HiGHS's dual bound is reported as ``bound_s``.  A run
+    stopped by the time limit before HiGHS found an incumbent reports the
+    start assignment and the elementary lower bound.
 
     Complexity: O(KM) to build the model (KM binaries and O(K + M) rows;
-    Pyomo's model handling dominates for small K), then HiGHS's branch and
-    bound, exponential in the worst case.  Measured in ``docs/performance.md``.
+    Pyomo's model handling dominates for small K), plus O(log(KM)) matchings
+    of O(KM sqrt(K + M)) for the start, then HiGHS's branch and bound, exponential in
+    the worst case.  Measured in ``docs/performance.md``.
     """
     from models.p1 import build_p1_milp
 
@@ -471,17 +513,28 @@ def milp(instance: Instance, time_limit: float | None = None) -> Result:
     sw = Stopwatch(time_limit)
     if instance.M > instance.K:   # HiGHS would say the same, after building K*M binaries
         return _infeasible("milp", sw, instance)
-    model = build_p1_milp(instance)
+    lower, start, upper = _milp_start(instance)
+    # the unit: the start's latency, an upper bound on the optimum and close to it, so that
+    # HiGHS's absolute tolerance MILP_FEASTOL in that unit is relative to the answer
+    unit = upper if start is not None and upper > 0 else 1.0
+    model = build_p1_milp(instance, time_unit_s=unit, latency_cap_s=upper if start is not None else None)
     out = solve_with_highs(model, sw.remaining)
     if out.status == Status.INFEASIBLE:
         return _infeasible("milp", sw, instance, "HiGHS proved the P1 MILP infeasible (memory wall)")
+    bound = max(b for b in (out.bound, lower) if b is not None)
     if not out.has_solution:
-        return Result("milp", "P1", out.status, None, out.bound, sw.elapsed, message=out.message)
+        if out.status == Status.TIME_LIMIT and start is not None:
+            return _solution("milp", instance, start, sw, Status.TIME_LIMIT, bound=bound,
+                             message=f"{out.message}; no HiGHS incumbent: the start assignment")
+        return Result("milp", "P1", out.status, None, bound if out.status == Status.TIME_LIMIT else out.bound,
+                      sw.elapsed, message=out.message)
     x = np.array([[model.x[k, m].value for m in range(instance.M)] for k in range(instance.K)])
     assignment = x.argmax(axis=0)
     status = out.status
-    bound = out.bound if status != Status.OPTIMAL else None
-    return _solution("milp", instance, assignment, sw, status, bound=bound, message=out.message)
+    if status != Status.OPTIMAL and start is not None and upper < p1_objective(instance, assignment):
+        assignment = start   # the start is better than HiGHS's incumbent
+    return _solution("milp", instance, assignment, sw, status,
+                     bound=bound if status != Status.OPTIMAL else None, message=out.message)
 
 
 def _benchmark(name: str, instance: Instance, order: np.ndarray, what: str, problem: str) -> Result:

@@ -51,7 +51,8 @@ EXTREME_EXPONENTS = (-6, 6)
 
 
 @st.composite
-def extreme_instances(draw, max_devices: int = 6, max_blocks: int = 4, allow_infeasible: bool = True):
+def extreme_instances(draw, max_devices: int = 6, max_blocks: int = 4, allow_infeasible: bool = True,
+                      near_ties: bool = True):
     """Adversarial valid instances for differential fuzzing.
 
     * latencies from 1e-6 s to 1e6 s: one magnitude for the whole instance or
@@ -61,7 +62,11 @@ def extreme_instances(draw, max_devices: int = 6, max_blocks: int = 4, allow_inf
       row, memory and channel), the hardest case for tie-breaking;
     * ties inside rows and between devices (mantissas from a small grid);
     * shapes ``M = 1``, ``M = K``, any ``M < K`` and, when ``allow_infeasible``,
-      ``M > K`` and memory walls (no device holds the deepest block).
+      ``M > K`` and memory walls (no device holds the deepest block);
+    * near ties, when ``near_ties``: one device's row raised, from some block
+      on, by 1e-3 to 1e-12 of its magnitude (``meta["near_tie"]`` holds the
+      relative size), which separates optima from runners-up by less than a
+      solver's absolute tolerance.
     """
     lo_exp, hi_exp = EXTREME_EXPONENTS
     # "any" (1 < M < K where possible) is drawn most often; the edge shapes about 1 in 8 each
@@ -116,4 +121,10 @@ def extreme_instances(draw, max_devices: int = 6, max_blocks: int = 4, allow_inf
     tcp = np.array([rows[t] for t in device_type])
     cap = np.array([caps[t] for t in device_type])
     rate = np.array([rates[t] for t in device_type])
-    return Instance.from_arrays(tcp, mu, cap, rate, gradient_bits, bandwidth_hz, name="extreme")
+    meta = {}
+    if near_ties and K >= 2 and draw(st.integers(0, 3)) == 0:   # about one instance in four
+        k, m = draw(st.integers(0, K - 1)), draw(st.integers(0, M - 1))
+        relative = 10.0 ** -draw(st.integers(3, 12))
+        tcp[k, m:] += max(float(tcp[k, m]), 10.0 ** lo_exp) * relative
+        meta["near_tie"] = relative
+    return Instance.from_arrays(tcp, mu, cap, rate, gradient_bits, bandwidth_hz, name="extreme", meta=meta)

@@ -14,7 +14,7 @@ go to every registered method.  Oracles, all independent of the methods:
 
 Tolerances come from :mod:`solvers.tolerances` only.
 
-The test suite runs a few hundred examples (under a minute).  For the long
+The test suite runs about 600 examples (about 40 s).  For the long
 run set ``DEFT_FUZZ_EXAMPLES`` (examples per fuzz test; the MINLP / large-instance
 tests take a fifth of it)::
 
@@ -39,11 +39,12 @@ import solvers
 from instances import Instance, InstanceError, load_instance
 from instances.core import MAX_BLOCKS, MAX_DEVICES, MAX_FILE_BYTES, save_instance
 from solvers.result import Status
-from solvers.tolerances import BOUND_RTOL, EXACT_RTOL, close
+from solvers.tolerances import BOUND_RTOL, EXACT_RTOL, MILP_FEASTOL, close
 from tests.bruteforce import brute_force_p1, brute_force_p2
 from tests.strategies import EXTREME_EXPONENTS, extreme_instances, instances
 from validation.check import check_result
 from validation.compare import EXIT_UNUSABLE, Group, Outcome, assess, compare_paths
+from validation.parallel import GuardedWorker, Job
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
@@ -78,11 +79,30 @@ def classify(inst: Instance, optimum_s: float | None) -> None:
           if tcp.max() > 0 else "all latencies zero")
 
 
+#: Methods run in a guarded worker process rather than in the test process: SCIP once
+#: crashed the whole fuzz run (SIGSEGV inside scip_direct); in a worker a crash is an
+#: ``error`` result that fails the example, and hypothesis shrinks and prints the instance.
+GUARDED = {"minlp"}
+_worker: GuardedWorker | None = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_worker():
+    yield
+    if _worker is not None:
+        _worker.close()
+
+
 def run_checked(inst: Instance, problem: str, names) -> dict[str, Outcome]:
     """Run each method through the registry and check its answer independently."""
+    global _worker
     out = {}
     for name in names:
-        res = solvers.run(problem, name, inst, time_limit=TIME_LIMIT_S)
+        if name in GUARDED:
+            _worker = _worker or GuardedWorker()
+            res = _worker.run_one(Job(0, "fuzz", problem, name, inst, TIME_LIMIT_S), grace_s=TIME_LIMIT_S)
+        else:
+            res = solvers.run(problem, name, inst, time_limit=TIME_LIMIT_S)
         out[name] = Outcome("fuzz", problem, name, res, check_result(inst, res, problem))
     return out
 
@@ -148,20 +168,20 @@ def test_extreme_strategy_reaches_every_case():
 # --------------------------------------------------------------------------------------
 # P1: crunch, linear-search and milp agree with brute force
 # --------------------------------------------------------------------------------------
-@fuzz_settings(150)
+@fuzz_settings(300)
 @given(extreme_instances(max_devices=6, max_blocks=4))
 def test_p1_exact_methods_agree_with_brute_force(inst):
     outcomes = run_checked(inst, "P1", solvers.solvers_for("P1"))
     assert_checked(outcomes, inst)
     best = brute_force_p1(inst)
     classify(inst, best)
-    for name in P1_EXACT:
+    for name in [n for n in P1_EXACT if n in outcomes]:
         res = outcomes[name].result
         if best is None:
             assert res.status == Status.INFEASIBLE, (name, res.status, describe(inst))
-        else:
-            assert res.status == Status.OPTIMAL, (name, res.status, res.message, describe(inst))
-            assert close(res.objective_s, best, EXACT_RTOL), (name, res.objective_s, best, describe(inst))
+            continue
+        assert res.status == Status.OPTIMAL, (name, res.status, res.message, describe(inst))
+        assert close(res.objective_s, best, EXACT_RTOL), (name, res.objective_s, best, describe(inst))
     for name, o in outcomes.items():
         if best is None:
             assert o.result.assignment is None, name
@@ -202,7 +222,7 @@ def check_p2(inst: Instance, outcomes: dict[str, Outcome], optimum_s: float | No
     assert_harness_agrees(outcomes, "P2", optimum_s)
 
 
-@fuzz_settings(60)
+@fuzz_settings(150)
 @given(extreme_instances(max_devices=5, max_blocks=4))
 def test_p2_exact_methods_and_order_relations(inst):
     outcomes = run_checked(inst, "P2", solvers.solvers_for("P2"))
@@ -211,7 +231,7 @@ def test_p2_exact_methods_and_order_relations(inst):
     check_p2(inst, outcomes, p2, p1)
 
 
-@fuzz_settings(60)
+@fuzz_settings(100)
 @given(instances(max_devices=6, max_blocks=4))
 def test_p2_on_plain_random_instances(inst):
     """The same relations on the basic strategy's instances (moderate magnitudes, grids)."""
@@ -223,12 +243,12 @@ def test_p2_on_plain_random_instances(inst):
 # --------------------------------------------------------------------------------------
 # Larger instances: no brute force, the exact methods against each other
 # --------------------------------------------------------------------------------------
-@fuzz_settings(15, share=0.2)
+@fuzz_settings(30, share=0.2)
 @given(extreme_instances(max_devices=30, max_blocks=8), st.data())
 def test_exact_methods_agree_on_larger_instances(inst, data):
     p1 = run_checked(inst, "P1", solvers.solvers_for("P1"))
     assert_checked(p1, inst)
-    claims = {n: p1[n].result for n in P1_EXACT}
+    claims = {n: p1[n].result for n in P1_EXACT if n in p1}
     statuses = {n: r.status for n, r in claims.items()}
     assert len(set(statuses.values())) == 1, (statuses, describe(inst))
     p1_opt = claims["crunch"].objective_s
@@ -304,3 +324,55 @@ def test_huge_sizes_are_refused(tmp_path):
     assert report.exit_code == EXIT_UNUSABLE
     assert len(report.unusable) == len(cases)
     assert [r["status"] for r in report.rows if r["instance"].endswith("ok.json")] == ["optimal"]
+
+
+# --------------------------------------------------------------------------------------
+# What the fuzzing found, kept as regression tests (oracle: brute force)
+# --------------------------------------------------------------------------------------
+def test_found_p1_milp_microsecond_entries_beside_a_long_upload():
+    """Found by test_p1_exact_methods_agree_with_brute_force (2026-11): entries 1e-6 s apart beside
+    a 0.2-0.6 s upload; HiGHS's default mip_feasibility_tolerance (1e-6) let milp return an
+    assignment 1e-6 s above the optimum (fixed by tolerances.MILP_FEASTOL)."""
+    tcp = np.array([[2.0, 2.5, 3.0], [1.0, 1.5, 2.5], [1.0, 1.5, 2.0],
+                    [2.0, 2.5, 3.0], [2.0, 2.5, 3.0], [1.0, 1.5, 2.5]]) * 1e-6
+    inst = Instance.from_arrays(tcp, [1.0] * 3, [1.0] * 6, [0.5, 0.5, 1.0, 0.5, 0.5, 0.5], 0.1, 1.0)
+    best = brute_force_p1(inst)
+    res = solvers.run("P1", "milp", inst, time_limit=TIME_LIMIT_S)
+    assert res.status == Status.OPTIMAL and close(res.objective_s, best, EXACT_RTOL), (res.objective_s, best)
+
+
+def test_p1_milp_near_tie_below_the_absolute_tolerance():
+    """Found by the fuzz run (2026-11): two devices, two blocks; giving block 1 to device 0 costs
+    2e-6 + 5e-10 s, to device 1 2e-6 s.  The unscaled MILP met the optimum only to HiGHS's absolute
+    tolerance (1e-9 s); fixed by writing the latency rows in units of a lower bound on the optimum."""
+    tcp = np.array([[1.0, 2.0], [1.0, 2.0]]) * 1e-6
+    tcp[0, 1] += 5e-10
+    inst = Instance.from_arrays(tcp, [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], gradient_bits=1e-18, bandwidth_hz=1.0)
+    best = brute_force_p1(inst)
+    for name in P1_EXACT:
+        res = solvers.run("P1", name, inst, time_limit=TIME_LIMIT_S)
+        assert close(res.objective_s, best, EXACT_RTOL), (name, res.objective_s, best)
+
+
+def test_p1_milp_large_latencies_beyond_the_tolerance_resolution():
+    """Found by the long fuzz run (2026-11): every entry 0.1 + 3e7 s (D = 1e5 bits, B = 1 Hz, R = 0.01).
+    MILP_FEASTOL = 1e-9 s was below the rounding step of 3e7 s and HiGHS ended with an error; fixed
+    by the same scaling (rows in units of the lower bound, here 3e7 s)."""
+    inst = Instance.from_arrays(np.full((5, 3), 0.1), [1.0, 2.0, 2.0], [1.0, 2.0, 2.0, 2.0, 2.0], [0.01] * 5,
+                                gradient_bits=1e5, bandwidth_hz=1.0)
+    best = brute_force_p1(inst)
+    res = solvers.run("P1", "milp", inst, time_limit=TIME_LIMIT_S)
+    assert res.status == Status.OPTIMAL and close(res.objective_s, best, EXACT_RTOL), (res.status, res.message)
+
+
+def test_p1_milp_coefficients_spanning_eight_decades():
+    """Found by the long fuzz run (2026-11-28), against a first fix that wrote the rows in units of
+    the elementary lower bound max_m min_k c[k, m] (3e-4 s here): the 1e4 s entries became
+    coefficients of 3e7 and HiGHS ended with an error.  Both devices are needed, so T* = 1e4 + 2e-4 s."""
+    inst = Instance.from_arrays([[1e4, 1e4], [1e-4, 1e-4]], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0],
+                                gradient_bits=1e-4, bandwidth_hz=1.0)
+    best = brute_force_p1(inst)
+    for name in P1_EXACT:
+        res = solvers.run("P1", name, inst, time_limit=TIME_LIMIT_S)
+        assert res.status == Status.OPTIMAL and close(res.objective_s, best, EXACT_RTOL), (name, res.status,
+                                                                                          res.message)

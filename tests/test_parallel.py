@@ -360,7 +360,7 @@ def test_real_ctrl_c_on_the_process_group(corpus, tmp_path, fmt):
 def thread_cluster():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         yield cluster
 
 
@@ -368,14 +368,18 @@ def thread_cluster():
 def process_cluster():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         yield cluster
 
 
-def test_dask_threads_same_rows_and_faults(corpus, faults, thread_cluster):
+def test_dask_threads_same_rows(corpus, thread_cluster):
     seq = compare_paths(sweep(corpus), time_limit=20)
     par = compare_paths(sweep(corpus), time_limit=20, dask=thread_cluster.scheduler_address)
     assert comparable(par.rows) == comparable(seq.rows)
+    assert len(par.rows) == 3 * len(solvers.REGISTRY) + 2
+
+
+def test_dask_threads_faults(corpus, faults, thread_cluster):
     report = compare_paths([corpus / "a_small.json"], problems=["P1"],
                            solvers=["crunch", "hang", "gil-hang", "segfault", "garbage"], time_limit=0.5,
                            dask=thread_cluster.scheduler_address, grace_s=0.5)

@@ -546,8 +546,8 @@ def run_dask(jobs: Iterable[Job], address, grace_s: float | None = None,
             # the instance travels inside each task (not scattered once): scattered data lives on one
             # worker and is lost with it, while a task spec can be re-run elsewhere after a worker dies
             grace = grace_s if grace_s is not None else default_grace_s(job.time_limit)
-            light = Job(job.index, job.label, job.problem, job.solver, job.instance, job.time_limit, job.method())
-            future = client.submit(dask_task, light, grace, pure=False, key=f"deft-{token}-{count}-{job.solver}")
+            task_job = Job(job.index, job.label, job.problem, job.solver, job.instance, job.time_limit, job.method())
+            future = client.submit(dask_task, task_job, grace, pure=False, key=f"deft-{token}-{count}-{job.solver}")
             count += 1
             futures[future] = job
             queue.add(future)

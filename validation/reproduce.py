@@ -121,7 +121,7 @@ BASE_DEVICES = 20
 #: Draws per point of the full run, and of ``--quick``.
 FULL_DRAWS = 200
 QUICK_DRAWS = 8
-#: Seconds each method may take on one draw (dual ascent takes ~0.2 s).
+#: Seconds each method may take on one draw (dual ascent takes ~0.1 s at K = 20).
 DEFAULT_TIME_LIMIT_S = 60.0
 #: Seconds per unit of the paper's Table I (assumed minutes, see ``docs/reproduction.md``).
 TABLE_UNIT_S = 60.0
