@@ -31,6 +31,7 @@ from instances import Instance, save_instance
 from solvers.result import Result, Status
 from validation.compare import (EXIT_INCONSISTENT, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNUSABLE, ROW_FIELDS,
                                 compare_paths, main)
+from tests.test_compare import memory_wall, small, ties
 from validation.parallel import GuardedWorker, Job, LocalPool, default_grace_s
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,22 +41,6 @@ MALFORMED = Path(__file__).parent / "data" / "malformed"
 # --------------------------------------------------------------------------------------
 # Instances and faults
 # --------------------------------------------------------------------------------------
-def small() -> Instance:
-    """K=3, M=2; P1 optimum 3.5 s (see tests/test_compare.py)."""
-    return Instance.from_arrays([[1.0, 2.0], [1.5, 1.5], [0.5, 3.0]], [1.0, 2.0], [4.0, 1.0, 4.0],
-                                [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0, name="small")
-
-
-def ties() -> Instance:
-    return Instance.from_arrays(np.full((4, 3), 2.0), [1.0, 1.0, 1.0], [1.0] * 4, [1.0] * 4,
-                                gradient_bits=3.0, bandwidth_hz=3.0, name="ties")
-
-
-def memory_wall() -> Instance:
-    return Instance.from_arrays([[1.0, 2.0], [1.0, 2.0]], [1.0, 5.0], [4.0, 4.0], [1.0, 1.0], 1.0, 1.0,
-                                name="wall")
-
-
 @pytest.fixture
 def corpus(tmp_path) -> Path:
     """Three instances (one in a sub-folder, one infeasible), a bad file and an empty folder."""
@@ -356,20 +341,22 @@ def test_real_ctrl_c_on_the_process_group(corpus, tmp_path, fmt):
 # --------------------------------------------------------------------------------------
 # Dask
 # --------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def thread_cluster():
+def local_cluster(processes: bool):
+    """A 2-worker Dask LocalCluster (one thread each), with worker threads or worker processes."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
                                   dashboard_address=":0") as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="module")
+def thread_cluster():
+    yield from local_cluster(processes=False)
 
 
 @pytest.fixture(scope="module")
 def process_cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster:
-        yield cluster
+    yield from local_cluster(processes=True)
 
 
 def test_dask_threads_same_rows(corpus, thread_cluster):
