@@ -92,6 +92,7 @@ References
 from __future__ import annotations
 
 import math
+import signal
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -511,8 +512,12 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     # display/verblevel 0: Pyomo captures SCIP's stdout through a pipe read by a Python
     # thread, but PySCIPOpt keeps the GIL while SCIP runs; once a long run has printed
     # 64 KiB the pipe is full and SCIP blocks forever on write (seen at K = 50).
+    # misc/catchctrlc: SCIP catches Ctrl-C while it runs and stops with "userinterrupt", which
+    # is turned back into KeyboardInterrupt below, so that Ctrl-C ends a sweep, not one run.  A
+    # process that ignores SIGINT (a guarded worker: the harness handles Ctrl-C) keeps it so.
+    catch_ctrl_c = signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None)
     options = {"limits/gap": 0.0, "limits/absgap": 0.0, "numerics/feastol": MINLP_FEASTOL,
-               "display/verblevel": 0}
+               "display/verblevel": 0, "misc/catchctrlc": catch_ctrl_c}
     kwargs = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False,
                   warmstart_discrete_vars=True, solver_options=options)
     if time_limit is not None:
@@ -522,6 +527,8 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     except Exception as exc:  # a solver crash becomes an error row
         return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, message=f"SCIP failed: {type(exc).__name__}: {exc}")
     tc = res.termination_condition
+    if tc == TerminationCondition.interrupted and catch_ctrl_c:   # SCIP's "userinterrupt": Ctrl-C
+        raise KeyboardInterrupt("SCIP was interrupted by the user (Ctrl-C)")
     bound = res.objective_bound
     bound_s = float(bound) * scale if bound is not None and math.isfinite(bound) else None
     info = {"scip_termination": tc.name, "scip_objective_s": None, "scip_nodes": _scip_nodes(res),

@@ -14,7 +14,7 @@ go to every registered method.  Oracles, all independent of the methods:
 
 Tolerances come from :mod:`solvers.tolerances` only.
 
-The test suite runs about 600 examples (about 40 s).  For the long
+The test suite runs 580 examples (about 30 s).  For the long
 run set ``DEFT_FUZZ_EXAMPLES`` (examples per fuzz test; the MINLP / large-instance
 tests take a fifth of it)::
 

@@ -338,6 +338,38 @@ def test_real_ctrl_c_on_the_process_group(corpus, tmp_path, fmt):
         os.killpg(proc.pid, 0)
 
 
+@pytest.mark.parametrize("jobs", [[], ["--jobs", "1"]], ids=["in-process", "jobs-1"])
+def test_real_ctrl_c_while_scip_runs(tmp_path, jobs):
+    """Ctrl-C while SCIP solves (the longest runs of a sweep) ends the sweep, not just that run.
+
+    In process, SCIP catches SIGINT itself and stops with "userinterrupt"; minlp turns that back
+    into KeyboardInterrupt (it used to become a time_limit row and the sweep went on).  In a
+    worker, which ignores SIGINT, SCIP is told not to catch it, and the harness kills the worker."""
+    out = tmp_path / "rows.csv"
+    hard = ROOT / "instances" / "paper" / "paper-K50-M12-s1.json"   # SCIP needs over 60 s on it
+    proc = subprocess.Popen([sys.executable, "-m", "validation.compare", str(hard), "--solvers", "crunch,minlp",
+                             "--time-limit", "120", "--format", "csv", "--output", str(out), *jobs],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (out.exists() and len(out.read_text().splitlines()) >= 2):
+            time.sleep(0.1)   # the P1 crunch row is written; P2 crunch is not asked for, so minlp runs next
+        time.sleep(3.0)
+        sent = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "Traceback" not in err and "interrupted: 1 finished row(s) written" in err, err
+    assert took < 30, took   # far below SCIP's 120 s limit: the interrupt was not swallowed
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [(r["problem"], r["solver"], r["status"]) for r in rows] == [("P1", "crunch", "optimal")]
+
+
 # --------------------------------------------------------------------------------------
 # Dask
 # --------------------------------------------------------------------------------------
