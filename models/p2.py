@@ -150,8 +150,11 @@ def build_p2_assignment(instance: Instance, threshold_s: float) -> pyo.ConcreteM
     model.weight = pyo.Param(model.P, initialize=lambda _, k, m: float(share[k] / (T - tcp[k, m])),
                              doc="share of B device k needs to upload block m by T")
     # Variables
+    # Pairs that break C3 get the upper bound 0 as well: C3 alone lets a solver accept a block
+    # that exceeds the budget by less than its feasibility tolerance (found by fuzzing: 3 bytes
+    # on a device with 2.9999999999999996).
     model.x = pyo.Var(model.K, model.M, domain=pyo.Binary,
-                      bounds=lambda mdl, k, m: (0, 1 if (k, m) in mdl.P else 0),
+                      bounds=lambda mdl, k, m: (0, 1 if (k, m) in mdl.P and instance.memory_ok[k, m] else 0),
                       doc="1 if device k computes block m")
     # Objective
     model.bandwidth_share = pyo.Objective(expr=sum(model.weight[k, m] * model.x[k, m] for (k, m) in model.P),
@@ -268,7 +271,8 @@ def build_p2_minlp(instance: Instance, upper_bound_s: float | None = None) -> py
     tcp_hat = instance.compute_latency / scale
     q = instance.comm_coef / (instance.bandwidth_hz * scale)
     # pairs that cannot finish by ub even with the whole band (scaled: t_hat + q > 1)
-    hopeless = tcp_hat + q[:, None] > 1.0
+    # pairs that cannot finish by the upper bound, or break C3 (as in build_p2_assignment)
+    hopeless = (tcp_hat + q[:, None] > 1.0) | ~instance.memory_ok
     model = pyo.ConcreteModel(name=f"P2_minlp_{instance.name}")
     # Sets
     model.K = pyo.RangeSet(0, instance.K - 1, doc="devices")

@@ -376,3 +376,18 @@ def test_p1_milp_coefficients_spanning_eight_decades():
         res = solvers.run("P1", name, inst, time_limit=TIME_LIMIT_S)
         assert res.status == Status.OPTIMAL and close(res.objective_s, best, EXACT_RTOL), (name, res.status,
                                                                                           res.message)
+
+
+def test_p2_memory_budget_below_the_block_by_one_ulp():
+    """Found by the 10,000-example fuzz run (2026-11-28): device 4, the fastest uploader, has
+    2.9999999999999996 bytes for a 3-byte block.  HiGHS accepted it within its feasibility tolerance
+    and P2 milp ended with "not a C1-C3 assignment"; the P2 builders now bound such x to 0, as P1's does."""
+    inst = Instance.from_arrays([[1.0]] * 6, [3.0], [3.0, 1.0, 1.0, 1.0, 2.9999999999999996, 1.0],
+                                [0.5, 0.5, 0.5, 0.5, 1.0, 0.5], gradient_bits=1.0, bandwidth_hz=1.0)
+    best = brute_force_p2(inst)
+    assert best == pytest.approx(3.0)
+    for name in P2_EXACT:
+        res = solvers.run("P2", name, inst, time_limit=TIME_LIMIT_S)
+        assert res.status == Status.OPTIMAL and close(res.objective_s, best, EXACT_RTOL), (name, res.status,
+                                                                                          res.message)
+        assert res.assignment == (0,), (name, res.assignment)
