@@ -71,36 +71,23 @@ def test_every_method_honours_its_time_limit(k500, optima, key, time_limit):
         assert res.message   # says which limit stopped it
 
 
-def test_stopped_minlp_reports_incumbent_and_bound():
-    """K = 50 is beyond SCIP in 0.5 s: it stops with an incumbent (at worst P1's start) and its dual bound."""
-    inst = generate_instance(50, 12, seed=1)
-    optimum = solvers.run("P2", "exact", inst).objective_s
-    res = solvers.run("P2", "minlp", inst, time_limit=0.5)
+@pytest.mark.parametrize("problem, name, K, time_limit, exact", [
+    # K = 50 is beyond SCIP in 0.5 s: an incumbent (at worst P1's start) and SCIP's dual bound
+    ("P2", "minlp", 50, 0.5, "exact"),
+    # K = 1000: a HiGHS step does not finish in 0.2 s; the incumbent is at worst CRUNCH's start
+    ("P2", "milp", 1000, 0.2, "exact"),
+    # stopped before HiGHS's first incumbent: the start (a bottleneck assignment) and the
+    # elementary bound max_m min_k c[k, m]
+    ("P1", "milp", 1000, 1e-3, "crunch"),
+], ids=["p2-minlp", "p2-milp", "p1-milp"])
+def test_stopped_solver_reports_incumbent_and_bound(problem, name, K, time_limit, exact):
+    inst = generate_instance(K, 12, seed=1)
+    optimum = solvers.run(problem, exact, inst).objective_s
+    res = solvers.run(problem, name, inst, time_limit=time_limit)
     assert res.status == Status.TIME_LIMIT, (res.status, res.message)
     assert res.assignment is not None and res.bound_s is not None
     assert res.bound_s <= res.objective_s
-    assert_sound(inst, res, "P2", optimum)
-
-
-def test_stopped_p2_milp_reports_incumbent_and_bound():
-    """K = 1000: a HiGHS step does not finish in 0.2 s; the incumbent is at worst CRUNCH's start."""
-    inst = generate_instance(1000, 12, seed=1)
-    optimum = solvers.run("P2", "exact", inst).objective_s
-    res = solvers.run("P2", "milp", inst, time_limit=0.2)
-    assert res.status == Status.TIME_LIMIT, (res.status, res.message)
-    assert res.assignment is not None and res.bound_s is not None
-    assert_sound(inst, res, "P2", optimum)
-
-
-def test_stopped_p1_milp_reports_incumbent():
-    """Stopped before HiGHS's first incumbent, P1 milp still reports its start (a bottleneck
-    assignment) and the elementary lower bound; both sound against the optimum."""
-    inst = generate_instance(1000, 12, seed=1)
-    optimum = solvers.run("P1", "crunch", inst).objective_s
-    res = solvers.run("P1", "milp", inst, time_limit=1e-3)
-    assert res.status == Status.TIME_LIMIT, (res.status, res.message)
-    assert res.assignment is not None and res.bound_s is not None
-    assert_sound(inst, res, "P1", optimum)
+    assert_sound(inst, res, problem, optimum)
 
 
 # --------------------------------------------------------------------------------------
