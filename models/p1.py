@@ -49,9 +49,9 @@ def build_p1_milp(instance: Instance, time_unit_s: float = 1.0,
         The latency rows (L) are written in this unit (both sides divided by
         it); the objective ``T`` stays in seconds.  A solver's feasibility
         tolerance is absolute, so it becomes relative to ``time_unit_s``:
-        :func:`solvers.p1.milp` passes a lower bound on the optimum, which
-        makes the tolerance relative to the answer (default 1 s: rows as
-        written in the formulation).
+        :func:`solvers.p1.milp` passes the latency of a feasible start, an
+        upper bound close to the optimum, which makes the tolerance relative
+        to the answer (default 1 s: rows as written in the formulation).
     latency_cap_s : float, optional
         An upper bound on the optimum (s), e.g. the latency of any feasible
         assignment.  Pairs whose latency exceeds it cannot appear in an optimal

@@ -59,5 +59,7 @@ MINLP_FEASTOL = 1e-9
 CONIC_TOL = 1e-9
 
 #: HiGHS's MIP and primal feasibility tolerances for the Pyomo MILPs (defaults 1e-6 /
-#: 1e-7 let a solution break a latency row by that much, seconds, and so miss the optimum).
+#: 1e-7 let a solution break a latency row by that much and so miss the optimum).  Absolute,
+#: in the model's units: P1's latency rows are written in units of a feasible start's latency
+#: (solvers.p1.milp), so there it is relative to the answer.
 MILP_FEASTOL = 1e-9

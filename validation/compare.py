@@ -513,26 +513,13 @@ def compare_paths(paths: Iterable[str | Path], solvers: Iterable[str] | None = N
                                  jobs, dask, grace_s)
     report = Report()
     files, empty = find_instance_files(paths)
-
-    def unusable(label: str, message: str) -> None:
-        report.files.append(label)
-        report.unusable.append(message)
-        row = unusable_row(label, message)
-        report.rows.append(row)
-        if on_unusable is not None:
-            on_unusable(row)
-
     try:
         for label, message in empty:
-            unusable(label, message)
+            _record_unusable(report, label, message, on_unusable)
         for path in files:
-            try:
-                instance = load_instance(path)
-            except InstanceError as exc:
-                unusable(str(path), str(exc))
-                continue
-            except Exception as exc:   # a loader bug must not hide the other files
-                unusable(str(path), f"{path}: unexpected {type(exc).__name__} while loading: {exc}")
+            instance = _load_or_reason(path)
+            if isinstance(instance, str):
+                _record_unusable(report, str(path), instance, on_unusable)
                 continue
             compare_instance(instance, str(path), solvers, problems, time_limit, report, on_group, on_issue)
             if report.interrupted:
@@ -540,6 +527,27 @@ def compare_paths(paths: Iterable[str | Path], solvers: Iterable[str] | None = N
     except KeyboardInterrupt:
         report.interrupted = True
     return report
+
+
+def _load_or_reason(path: Path) -> Instance | str:
+    """The instance in ``path``, or the one-line reason it is unusable."""
+    try:
+        return load_instance(path)
+    except InstanceError as exc:
+        return str(exc)
+    except Exception as exc:   # a loader bug must not hide the other files
+        return f"{path}: unexpected {type(exc).__name__} while loading: {exc}"
+
+
+def _record_unusable(report: Report, label: str, message: str,
+                     on_unusable: Callable[[dict], None] | None) -> None:
+    """Add an unusable input to ``report`` (file list, message, row) and pass its row on."""
+    report.files.append(label)
+    report.unusable.append(message)
+    row = unusable_row(label, message)
+    report.rows.append(row)
+    if on_unusable is not None:
+        on_unusable(row)
 
 
 @dataclass
@@ -581,15 +589,11 @@ def _compare_parallel(paths, solvers, problems, time_limit, on_group, on_unusabl
     written = 0
 
     def write(slot: _Slot) -> None:
-        if not report.files or report.files[-1] != slot.label:
-            report.files.append(slot.label)
         if slot.group is None:
-            report.unusable.append(slot.message)
-            row = unusable_row(slot.label, slot.message)
-            report.rows.append(row)
-            if on_unusable is not None:
-                on_unusable(row)
+            _record_unusable(report, slot.label, slot.message, on_unusable)
             return
+        if not report.files or report.files[-1] != slot.label:   # one entry per file, not per problem
+            report.files.append(slot.label)
         group = slot.group
         group.outcomes = [checked_outcome(group.problem, name, slot.instance, slot.results[name], slot.label)
                           for name in slot.names if name in slot.results]
@@ -611,13 +615,9 @@ def _compare_parallel(paths, solvers, problems, time_limit, on_group, on_unusabl
         for label, message in empty:
             slots.append(_Slot(label, message=message))
         for path in files:
-            try:
-                instance = load_instance(path)
-            except InstanceError as exc:
-                slots.append(_Slot(str(path), message=str(exc)))
-                continue
-            except Exception as exc:   # a loader bug must not hide the other files
-                slots.append(_Slot(str(path), message=f"{path}: unexpected {type(exc).__name__} while loading: {exc}"))
+            instance = _load_or_reason(path)
+            if isinstance(instance, str):
+                slots.append(_Slot(str(path), message=instance))
                 continue
             for problem, names in selection.items():
                 slot = _Slot(str(path), Group(str(path), problem), instance=instance, names=list(names))
