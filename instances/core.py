@@ -25,11 +25,56 @@ File format ``deft-instance/1`` (JSON)::
      "device_memory": [bytes, ...K], "spectral_efficiency": [bit/s/Hz, ...K],
      "gradient_bits": bits, "bandwidth_hz": Hz, "meta": {...}}
 
-Invalid data (bad JSON, missing or unknown fields, wrong shapes, strings for
-numbers, NaN/inf, negative values, zero bandwidth, rows that are not
-non-decreasing) raises :class:`InstanceError`, whose message names the file,
-the field and the index.  ``M > K`` or a memory wall is *not* invalid: such an
-instance is simply infeasible and every solver reports it as such.
+Invalid data (bad JSON, duplicate keys, missing or unknown fields, wrong
+shapes, strings for numbers, integers too large for a float, NaN/inf, negative
+values, zero bandwidth, rows that are not non-decreasing, values outside the
+accepted domain below) raises :class:`InstanceError`, whose message names the
+file, the field and the index.  ``M > K`` or a memory wall is *not* invalid:
+such an instance is simply infeasible and every solver reports it as such.
+
+Accepted domain
+---------------
+Every value is a finite float64.  Every positive value, and every derived
+quantity below, lies in ``[VALUE_MIN, VALUE_MAX] = [1e-60, 1e60]`` in its own
+unit; zero is accepted only where it means something (a latency of 0 s, a
+memory of 0 bytes).  These are the only limits besides the size limits
+(``MAX_DEVICES``, ``MAX_BLOCKS``, ``MAX_ENTRIES``, ``MAX_FILE_BYTES``).
+
+==========================  ========================  ===========================
+quantity                    accepted                  why
+==========================  ========================  ===========================
+``compute_latency``         0 or [1e-60, 1e60] s      summed, subtracted from
+                                                      thresholds, normalised
+``block_memory``            0 or [1e-60, 1e60] bytes  summed over blocks (C3)
+``device_memory``           0 or [1e-60, 1e60] bytes  compared with those sums
+``spectral_efficiency``     [1e-60, 1e60] bit/s/Hz    divides D (0: no link)
+``gradient_bits``           [1e-60, 1e60] bits        D (0: nothing to upload)
+``bandwidth_hz``            [1e-60, 1e60] Hz          divides D (0: no band)
+D*M/(B*R_k), each device    at most 1e60 s            P1 upload time (equal
+                                                      split)
+D/(R_k*B), each device      at least 1e-60 s          P2 upload time (whole
+                                                      band), = the above / M
+tcp[k,m] + D*M/(B*R_k)      at most 1e60 s            P1 cost of each pair
+==========================  ========================  ===========================
+
+So every upload time and every P1 cost lies in the window too.  The argument:
+every number a method computes is a sum of at most 2M + 2 terms (costs summed
+over the M blocks of an assignment, the bandwidth equation's bracket
+``max_m t_m + sum_m D/(R_m B)``, a doubled bracket), each term a product or
+quotient of at most four quantities of the table, times counts up to M^2 (for
+instance the weight ``D / (R_k B (T - t))`` at a threshold T, the normalised
+coefficient ``D / (R_k B T)``, the bandwidth ``D / (R_k (T - t))``, the
+checker's ``D / ((B/M) R_k)``).  With every factor in ``[1e-60, 1e60]`` and
+``M <= MAX_BLOCKS = 1e4``, such a number lies in
+``[1e-240 / 2e12, 1e240 * 2e12]``, inside the normal floats
+``[FLOAT_TINY, FLOAT_MAX] = [2.2e-308, 1.8e308]`` with 50 decades to spare:
+nothing overflows to inf and nothing positive underflows to a subnormal number
+or to 0.  A difference ``T - t`` of two times of the window is 0 or at least
+one unit in the last place of 1e-60 (about 1e-76), normal too; at a threshold
+a pair can meet (``T - t >= D/(R_k B)``: no device uploads faster than with
+the whole band) its weight is at most 1 (up to rounding), so a sum of M
+weights is at most about M.
+A subnormal input (below ``FLOAT_TINY``) is named as such in the message.
 
 >>> inst = Instance.from_arrays(
 ...     compute_latency=[[1.0, 2.0], [1.5, 1.5], [0.5, 3.0]],
@@ -74,6 +119,23 @@ MAX_BLOCKS = 10_000
 MAX_ENTRIES = 100_000_000
 MAX_FILE_BYTES = 2 * 1024**3
 
+#: The smallest normal and the largest finite float64 (``np.finfo(float)``).
+FLOAT_TINY = float(np.finfo(float).tiny)
+FLOAT_MAX = float(np.finfo(float).max)
+#: Accepted magnitude of every positive value and derived quantity, in its own
+#: unit (s, bytes, bit/s/Hz, bits, Hz); see "Accepted domain" in the module docstring.
+VALUE_MIN = 1e-60
+VALUE_MAX = 1e60
+#: Unit of each numeric field, for messages.
+UNITS = {
+    "compute_latency": "s",
+    "block_memory": "bytes",
+    "device_memory": "bytes",
+    "spectral_efficiency": "bit/s/Hz",
+    "gradient_bits": "bits",
+    "bandwidth_hz": "Hz",
+}
+
 
 class InstanceError(ValueError):
     """Unusable instance data.
@@ -101,6 +163,61 @@ class InstanceError(ValueError):
 
 def _first_index(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _range_text(name: str, value: float, zero_ok: bool) -> str:
+    """Why ``value`` of field ``name`` is outside the accepted domain, in words."""
+    unit = UNITS[name]
+    accepted = f"{'0 or ' if zero_ok else ''}in [{VALUE_MIN:g}, {VALUE_MAX:g}] {unit}"
+    if 0 < value < FLOAT_TINY:
+        why = f"a subnormal float, below the smallest normal float {FLOAT_TINY!r}"
+    elif value < VALUE_MIN:
+        why = f"below the accepted minimum {VALUE_MIN:g} {unit}: quotients of such values would underflow"
+    else:
+        why = f"above the accepted maximum {VALUE_MAX:g} {unit}: sums and products of such values would overflow"
+    return f"must be {accepted}, got {value!r} ({why})"
+
+
+def _too_large_text(value: Any) -> str:
+    """Message for an integer (or an integer token of a JSON text) beyond the largest float."""
+    if isinstance(value, str):
+        digits = len(value.lstrip("-"))
+        size = f"an integer of {digits} digits"
+    else:
+        size = f"an integer of about 10^{math.floor(math.log10(abs(value)))}"
+    return f"is too large for a float: {size} (the largest float is {FLOAT_MAX!r})"
+
+
+def _is_huge_integer(x: Any) -> bool:
+    """True for a Python or NumPy integer that has no float64 value (overflows)."""
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+        return False
+    x = int(x)
+    if x.bit_length() < 1024:
+        return False
+    try:
+        float(x)
+    except OverflowError:
+        return True
+    return False
+
+
+def _huge_integer_index(value: Any) -> tuple[int, ...] | None:
+    """Index of the first integer too large for a float in nested lists ``value`` (None if none)."""
+    stack = [((), value)]
+    while stack:
+        index, item = stack.pop()
+        if _is_huge_integer(item):
+            return index
+        if isinstance(item, (list, tuple)):
+            stack.extend(((*index, i), x) for i, x in reversed(list(enumerate(item))))
+    return None
+
+
+def _entry(value: Any, index: tuple[int, ...] | None) -> Any:
+    for i in index or ():
+        value = value[i]
+    return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,6 +251,7 @@ class Instance:
             raise InstanceError(src, "compute_latency", f"needs at least one device and one block, got shape {K}x{M}")
         if K > MAX_DEVICES or M > MAX_BLOCKS or K * M > MAX_ENTRIES:
             raise InstanceError(src, "compute_latency", f"too large: {K} devices x {M} blocks (limits {MAX_DEVICES}, {MAX_BLOCKS}, {MAX_ENTRIES} entries)")
+        self._check_range("compute_latency", tcp, zero_ok=True)
         mu = self._array("block_memory", self.block_memory, ndim=1, length=M, length_of="blocks (columns of compute_latency)")
         cap = self._array("device_memory", self.device_memory, ndim=1, length=K, length_of="devices (rows of compute_latency)")
         rate = self._array("spectral_efficiency", self.spectral_efficiency, ndim=1, length=K, length_of="devices (rows of compute_latency)", positive=True)
@@ -148,6 +266,7 @@ class Instance:
             if bad.any():
                 (m,) = _first_index(bad)
                 raise InstanceError(src, "block_memory", f"is not non-decreasing: {float(mu[m + 1])!r} < previous {float(mu[m])!r}", (m + 1,))
+        self._check_derived(tcp, rate, bits, band)
         for name, value in (("compute_latency", tcp), ("block_memory", mu), ("device_memory", cap), ("spectral_efficiency", rate)):
             value.setflags(write=False)
             object.__setattr__(self, name, value)
@@ -155,8 +274,13 @@ class Instance:
         object.__setattr__(self, "bandwidth_hz", band)
 
     def _array(self, name, value, ndim, length=None, length_of="", positive=False) -> np.ndarray:
+        """``value`` as a float array: shape, then finite, then sign, then the accepted range."""
         try:
             arr = np.array(value, dtype=float)
+        except OverflowError:
+            index = _huge_integer_index(value)
+            text = "holds a number too large for a float" if index is None else _too_large_text(_entry(value, index))
+            raise InstanceError(self.source, name, text, index or None) from None
         except (TypeError, ValueError):
             raise InstanceError(self.source, name, "must hold only numbers, in a rectangular array") from None
         if arr.ndim != ndim:
@@ -174,15 +298,62 @@ class Instance:
             idx = _first_index(bad)
             need = "positive" if positive else "non-negative"
             raise InstanceError(self.source, name, f"must be {need}, got {float(arr[idx])!r}", idx)
+        if ndim == 1:   # the caller checks compute_latency's range after its size limits
+            self._check_range(name, arr, zero_ok=not positive)
         return arr
+
+    def _check_range(self, name: str, arr: np.ndarray, zero_ok: bool) -> None:
+        """Refuse the first nonzero entry of ``arr`` outside ``[VALUE_MIN, VALUE_MAX]``."""
+        bad = (arr < VALUE_MIN) | (arr > VALUE_MAX)
+        if zero_ok:
+            bad &= arr != 0
+        if bad.any():
+            idx = _first_index(bad)
+            raise InstanceError(self.source, name, _range_text(name, float(arr[idx]), zero_ok), idx)
 
     def _scalar(self, name, value) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise InstanceError(self.source, name, f"must be a number, got {type(value).__name__}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise InstanceError(self.source, name, _too_large_text(value)) from None
         if not math.isfinite(value) or value <= 0:
             raise InstanceError(self.source, name, f"must be a positive finite number, got {value!r}")
+        if not VALUE_MIN <= value <= VALUE_MAX:
+            raise InstanceError(self.source, name, _range_text(name, value, zero_ok=False))
         return value
+
+    def _check_derived(self, tcp: np.ndarray, rate: np.ndarray, bits: float, band: float) -> None:
+        """Refuse upload times and P1 costs outside the accepted domain (module docstring).
+
+        Each quantity is computed as :attr:`upload_equal_s`, :attr:`upload_full_s`
+        and :meth:`p1_cost` compute it; the device (or pair) at fault is named.
+        The inputs are already in ``[VALUE_MIN, VALUE_MAX]``, so nothing here
+        overflows or underflows.  O(KM).
+        """
+        M = tcp.shape[1]
+        upload_equal_s = bits * M / (band * rate)
+        upload_full_s = bits / rate / band
+        given = f"D = {bits!r} bits, B = {band!r} Hz, M = {M}"
+        checks = ((upload_equal_s > VALUE_MAX, upload_equal_s, "P1 upload time D*M/(B*R_k) (band split equally)",
+                   f"above the accepted maximum {VALUE_MAX:g} s"),
+                  (upload_full_s < VALUE_MIN, upload_full_s, "P2 upload time D/(R_k*B) (whole band)",
+                   f"below the accepted minimum {VALUE_MIN:g} s"))
+        for bad, values, what, limit in checks:
+            if bad.any():
+                (k,) = _first_index(bad)
+                raise InstanceError(self.source, "spectral_efficiency",
+                                    f"gives a {what} of {float(values[k])!r} s, {limit} "
+                                    f"(R_k = {float(rate[k])!r} bit/s/Hz, {given})", (k,))
+        cost_s = tcp + upload_equal_s[:, None]
+        bad = cost_s > VALUE_MAX
+        if bad.any():
+            k, m = _first_index(bad)
+            raise InstanceError(self.source, "compute_latency",
+                                f"gives a P1 cost tcp + D*M/(B*R_k) of {float(cost_s[k, m])!r} s, above the accepted "
+                                f"maximum {VALUE_MAX:g} s (tcp = {float(tcp[k, m])!r} s, upload {float(upload_equal_s[k])!r} s)",
+                                (k, m))
 
     # -- constructors ----------------------------------------------------------------
     @classmethod
@@ -253,6 +424,11 @@ class Instance:
         return self.gradient_bits * self.M / (self.bandwidth_hz * self.spectral_efficiency)
 
     @property
+    def upload_full_s(self) -> np.ndarray:
+        """(K,) seconds: upload time D / (R_k B) with the whole band (P2's shortest upload)."""
+        return self.gradient_bits / self.spectral_efficiency / self.bandwidth_hz
+
+    @property
     def comm_coef(self) -> np.ndarray:
         """(K,) bit/(bit/s/Hz) = Hz*s: D / R_k, so that upload time is comm_coef / B_k (P2)."""
         return self.gradient_bits / self.spectral_efficiency
@@ -316,8 +492,10 @@ def load_instance(path: str | os.PathLike) -> Instance:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InstanceError(src, "<file>", f"cannot be read as UTF-8 text: {exc}") from None
+    hooks = _JsonHooks()
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=hooks.object_from_pairs,
+                          parse_int=hooks.integer)
     except json.JSONDecodeError as exc:
         raise InstanceError(src, "<json>", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:
@@ -325,7 +503,78 @@ def load_instance(path: str | os.PathLike) -> Instance:
     except ValueError as exc:
         field, index = _locate_constant(text)
         raise InstanceError(src, field, f"invalid JSON: {exc} (JSON has no NaN or Infinity)", index) from None
+    if hooks.suspect:
+        _refuse_marked(src, data)
     return Instance.from_dict(data, source=src)
+
+
+class _DuplicateKeys(dict):
+    """A JSON object that repeats a key: ``repeated`` is the first repeated key, ``count`` its count."""
+
+    repeated: str = ""
+    count: int = 0
+
+
+class _HugeInteger(str):
+    """The token of a JSON integer too large for a float (kept as text: it may exceed int's digit limit)."""
+
+
+class _JsonHooks:
+    """``json.loads`` hooks that mark duplicate keys and huge integers instead of losing them.
+
+    Python's ``json`` keeps the last value of a repeated key and turns integers
+    into exact ints (or fails beyond 4300 digits); both are marked here, and
+    :func:`_refuse_marked` then names the first mark in document order.
+    """
+
+    def __init__(self) -> None:
+        self.suspect = False
+
+    def object_from_pairs(self, pairs: list[tuple[str, Any]]) -> dict:
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        self.suspect = True
+        seen: dict[str, int] = {}
+        for key, _ in pairs:
+            seen[key] = seen.get(key, 0) + 1
+        marked = _DuplicateKeys(obj)
+        marked.repeated = next(key for key, _ in pairs if seen[key] > 1)
+        marked.count = seen[marked.repeated]
+        return marked
+
+    def integer(self, token: str) -> int | _HugeInteger:
+        # 10^309 > FLOAT_MAX: longer tokens are never floats (and may exceed int's digit limit)
+        if len(token.lstrip("-")) > 309 or _is_huge_integer(int(token)):
+            self.suspect = True
+            return _HugeInteger(token)
+        return int(token)
+
+
+def _refuse_marked(source: str, data: Any) -> None:
+    """Raise for the first duplicate key or huge integer marked by :class:`_JsonHooks` (document order)."""
+    stack: list[tuple[tuple, Any]] = [((), data)]
+    while stack:            # iterative: the document may be nested deeply
+        path, value = stack.pop()
+        if isinstance(value, _DuplicateKeys):
+            key = value.repeated
+            field, index = _field_and_index(data, path)
+            where = "the top-level object" if not path else f"the object '{field}{''.join(f'[{i}]' for i in index or ())}'"
+            field, index = _field_and_index(data, path + (key,))
+            raise InstanceError(source, field, f"duplicate key {key!r}: it appears {value.count} times in {where} "
+                                               "(JSON keys must be unique; the last value would silently win)", index)
+        if isinstance(value, _HugeInteger):
+            field, index = _field_and_index(data, path)
+            raise InstanceError(source, field, _too_large_text(str(value)), index)
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        stack.extend((path + (key,), item) for key, item in reversed(list(items)))
+
+
+def _field_and_index(data: Any, path: tuple) -> tuple[str, tuple | None]:
+    """(field, index) naming the value at ``path`` inside the parsed document ``data``."""
+    if not isinstance(data, dict) or not path:
+        return "<top level>", path or None
+    return str(path[0]), path[1:] or None
 
 
 class _Constant(str):
@@ -346,13 +595,11 @@ def _locate_constant(text: str) -> tuple[str, tuple | None]:
         return None
 
     try:
-        data = json.loads(text, parse_constant=_Constant)
+        data = json.loads(text, parse_constant=_Constant, parse_int=_JsonHooks().integer)
         path = path_to(data, ()) or ()
     except (ValueError, RecursionError):
         return "<json>", None
-    if not isinstance(data, dict) or not path:
-        return "<top level>", path or None
-    return str(path[0]), path[1:] or None
+    return _field_and_index(data, path)
 
 
 def save_instance(instance: Instance, path: str | os.PathLike) -> None:

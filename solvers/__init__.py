@@ -42,16 +42,23 @@ def solvers_for(problem: str) -> list[str]:
     return [name for (p, name) in REGISTRY if p == problem]
 
 
-def run(problem: str, name: str, instance: Instance, time_limit: float | None = None) -> Result:
-    """Run one method; any exception becomes a ``status=error`` result naming it."""
+def run(problem: str, name: str, instance: Instance, time_limit: float | None = None,
+        certify: bool = True) -> Result:
+    """Run one method; any exception becomes a ``status=error`` result naming it.
+
+    With ``certify`` (the default) an ``optimal`` or ``infeasible`` claim gets
+    its certificate (:func:`solvers.certify.attach`), or is withdrawn.
+    """
+    from .certify import attach
     from .result import Stopwatch
 
     sw = Stopwatch()
     try:
-        return REGISTRY[(problem, name)](instance, time_limit=time_limit)
+        result = REGISTRY[(problem, name)](instance, time_limit=time_limit)
     except Exception as exc:  # one failing method never stops the others
         return Result(name, problem, Status.ERROR, seconds=sw.elapsed,
                       message=f"{type(exc).__name__}: {exc}")
+    return attach(instance, result, problem) if certify and isinstance(result, Result) else result
 
 
 __all__ = ["REGISTRY", "EXACT", "BOUNDS", "PROBLEMS", "Result", "Status", "run", "solvers_for"]

@@ -11,15 +11,20 @@ import numpy as np
 class Status(str, Enum):
     """What a method can say about its answer."""
 
-    OPTIMAL = "optimal"        #: proven optimal (objective == bound)
+    OPTIMAL = "optimal"        #: proven optimal (objective == bound), with a certificate
     FEASIBLE = "feasible"      #: a valid solution, optimality not claimed (heuristics)
-    INFEASIBLE = "infeasible"  #: proven: no assignment satisfies C1-C3
+    INFEASIBLE = "infeasible"  #: proven: no assignment satisfies C1-C3, with a certificate
+    NO_SOLUTION = "no_solution"  #: a heuristic found no solution; says nothing about the instance
     TIME_LIMIT = "time_limit"  #: stopped by the time limit; incumbent and bound if any
     ERROR = "error"            #: the method failed; ``message`` says why
     BOUND = "bound"            #: only a lower bound (relaxations); ``bound_s`` holds it
 
     def __str__(self) -> str:  # print as the plain word
         return self.value
+
+
+#: The statuses that are proofs about the instance, and so carry a certificate.
+CLAIMS = (Status.OPTIMAL, Status.INFEASIBLE)
 
 
 @dataclass
@@ -47,6 +52,10 @@ class Result:
         Human-readable detail (why infeasible, which limit stopped it, ...).
     info : dict
         Method-specific extras (iterations, trace, ...).
+    certificate : dict or None
+        For ``optimal`` and ``infeasible``: the proof, JSON-ready, that
+        :mod:`validation.check` verifies without trusting the method
+        (attached by :func:`solvers.certify.attach`; see there for the kinds).
     """
 
     solver: str
@@ -59,6 +68,7 @@ class Result:
     bandwidth_hz: tuple[float, ...] | None = None
     message: str = ""
     info: dict = field(default_factory=dict)
+    certificate: dict | None = None
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
@@ -92,6 +102,8 @@ class Result:
             "assignment": list(self.assignment) if self.assignment is not None else None,
             "bandwidth_hz": list(self.bandwidth_hz) if self.bandwidth_hz is not None else None,
             "message": self.message,
+            "certified": None if self.status not in CLAIMS else self.certificate is not None,
+            "certificate": self.certificate,
         }
 
 

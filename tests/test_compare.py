@@ -23,11 +23,12 @@ from hypothesis import strategies as st
 import solvers
 from instances import Instance, load_instance, save_instance
 from solvers.bandwidth import optimal_bandwidth
+from solvers.certify import attach
 from solvers.result import Result, Status, equal_bandwidth
 from solvers.tolerances import BANDWIDTH_RTOL, close
 from tests.bruteforce import brute_force_p1, brute_force_p2, feasible_assignments
 from tests.strategies import instances
-from validation.check import (check_assignment, check_bandwidth, check_result, p1_latency,
+from validation.check import (Check, check_assignment, check_bandwidth, check_result, p1_latency,
                               p2_latency)
 from validation.compare import (EXIT_INCONSISTENT, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNUSABLE,
                                 ROW_FIELDS, Group, Outcome, assess, compare_instance,
@@ -87,12 +88,15 @@ def test_checker_accepts_correct_solutions():
     assert check_assignment(inst, [1, 2]) == []
     assert check_assignment(inst, np.array([0, 2])) == []        # numpy integers are indices too
     band = equal_bandwidth(inst.K, [1, 2], inst.bandwidth_hz)
-    ok = Result("x", "P1", "optimal", 3.5, 3.5, 0.0, (1, 2), band)
+    ok = attach(inst, Result("x", "P1", "optimal", 3.5, 3.5, 0.0, (1, 2), band))
     verdict = check_result(inst, ok)
     assert verdict.ok and verdict.valid_solution and verdict.objective_s == 3.5
     T, band2 = optimal_bandwidth(inst, [1, 2])
-    verdict = check_result(inst, Result("x", "P2", "optimal", T, T, 0.0, (1, 2), band2))
+    verdict = check_result(inst, attach(inst, Result("x", "P2", "optimal", T, T, 0.0, (1, 2), band2)))
     assert verdict.ok and close(verdict.objective_s, T)
+    # an optimal claim needs its certificate
+    assert check_result(inst, Result("x", "P1", "optimal", 3.5, 3.5, 0.0, (1, 2), band)).problems == [
+        "status optimal but no certificate"]
 
 
 @pytest.mark.parametrize("assignment, fragment", [
@@ -277,18 +281,36 @@ def test_flags_exact_disagreement(monkeypatch):
     assert p1_latency(inst, [2, 0]) == 4.0   # max(0.5 + 2/4, 2.0 + 2/1) by hand, worse than 3.5
     report, issues = _run_fake(inst, ["crunch", "wrong-exact"])
     assert report.exit_code == EXIT_INCONSISTENT
-    assert any("exact methods disagree: crunch 3.5 s, wrong-exact 4 s" in i for i in issues), issues
-    assert report.groups[0].optimum_s == 3.5   # the lower valid claim
+    assert any("exact methods disagree: wrong-exact claimed optimal 4 s (not certified) but the certified "
+               "optimum is 3.5 s" in i for i in issues), issues
+    assert report.groups[0].optimum_s == 3.5   # the certified claim
+    wrong = next(o for o in report.outcomes if o.solver == "wrong-exact").result
+    assert wrong.status == Status.FEASIBLE and wrong.certificate is None and "not certified" in wrong.message
 
 
-def test_flags_solution_below_optimum(monkeypatch):
+def test_uncertifiable_claim_of_the_only_exact_method_is_withdrawn(monkeypatch):
     inst = small()
     _fake("P1", "wrong-exact", lambda i, time_limit=None: _p1_result(i, "wrong-exact", [2, 0], "optimal"),
           monkeypatch, exact=True)
     monkeypatch.setitem(solvers.EXACT, "P1", {"wrong-exact"})   # the only exact method
     report, issues = _run_fake(inst, ["wrong-exact", "comm-aware"])
-    assert any("comm-aware: valid solution of 3.5 s is below the proven optimum 4 s" in i for i in issues), issues
-    assert report.exit_code == EXIT_INCONSISTENT
+    assert report.groups[0].optimum_s is None and report.groups[0].verdict == "unknown"
+    row = next(r for r in report.rows if r["solver"] == "wrong-exact")
+    assert row["status"] == "feasible" and row["certified"] is None
+    assert "claimed optimal but not certified" in row["message"]
+    assert report.method_table().set_index("solver").loc["wrong-exact", "uncertified"] == 1
+
+
+def test_flags_solution_below_optimum(monkeypatch):
+    """Defence in depth: were a certified optimum wrong, a valid solution below it is flagged."""
+    inst = small()
+    monkeypatch.setitem(solvers.EXACT, "P1", {"e1"})
+    claim = _p1_result(inst, "e1", [2, 0], "optimal")            # 4 s, "certified" by hand below
+    below = _p1_result(inst, "h", [1, 2], "feasible")            # 3.5 s
+    outcomes = [Outcome("small", "P1", "e1", claim, Check([], 4.0)),
+                Outcome("small", "P1", "h", below, check_result(inst, below, "P1"))]
+    group = assess(Group("small", "P1", outcomes))
+    assert any("h: valid solution of 3.5 s is below the proven optimum 4 s" in i for i in group.issues), group.issues
 
 
 def test_flags_infeasible_claim_on_feasible_instance(monkeypatch):
@@ -296,10 +318,12 @@ def test_flags_infeasible_claim_on_feasible_instance(monkeypatch):
     _fake("P1", "gives-up", lambda i, time_limit=None: Result("gives-up", "P1", "infeasible", message="no"),
           monkeypatch, exact=True)
     report, issues = _run_fake(inst, ["crunch", "gives-up"])
-    assert any("gives-up says infeasible but crunch claims the optimum" in i for i in issues), issues
-    # a heuristic that hits the memory wall proves nothing: no flag
+    assert any("gives-up: error: claimed infeasible but not certified: an assignment of every block exists"
+               in i for i in issues), issues
+    assert report.exit_code == EXIT_INCONSISTENT
+    # a heuristic that hits the memory wall proves nothing: its own status, no flag
     report, issues = _run_fake(inst, ["crunch", "compute-aware"])
-    assert next(o for o in report.outcomes if o.solver == "compute-aware").result.status == Status.INFEASIBLE
+    assert next(o for o in report.outcomes if o.solver == "compute-aware").result.status == Status.NO_SOLUTION
     assert issues == []
 
 
@@ -339,7 +363,7 @@ def test_assess_pure_on_hand_made_results(monkeypatch):
     monkeypatch.setitem(solvers.EXACT, "P1", {"e1", "e2"})
 
     def outcome(name, objective):
-        res = _p1_result(inst, name, [1, 2], "optimal", objective=objective)
+        res = attach(inst, _p1_result(inst, name, [1, 2], "optimal", objective=objective))
         return Outcome("small", "P1", name, res, check_result(inst, res, "P1"))
 
     group = assess(Group("small", "P1", [outcome("e1", 3.5), outcome("e2", 3.5 * (1 + 1e-9))]))

@@ -42,8 +42,7 @@ from solvers.result import Status
 from solvers.tolerances import BOUND_RTOL, EXACT_RTOL, MILP_FEASTOL, close
 from tests.bruteforce import brute_force_p1, brute_force_p2
 from tests.strategies import EXTREME_EXPONENTS, extreme_instances, instances
-from validation.check import check_result
-from validation.compare import EXIT_UNUSABLE, Group, Outcome, assess, compare_paths
+from validation.compare import EXIT_UNUSABLE, Group, Outcome, assess, checked_outcome, compare_paths
 from validation.parallel import GuardedWorker, Job
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +93,12 @@ def _stop_worker():
 
 
 def run_checked(inst: Instance, problem: str, names) -> dict[str, Outcome]:
-    """Run each method through the registry and check its answer independently."""
+    """Run each method through the registry, certify its claim and check its answer independently.
+
+    A claim that cannot be certified is withdrawn (``optimal`` becomes
+    ``feasible``), so the tests' ``status == optimal`` assertions also count
+    uncertified claims: there must be none.
+    """
     global _worker
     out = {}
     for name in names:
@@ -103,7 +107,7 @@ def run_checked(inst: Instance, problem: str, names) -> dict[str, Outcome]:
             res = _worker.run_one(Job(0, "fuzz", problem, name, inst, TIME_LIMIT_S), grace_s=TIME_LIMIT_S)
         else:
             res = solvers.run(problem, name, inst, time_limit=TIME_LIMIT_S)
-        out[name] = Outcome("fuzz", problem, name, res, check_result(inst, res, problem))
+        out[name] = checked_outcome(problem, name, inst, res, "fuzz")
     return out
 
 

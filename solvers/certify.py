@@ -1,0 +1,404 @@
+"""Certificates: for every ``optimal`` or ``infeasible`` claim, a proof that needs no solver to check.
+
+A general solver's "optimal" is a claim, not a truth: it carries the solver's
+tolerances and bugs.  This module turns a claim into a small object that
+:mod:`validation.check` verifies with plain comparisons and sums, sharing no
+code with any method.  It does not matter which method made the claim
+(CRUNCH, linear search, HiGHS, SCIP, a user's plug-in): the certificate is
+built from the claimed answer and the instance alone.
+
+Kinds (JSON-ready dicts; blocks and devices are 0-based indices)
+-----------------------------------------------------------------
+``{"kind": "hall", "blocks": S, "devices": N}``
+    A *Hall violator*: a set S of blocks whose neighbourhood N (every device
+    that may take some block of S) has fewer than |S| devices, so no
+    assignment gives every block of S its own device (Hall's theorem [1]_).
+
+    * **infeasible** (P1 and P2): the neighbourhood in the memory-allowed
+      graph (``mu_m <= cap_k``).  ``M > K`` is the case S = all blocks.
+    * **P1 optimal** ``T``: the neighbourhood in the graph of pairs whose
+      equal-bandwidth latency is *strictly below* ``T``; then no assignment is
+      faster than ``T``, and the returned one reaches it.  Verification is
+      comparisons only, exact in floating point.
+
+``{"kind": "assignment-dual", "threshold_s": T_low, "u_hz": u, "v_hz": v}``
+    **P2 optimal** ``T``: a lower bound ``T_low`` on every solution.  For a
+    threshold ``T_low`` and every memory-allowed pair with ``tcp[k,m] < T_low``
+    let
+
+    .. math:: w_{km} = \\frac{D}{R_k (T_\\text{low} - t_{km})} \\quad \\text{(Hz)},
+
+    the least bandwidth with which device k finishes block m by ``T_low``.  If
+
+    .. math:: u_m - v_k \\le w_{km} \\;\\forall (k, m), \\qquad v \\ge 0, \\qquad
+              \\textstyle\\sum_m u_m - \\sum_k v_k \\ge B,
+
+    then no solution has latency ``T < T_low``: it would use only pairs with
+    ``t_km < T < T_low`` and need :math:`B_k > w_{km}` on each, so
+    :math:`\\sum_k B_k > \\sum_m w_{x(m),m} \\ge \\sum_m u_m - \\sum_{k} v_k \\ge B`
+    (each device holds at most one block, and ``v >= 0``), more than the
+    band.  ``(u, v)`` are dual variables of the min-bandwidth assignment LP at
+    ``T_low`` (LP duality, the assignment polytope is integral), so such a
+    certificate exists for every ``T_low < T*``: we take
+    ``T_low = T (1 - delta)`` with ``delta`` a few 1e-10, within
+    ``tolerances.CERTIFIED_GAP_RTOL`` of the claim.  (When no assignment
+    computes every block by ``T_low`` at all, the LP is infeasible and its
+    dual unbounded: ``u = 2B`` on a Hall violator S and ``v = 2B`` on its
+    neighbourhood satisfy every row with ``sum u - sum v >= 2B``.)
+
+How the duals are found
+-----------------------
+At ``T_low`` the min-cost assignment (SciPy's LSAP) is solved on each block's
+M + 1 cheapest devices (a block's dual ``u_m`` is at most its cheapest weight
+on a free device; among its M + 1 cheapest at least one is free, so no pruned
+device can violate ``u_m - 0 <= w_km``).  Complementary slackness then leaves
+a system of difference constraints on ``u``, solved by Bellman-Ford over the
+blocks (the arcs are the exchanges of an alternating path, and no negative
+cycle exists at an optimal assignment).  Finally ``v`` is set from ``u`` over
+*all* devices, ``v_k = max(0, max_m u_m - w_km)`` plus a relative slack
+``CERTIFICATE_SLACK_RTOL``, so the dual inequalities hold whatever the
+rounding, and the bound is checked before it is returned.
+
+References
+----------
+.. [1] P. Hall, "On representatives of subsets", J. London Math. Soc. 10, 1935.
+.. [2] H. W. Kuhn, "The Hungarian method for the assignment problem", 1955 (duality).
+
+Examples
+--------
+>>> from instances import Instance
+>>> from solvers import p1
+>>> inst = Instance.from_arrays([[1.0, 2.0], [1.5, 1.5], [0.5, 3.0]], [1e9, 2e9],
+...     [4e9, 1e9, 4e9], [1.0, 2.0, 4.0], gradient_bits=1e6, bandwidth_hz=1e6)
+>>> res = attach(inst, p1.crunch(inst))
+>>> res.status.value, res.objective_s, res.certificate
+('optimal', 3.5, {'kind': 'hall', 'blocks': [1], 'devices': []})
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import maximum_bipartite_matching
+
+from instances import Instance
+
+from .result import CLAIMS, Result, Status
+from .tolerances import CERTIFICATE_SLACK_RTOL, CERTIFIED_GAP_RTOL
+
+#: Relative distances ``delta`` below a P2 claim at which a dual certificate is
+#: tried, in order (the first that verifies is kept; all within CERTIFIED_GAP_RTOL).
+DUAL_DELTAS = (2e-10, 5e-10, 0.95 * CERTIFIED_GAP_RTOL)
+
+
+# --------------------------------------------------------------------------------------
+# Hall violators
+# --------------------------------------------------------------------------------------
+def hall_violator(allowed: np.ndarray) -> np.ndarray | None:
+    """Blocks S whose neighbourhood in ``allowed`` has fewer than |S| devices, or None if all match.
+
+    Parameters
+    ----------
+    allowed : (K, M) bool array
+        ``allowed[k, m]``: device k may take block m.
+
+    Returns
+    -------
+    (|S|,) int array of blocks, sorted, or None when a matching covers every block.
+
+    Notes
+    -----
+    When every row is a prefix (the case of the paper's model, rows sorted),
+    the suffix of blocks ``i..M-1`` has neighbourhood ``{k : allowed[k, i]}``
+    and Proposition 1 says some suffix violates Hall iff no matching exists:
+    O(KM).  Otherwise a maximum matching (Hopcroft-Karp, SciPy) leaves a block
+    b unmatched, and the blocks reachable from b by alternating paths form a
+    violator (their neighbourhood is matched into them, minus b) [1]_:
+    O(KM sqrt(K + M)).
+
+    >>> hall_violator(np.array([[True, True], [True, False]])) is None
+    True
+    >>> hall_violator(np.array([[True, True], [True, True], [True, False]])) is None
+    True
+    >>> hall_violator(np.array([[True, False], [True, False]])).tolist()   # nobody takes block 1
+    [1]
+    >>> hall_violator(np.array([[False, True, False], [False, True, False], [True, False, True]])).tolist()
+    [0, 2]
+    """
+    allowed = np.asarray(allowed, dtype=bool)
+    K, M = allowed.shape
+    if M > K:
+        return np.arange(M)
+    if M == 1 or not np.any(allowed[:, 1:] & ~allowed[:, :-1]):      # every row a prefix
+        short = np.flatnonzero(allowed.sum(axis=0) < M - np.arange(M))
+        return None if short.size == 0 else np.arange(int(short[-1]), M)
+    match = maximum_bipartite_matching(csr_matrix(allowed.T.astype(np.int8)), perm_type="column")
+    free = np.flatnonzero(match < 0)                                  # match[m] = device of block m
+    if free.size == 0:
+        return None
+    block_of = np.full(K, -1)
+    block_of[match[match >= 0]] = np.flatnonzero(match >= 0)
+    seen = np.zeros(M, dtype=bool)
+    seen[free[0]] = True
+    frontier = [int(free[0])]
+    while frontier:                      # alternating paths: block -> allowed device -> its block
+        devices = np.flatnonzero(allowed[:, frontier].any(axis=1))
+        nxt = block_of[devices]
+        nxt = nxt[(nxt >= 0)]
+        nxt = nxt[~seen[nxt]]
+        seen[nxt] = True
+        frontier = nxt.tolist()
+    return np.flatnonzero(seen)
+
+
+def hall_certificate(allowed: np.ndarray, rows: np.ndarray | None = None) -> dict | None:
+    """The ``hall`` certificate of :func:`hall_violator`, with its neighbourhood, or None.
+
+    ``rows`` maps the rows of ``allowed`` to device indices (default: row k is
+    device k); devices not in ``rows`` must have no allowed pair.
+
+    >>> hall_certificate(np.array([[True, False], [True, False], [True, True]]))
+    >>> hall_certificate(np.array([[True, False], [True, False]]))
+    {'kind': 'hall', 'blocks': [1], 'devices': []}
+    """
+    blocks = hall_violator(allowed)
+    if blocks is None:
+        return None
+    near = np.flatnonzero(np.asarray(allowed)[:, blocks].any(axis=1))
+    devices = near if rows is None else np.asarray(rows)[near]
+    return {"kind": "hall", "blocks": blocks.tolist(), "devices": sorted(int(k) for k in devices)}
+
+
+def infeasibility_certificate(instance: Instance) -> dict | None:
+    """A Hall violator of the memory-allowed graph (``mu_m <= cap_k``), or None if an assignment exists.
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 2.0]], [1.0, 3.0], [2.0, 2.0], [1.0, 1.0], 1.0, 1.0)
+    >>> infeasibility_certificate(inst)      # block 1 needs 3 bytes, both devices have 2
+    {'kind': 'hall', 'blocks': [1], 'devices': []}
+    """
+    return hall_certificate(instance.memory_ok)
+
+
+def p1_optimality_certificate(instance: Instance, objective_s: float) -> dict | None:
+    """A Hall violator among the pairs faster than ``objective_s`` (P1), or None if there is none.
+
+    The pairs are those with ``mu_m <= cap_k`` and ``tcp[k,m] + D M / (B R_k) < T``.
+    Only the devices whose block 0 is faster than T can have such a pair
+    (rows are sorted), so the (K, M) matrix is built for those alone.
+    O(K + nM) for n such devices (plus the violator search).
+    """
+    upload_s = instance.upload_equal_s
+    rows = np.flatnonzero((instance.memory_prefix >= 1) & (instance.compute_latency[:, 0] + upload_s < objective_s))
+    cost = instance.compute_latency[rows] + upload_s[rows, None]
+    allowed = instance.memory_ok[rows] & (cost < objective_s)
+    return hall_certificate(allowed, rows)
+
+
+# --------------------------------------------------------------------------------------
+# P2: duals of the min-bandwidth assignment
+# --------------------------------------------------------------------------------------
+def bandwidth_weights_hz(instance: Instance, threshold_s: float) -> np.ndarray:
+    """(K, M) Hz: ``D / (R_k (T - tcp[k,m]))`` where ``tcp < T`` and memory fits, else inf.
+
+    The least bandwidth with which device k computes and uploads block m by T;
+    :func:`solvers.p2_exact.weight_rows` times B.
+    """
+    from .p2_exact import weight_rows
+
+    return weight_rows(instance, threshold_s, np.arange(instance.K)) * instance.bandwidth_hz
+
+
+def assignment_duals(weights: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """Optimal value and dual variables of the min-cost assignment of M blocks to distinct devices.
+
+    .. math:: \\min_x \\sum_{k,m} w_{km} x_{km} \\;\\text{s.t.}\\; \\sum_k x_{km} = 1 \\;(u_m),
+              \\; \\sum_m x_{km} \\le 1 \\;(-v_k \\le 0)
+              \\qquad = \\qquad \\max \\sum_m u_m - \\sum_k v_k \\;\\text{s.t.}\\;
+              u_m - v_k \\le w_{km},\\; v \\ge 0.
+
+    Parameters
+    ----------
+    weights : (K, M) array, inf = forbidden pair
+
+    Returns
+    -------
+    (value, u, v) or None when no finite assignment exists.  ``u`` and ``v`` are
+    not yet padded by any slack (see :func:`dual_certificate`).
+
+    Notes
+    -----
+    The LSAP runs on each block's M + 1 cheapest devices (see the module
+    docstring).  With ``k(m)`` the device of block m, complementary slackness
+    gives ``v_{k(m)} = u_m - w_{k(m),m}`` and ``v = 0`` on free devices, so
+    ``u`` must satisfy the difference constraints
+    ``u_m <= u_{m'} + w_{k(m'),m} - w_{k(m'),m'}`` (block m takes the device of
+    m'), ``u_m >= w_{k(m),m}`` (``v >= 0``) and ``u_m <= w_{km}`` on free
+    devices.  The least solution of the first two is found by Bellman-Ford
+    (longest paths from ``u = own``, O(M^3) at worst); at an optimal
+    assignment it satisfies the third too (the greatest solution, shortest
+    paths from the free devices, does, and the least is below it).  Any
+    value of the dual objective is the same, ``sum_m w_{k(m),m}``; the least
+    ``u`` keeps the magnitudes, and so the rounding, small.
+
+    >>> w = np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 3.0]])
+    >>> value, u, v = assignment_duals(w)
+    >>> float(value), bool(np.all(u[None, :] - v[:, None] <= w + 1e-12)), float(u.sum() - v.sum())
+    (4.0, True, 4.0)
+    """
+    weights = np.asarray(weights, dtype=float)
+    K, M = weights.shape
+    if M > K:
+        return None
+    if K > M + 1:        # each block's M + 1 cheapest devices (a sorted union)
+        near = np.argpartition(weights, M, axis=0)[: M + 1]
+        rows = np.unique(near)
+    else:
+        rows = np.arange(K)
+    try:
+        blocks, picked = linear_sum_assignment(weights[rows].T)
+    except ValueError:   # no finite assignment
+        return None
+    device = np.empty(M, dtype=int)
+    device[blocks] = rows[picked]
+    own = weights[device, np.arange(M)]
+    if not np.all(np.isfinite(own)):
+        return None
+    # exchange[m', m] = w[k(m'), m] - w[k(m'), m']: cost of giving block m the device of m'
+    with np.errstate(invalid="ignore"):
+        exchange = weights[device] - own[:, None]
+    np.fill_diagonal(exchange, np.inf)
+    # the least u >= own (v >= 0) with u_r <= u_m + exchange[m, r] for all m, r: longest paths
+    # (Bellman-Ford), from below, so that u and v stay as small as the weights allow
+    u = own.copy()
+    for _ in range(M + 1):
+        with np.errstate(invalid="ignore"):
+            need = np.max(u[None, :] - exchange, axis=1)        # u_m >= u_r - exchange[m, r]
+        raised = np.maximum(u, need)
+        if np.array_equal(raised, u):
+            break
+        u = raised
+    v = np.zeros(K)
+    v[device] = np.maximum(u - own, 0.0)
+    return math.fsum(own.tolist()), u, v
+
+
+def dual_certificate(instance: Instance, objective_s: float) -> dict | None:
+    """An ``assignment-dual`` certificate that no P2 solution is faster than ``objective_s (1 - delta)``.
+
+    Tries ``delta`` in :data:`DUAL_DELTAS`; returns the first certificate whose
+    inequalities hold with slack (checked here, in floating point with the
+    producer's margin ``CERTIFICATE_SLACK_RTOL``), or None.
+    O(KM) for the weights plus one LSAP on at most M (M + 1) devices per try.
+    """
+    B = instance.bandwidth_hz
+    for delta in DUAL_DELTAS:
+        threshold_s = objective_s * (1.0 - delta)
+        weights = bandwidth_weights_hz(instance, threshold_s)
+        found = assignment_duals(weights)
+        if found is None:
+            # no assignment computes every block by T_low: the dual is unbounded along a Hall
+            # violator S with neighbourhood N (u = 2B on S, v = 2B on N: every dual row holds and
+            # sum u - sum v = 2B (|S| - |N|) >= 2B)
+            blocks = hall_violator(np.isfinite(weights))
+            if blocks is None:          # unreachable: no finite assignment means a violator exists
+                continue
+            u = np.zeros(instance.M)
+            u[blocks] = 2.0 * B
+        else:
+            _, u, _ = found
+        # v from u over *every* device, padded so that u_m - v_k <= w_km holds with room to spare
+        finite = np.isfinite(weights)
+        with np.errstate(invalid="ignore"):
+            excess = np.where(finite, u[None, :] - weights + CERTIFICATE_SLACK_RTOL * (np.abs(u)[None, :] + weights),
+                              -np.inf)
+        v = np.maximum(excess.max(axis=1), 0.0)
+        total = math.fsum(u.tolist()) - math.fsum(v.tolist())
+        room = CERTIFICATE_SLACK_RTOL * (math.fsum(np.abs(u).tolist()) + math.fsum(v.tolist()))
+        if total - room >= B:
+            return {"kind": "assignment-dual", "threshold_s": float(threshold_s),
+                    "u_hz": u.tolist(), "v_hz": v.tolist()}
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# Attaching certificates to results
+# --------------------------------------------------------------------------------------
+def certificate_for(instance: Instance, problem: str, result: Result) -> tuple[dict | None, str]:
+    """The certificate of ``result``'s claim, or None and the reason it cannot be certified.
+
+    Works from the claim alone (status, assignment, bandwidths), whatever made it.
+    """
+    from .bandwidth import p2_objective
+    from .p1 import p1_objective
+
+    if result.status == Status.INFEASIBLE:
+        cert = infeasibility_certificate(instance)
+        return cert, "" if cert else "an assignment of every block exists, so the instance is not infeasible"
+    if result.status != Status.OPTIMAL:
+        return None, "not a claim"
+    if result.assignment is None:
+        return None, "no assignment returned"
+    assignment = np.asarray(result.assignment, dtype=int)
+    if (assignment.shape != (instance.M,) or assignment.min() < 0 or assignment.max() >= instance.K
+            or np.unique(assignment).size != instance.M
+            or not np.all(instance.memory_ok[assignment, np.arange(instance.M)])):
+        return None, "the assignment is not a valid C1-C3 assignment"
+    if problem == "P1":
+        objective_s = p1_objective(instance, assignment)
+        cert = p1_optimality_certificate(instance, objective_s)
+        return cert, "" if cert else (f"an assignment faster than {objective_s!r} s exists "
+                                      f"(no Hall violator below it)")
+    if problem == "P2":
+        if result.bandwidth_hz is None or len(result.bandwidth_hz) != instance.K:
+            return None, "no bandwidth vector of length K returned"
+        objective_s = p2_objective(instance, assignment, result.bandwidth_hz)
+        if not math.isfinite(objective_s):
+            return None, "the solution's latency is not finite"
+        cert = dual_certificate(instance, objective_s)
+        return cert, "" if cert else (f"no lower bound within {CERTIFIED_GAP_RTOL:g} of {objective_s!r} s "
+                                      f"could be certified")
+    return None, f"unknown problem {problem!r}"
+
+
+def attach(instance: Instance, result: Result, problem: str | None = None) -> Result:
+    """Give ``result`` the certificate of its claim; a claim that cannot be certified is withdrawn.
+
+    * ``optimal`` without a certificate becomes ``feasible`` (the solution is
+      kept), its message saying why; ``info["uncertified"]`` holds the reason.
+    * ``infeasible`` on an instance that has an assignment becomes ``error``:
+      the claim is false.
+
+    Idempotent (a result that already has a certificate is returned as is);
+    the time spent is ``info["certify_s"]`` (not added to ``seconds``).
+    """
+    if result.status not in CLAIMS or result.certificate is not None:
+        return result
+    problem = problem or result.problem
+    start = time.perf_counter()
+    try:
+        cert, reason = certificate_for(instance, problem, result)
+    except Exception as exc:   # a certificate that cannot be built is a withdrawn claim, never a crash
+        cert, reason = None, f"certificate construction failed: {type(exc).__name__}: {exc}"
+    result.info["certify_s"] = time.perf_counter() - start
+    if cert is not None:
+        result.certificate = cert
+        return result
+    claimed = result.status.value
+    result.info["uncertified"] = reason
+    result.info["claimed_status"] = claimed
+    note = f"claimed {claimed} but not certified: {reason}"
+    result.message = f"{note}; {result.message}" if result.message else note
+    if result.status == Status.OPTIMAL:
+        result.status = Status.FEASIBLE
+        result.bound_s = None
+    else:
+        result.status = Status.ERROR
+    return result
+
+
+__all__ = ["attach", "assignment_duals", "certificate_for", "dual_certificate", "hall_certificate",
+           "hall_violator", "infeasibility_certificate", "p1_optimality_certificate"]
