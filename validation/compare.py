@@ -95,6 +95,8 @@ from typing import Callable, Iterable, TextIO
 
 import solvers as _solvers
 from instances import Instance, InstanceError, load_instance
+from instances.discovery import find_instance_files
+from solvers.certify import attach
 from solvers.result import Result, Status
 from solvers.tolerances import BOUND_RTOL, EXACT_RTOL, close, rel_gap
 
@@ -102,7 +104,10 @@ from .check import Check, check_result
 
 #: Keys of one output row, in column order.
 ROW_FIELDS = ("instance", "problem", "solver", "status", "objective_s", "bound_s", "gap",
-              "seconds", "assignment", "bandwidth_hz", "message")
+              "seconds", "assignment", "bandwidth_hz", "message", "certified", "certificate")
+
+#: Row fields that hold lists or objects (written as JSON text in CSV).
+JSON_FIELDS = ("assignment", "bandwidth_hz", "certificate")
 
 DEFAULT_TIME_LIMIT_S = 60.0
 
@@ -199,17 +204,20 @@ class Report:
         return EXIT_OK
 
     def method_table(self):
-        """pandas DataFrame: per (problem, solver) the run count, counts by status,
-        failed checks and mean / max gap to the proven optimum."""
+        """pandas DataFrame: per (problem, solver) the run count, counts by status, certified
+        claims (verified), withdrawn claims (``uncertified``), failed checks, and mean / max gap to
+        the proven optimum over the ``gapped`` runs that have one."""
         import pandas as pd
 
         stats: dict[tuple[str, str], dict] = {}
         for o in self.outcomes:
             s = stats.setdefault((o.problem, o.solver), {"problem": o.problem, "solver": o.solver, "runs": 0,
-                                                         **{st: 0 for st in STATUSES}, "check_failed": 0,
-                                                         "gaps": []})
+                                                         **{st: 0 for st in STATUSES}, "certified": 0,
+                                                         "uncertified": 0, "check_failed": 0, "gaps": []})
             s["runs"] += 1
             s[o.result.status.value] += 1
+            s["certified"] += o.result.certificate is not None and o.check.ok
+            s["uncertified"] += "uncertified" in o.result.info
             s["check_failed"] += 0 if o.check.ok else 1
             if o.gap is not None and math.isfinite(o.gap):
                 s["gaps"].append(o.gap)
@@ -220,7 +228,8 @@ class Report:
             s["mean_gap"] = sum(gaps) / len(gaps) if gaps else None
             s["max_gap"] = max(gaps) if gaps else None
             records.append(s)
-        columns = ["problem", "solver", "runs", *STATUSES, "check_failed", "gapped", "mean_gap", "max_gap"]
+        columns = ["problem", "solver", "runs", *STATUSES, "certified", "uncertified", "check_failed",
+                   "gapped", "mean_gap", "max_gap"]
         return pd.DataFrame.from_records(records, columns=columns)
 
     def summary(self) -> dict:
@@ -245,10 +254,12 @@ class Report:
                + (" (INTERRUPTED: partial results)" if self.interrupted else "")]
         methods = self.method_table()
         if len(methods):
-            shown = methods.drop(columns=[s for s in STATUSES if not methods[s].any()] + ["gapped"])
+            unused = [s for s in (*STATUSES, "uncertified") if not methods[s].any()]
+            shown = methods.drop(columns=unused).rename(columns={"gapped": "gap_runs"})
             for col in ("mean_gap", "max_gap"):
                 shown[col] = [_fmt_gap(v) for v in shown[col]]
-            out.append("Methods (gap = (T - T*) / T* against the proven optimum T*):")
+            out.append("Methods (gap = (T - T*) / T* against the proven optimum T*, over gap_runs runs; "
+                       "certified = optimal/infeasible claims whose certificate the checker verified):")
             out.append(_indent(_to_text(shown)))
         issues = self.issues
         if include_lines:
@@ -301,25 +312,6 @@ def select_solvers(problems: Iterable[str] | None = None,
     return {p: v for p, v in chosen.items() if v}
 
 
-def find_instance_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Every ``*.json`` under ``paths`` (recursive), sorted, and (folder, message) per empty folder.
-
-    A path that is not a folder is taken as a file, whatever its name (a missing
-    file is then reported by :func:`instances.load_instance`).
-    """
-    files: set[Path] = set()
-    empty = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = [f for f in p.rglob("*.json") if f.is_file()]
-            if not found:
-                empty.append((str(p), str(InstanceError(str(p), "<folder>", "holds no *.json files"))))
-            files.update(found)
-        else:
-            files.add(p)
-    return sorted(files, key=str), empty
-
-
 # --------------------------------------------------------------------------------------
 # Running and comparing
 # --------------------------------------------------------------------------------------
@@ -331,10 +323,15 @@ def run_solver(problem: str, name: str, instance: Instance, time_limit: float | 
 
 
 def checked_outcome(problem: str, name: str, instance: Instance, result, label: str) -> Outcome:
-    """Check one method's answer (however it was run) with the independent checker."""
+    """Certify one method's claim and check its answer (however it was run) with the independent checker.
+
+    An ``optimal`` / ``infeasible`` claim without a certificate gets one here
+    (:func:`solvers.certify.attach`), or is withdrawn with the reason.
+    """
     if not isinstance(result, Result):
         result = Result(name, problem, Status.ERROR,
                         message=f"returned {type(result).__name__}, not a Result")
+    result = attach(instance, result, problem)
     try:
         verdict = check_result(instance, result, problem)
     except Exception as exc:  # a malformed result must not stop the harness
@@ -353,7 +350,6 @@ def assess(group: Group) -> Group:
     O(n^2) in the number n of outcomes (about a dozen methods).
     """
     exact = _solvers.EXACT.get(group.problem, set())
-    bounds = _solvers.BOUNDS.get(group.problem, set())
     where = f"{group.instance} [{group.problem}]"
     issues = []
     for o in group.outcomes:
@@ -363,7 +359,9 @@ def assess(group: Group) -> Group:
     valid = [o for o in group.outcomes if o.check.valid_solution]
     claims = [o for o in group.outcomes if o.solver in exact and o.result.status == Status.OPTIMAL
               and o.result.objective_s is not None and math.isfinite(o.result.objective_s)]
-    infeasible = [o for o in group.outcomes if o.solver in exact | bounds and o.result.status == Status.INFEASIBLE]
+    # an infeasible claim is a proof (its certificate is checked), whichever method made it
+    infeasible = [o for o in group.outcomes if o.result.status == Status.INFEASIBLE]
+    withdrawn = [o for o in group.outcomes if o.solver in exact and o.result.info.get("claimed_status") == "optimal"]
 
     if claims:
         lo = min(claims, key=lambda o: o.result.objective_s)
@@ -388,6 +386,12 @@ def assess(group: Group) -> Group:
         group.verdict = "infeasible"
 
     if group.optimum_s is not None:
+        for o in withdrawn:
+            obj = o.check.objective_s
+            if obj is not None and not close(obj, group.optimum_s, EXACT_RTOL):
+                issues.append(f"{where}: exact methods disagree: {o.solver} claimed optimal {obj:.10g} s "
+                              f"(not certified) but the certified optimum is {group.optimum_s:.10g} s "
+                              f"(relative difference {rel_gap(obj, group.optimum_s):.3g})")
         for o in valid:
             if o.check.objective_s < group.optimum_s and not close(o.check.objective_s, group.optimum_s, EXACT_RTOL):
                 issues.append(f"{where} {o.solver}: valid solution of {o.check.objective_s:.10g} s is below "
@@ -708,10 +712,20 @@ def group_table(group: Group):
             "gap": _fmt_gap(o.gap),
             "seconds": _fmt_num(r.seconds, ".3f"),
             "check": "FAIL" if not o.check.ok else ("ok" if o.check.objective_s is not None else "-"),
+            "certified": _certified_text(o),
             "message": _short(r.message),
         })
     return pd.DataFrame.from_records(records, columns=["solver", "status", "objective_s", "bound_s", "gap",
-                                                        "seconds", "check", "message"])
+                                                        "seconds", "check", "certified", "message"])
+
+
+def _certified_text(o: Outcome) -> str:
+    """``yes`` (a verified certificate), ``FAIL`` (one that does not verify), ``withdrawn``
+    (a claim that could not be certified), or ``-`` (no claim)."""
+    r = o.result
+    if r.certificate is not None:
+        return "yes" if o.check.ok else "FAIL"
+    return "withdrawn" if "uncertified" in r.info else "-"
 
 
 def _verdict_text(group: Group) -> str:
@@ -772,7 +786,7 @@ class CsvWriter:
     def _write(self, rows: list[dict]) -> None:
         for row in rows:
             row = _sanitize(row)
-            for key in ("assignment", "bandwidth_hz"):
+            for key in JSON_FIELDS:
                 if row[key] is not None:
                     row[key] = json.dumps(row[key])
             self.writer.writerow(row)
