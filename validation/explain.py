@@ -35,6 +35,9 @@ import numpy as np
 import pandas as pd
 
 from instances import Instance, InstanceError, load_instance
+from solvers.certify import attach
+
+from .check import check_result
 
 #: Above this many variables the model is summarised (two rows per constraint) instead of printed in full.
 MAX_PRINTED_VARIABLES = 200
@@ -397,6 +400,7 @@ def explain(instance: Instance, problem: str = "P1", out: TextIO = sys.stdout) -
         _print_trace(lines, out)
         if p1_result.status.value == "infeasible":
             print(f"\n== infeasible: {p1_result.message}", file=out)
+            _print_certificate(instance, problem, attach(instance, p1_result, problem), out)
             return 0
         if problem == "P1":
             result = p1_result
@@ -413,8 +417,35 @@ def explain(instance: Instance, problem: str = "P1", out: TextIO = sys.stdout) -
             spread = float(table["total_s"].max() - table["total_s"].min())
             print(f"   bandwidth used: {band.sum():.9g} Hz of B = {instance.bandwidth_hz:.9g} Hz; finish times of the "
                   f"involved devices differ by {spread:.3g} s (optimal bandwidth equalises them)", file=out)
+        _print_certificate(instance, problem, attach(instance, result, problem), out)
+        if problem == "P2":
             _print_p2_comparison(instance, result, out)
     return 0
+
+
+def _print_certificate(instance: Instance, problem: str, result, out: TextIO) -> None:
+    """The proof of the claim in words, and the independent checker's verdict on it."""
+    cert = result.certificate
+    print("\n== certificate (solvers.certify; verified by validation.check without trusting any solver)", file=out)
+    if cert is None:
+        print(f"   none: {result.message}", file=out)
+        return
+    if cert["kind"] == "hall":
+        blocks, devices = cert["blocks"], cert["devices"]
+        where = ("fit their memory" if result.status.value == "infeasible"
+                 else f"fit their memory and finish strictly below {result.objective_s:.9g} s")
+        print(f"   Hall violator: blocks {blocks} ({len(blocks)}) can only go to devices {devices} "
+              f"({len(devices)}), the only ones that {where};", file=out)
+        print(f"   fewer devices than blocks, so {'no assignment exists' if result.status.value == 'infeasible' else 'no assignment is faster'} "
+              f"(Hall's theorem)", file=out)
+    else:
+        u, v = np.asarray(cert["u_hz"]), np.asarray(cert["v_hz"])
+        print(f"   assignment duals at T_low = {cert['threshold_s']:.12g} s: u (per block) - v (per device) <= "
+              f"D / (R_k (T_low - tcp[k,m])) on every usable pair,", file=out)
+        print(f"   and sum u - sum v = {u.sum() - v.sum():.12g} Hz >= B = {instance.bandwidth_hz:.9g} Hz: any solution "
+              f"faster than T_low would need more than the band", file=out)
+    verdict = check_result(instance, result, problem)
+    print(f"   checker: {'verified' if verdict.ok else 'FAILED: ' + '; '.join(verdict.problems)}", file=out)
 
 
 def _print_trace(lines: list[str], out: TextIO) -> None:
