@@ -24,7 +24,9 @@ Scaling (for the solvers' conditioning): bandwidth is the *share* ``b_k = B_k / 
 of the band (in [0, 1]); time is measured in units of a reference time (an
 upper bound on the optimum, so every time variable is in [0, 1]).  In the
 MINLP the cone then reads ``s_k b_k >= q_k z_k^2`` with
-``q_k = c_k / (B * time_scale_s)``.  The CVXPY model further measures each
+``q_k = c_k / (B * time_scale_s)``, and slack and share are further measured
+in per-device units whose product is ``q_k`` (``s_k b_k >= z_k^2``, see
+:func:`build_p2_minlp`).  The CVXPY model further measures each
 share in units of an a-priori lower bound on it (see :func:`bandwidth_scaling`).
 The threshold MILP's weights are shares of B.
 
@@ -78,7 +80,7 @@ def assignment_weights(instance: Instance, threshold_s: float) -> np.ndarray:
     return np.where((gap > 0) & instance.memory_ok, w, np.inf)
 
 
-def build_p2_assignment(instance: Instance, threshold_s: float) -> pyo.ConcreteModel:
+def build_p2_assignment(instance: Instance, threshold_s: float, max_share: float | None = None) -> pyo.ConcreteModel:
     """Min-cost assignment MILP: least bandwidth share with which all blocks finish by T.
 
     .. math::
@@ -88,8 +90,10 @@ def build_p2_assignment(instance: Instance, threshold_s: float) -> pyo.ConcreteM
         (C2)\\; \\textstyle\\sum_m x_{km} \\le 1,\\;
         (C3)\\; \\textstyle\\sum_m \\mu_m x_{km} \\le \\mathrm{cap}_k,
 
-    with ``x`` binary and ``P = {(k, m) : tcp[k,m] < T}`` (other pairs have upper
-    bound 0: they cannot finish by T with any bandwidth).  Weights
+    with ``x`` binary on ``P = {(k, m) : tcp[k,m] < T, mu_m <= cap_k, w_km(T) <=
+    max_share}`` (other pairs cannot finish by T with any bandwidth, break
+    memory, or are too expensive to be in a min-cost assignment when one of
+    cost <= ``max_share`` is known to exist: weights are positive).  Weights
     ``w = D / (R_k B (T - tcp[k,m]))`` are shares of the band B, so T is
     reachable iff the optimum is <= 1.  Memory (C3) stays an explicit constraint,
     as in the formulation, hence x is declared binary (with C3 the LP relaxation
@@ -100,18 +104,21 @@ def build_p2_assignment(instance: Instance, threshold_s: float) -> pyo.ConcreteM
     instance : Instance
     threshold_s : float
         The latency threshold T, seconds.
+    max_share : float, optional
+        Leave out pairs whose weight exceeds it (default: keep every pair that
+        can finish by T).  Valid whenever some assignment costs at most
+        ``max_share``; it also keeps the objective's coefficients in (0, max_share].
 
     Returns
     -------
     pyomo.environ.ConcreteModel
         Sets ``K``, ``M``, ``P``; params ``tcp`` (s), ``mu``, ``cap`` (bytes),
-        ``weight`` (share of B, on P); var ``x[k,m]``; objective
+        ``weight`` (share of B, on P); var ``x[k,m]`` (on P); objective
         ``bandwidth_share``; constraints ``C1``, ``C2``, ``C3``.
 
     Notes
     -----
-    Size: K M binaries (those outside P fixed to 0 by their bounds), M + 2 K
-    rows; O(K M) to build.  Used by :func:`solvers.p2_exact.milp_jbba`, one
+    Size: |P| <= K M binaries, M + 2 K rows; O(K M) to find P, O(|P| + K) to build.  Used by :func:`solvers.p2_exact.milp_jbba`, one
     model per step of the parametric assignment.
 
     References
@@ -135,37 +142,47 @@ def build_p2_assignment(instance: Instance, threshold_s: float) -> pyo.ConcreteM
     """
     T = float(threshold_s)
     tcp = instance.compute_latency
-    share = instance.comm_coef / instance.bandwidth_hz      # seconds: upload time with the whole band
+    w = assignment_weights(instance, T)                     # inf where tcp >= T or memory fails
+    keep = np.isfinite(w) if max_share is None else w <= max_share
+    dev, blk = np.nonzero(keep)
+    pairs = list(zip(dev.tolist(), blk.tolist()))
+    by_device = {k: [] for k in range(instance.K)}
+    by_block = {m: [] for m in range(instance.M)}
+    for k, m in pairs:
+        by_device[k].append(m)
+        by_block[m].append(k)
+    empty = [m for m, devices in by_block.items() if not devices]
+    if empty:
+        raise ValueError(f"no device can take block {empty[0]} by T = {T!r} s: the assignment model is infeasible")
     model = pyo.ConcreteModel(name=f"P2_assignment_{instance.name}")
     # Sets
     model.K = pyo.RangeSet(0, instance.K - 1, doc="devices")
     model.M = pyo.RangeSet(0, instance.M - 1, doc="parameter blocks, shallow to deep")
-    model.P = pyo.Set(within=model.K * model.M, doc="pairs that can finish by T",
-                      initialize=[(k, m) for k in range(instance.K) for m in range(instance.M) if tcp[k, m] < T])
+    model.P = pyo.Set(within=model.K * model.M, initialize=pairs, ordered=True,
+                      doc="pairs that can finish by T (and fit the memory; cheap enough, with max_share)")
     # Parameters
     model.T = pyo.Param(initialize=T, doc="latency threshold, s")
-    model.tcp = pyo.Param(model.K, model.M, initialize=lambda _, k, m: float(tcp[k, m]), doc="computation latency, s")
+    model.tcp = pyo.Param(model.P, initialize={p: float(tcp[p]) for p in pairs}, doc="computation latency, s")
     model.mu = pyo.Param(model.M, initialize=lambda _, m: float(instance.block_memory[m]), doc="block memory, bytes")
     model.cap = pyo.Param(model.K, initialize=lambda _, k: float(instance.device_memory[k]), doc="device memory, bytes")
-    model.weight = pyo.Param(model.P, initialize=lambda _, k, m: float(share[k] / (T - tcp[k, m])),
+    model.weight = pyo.Param(model.P, initialize={p: float(w[p]) for p in pairs},
                              doc="share of B device k needs to upload block m by T")
-    # Variables
-    # Pairs that break C3 get the upper bound 0 as well: C3 alone lets a solver accept a block
-    # that exceeds the budget by less than its feasibility tolerance (found by fuzzing: 3 bytes
-    # on a device with 2.9999999999999996).
-    model.x = pyo.Var(model.K, model.M, domain=pyo.Binary,
-                      bounds=lambda mdl, k, m: (0, 1 if (k, m) in mdl.P and instance.memory_ok[k, m] else 0),
-                      doc="1 if device k computes block m")
+    # Variables: only on P.  Pairs that break C3 are left out as well: C3 alone lets a solver
+    # accept a block that exceeds the budget by less than its feasibility tolerance (found by
+    # fuzzing: 3 bytes on a device with 2.9999999999999996).
+    model.x = pyo.Var(model.P, domain=pyo.Binary, doc="1 if device k computes block m")
     # Objective
     model.bandwidth_share = pyo.Objective(expr=sum(model.weight[k, m] * model.x[k, m] for (k, m) in model.P),
                                           sense=pyo.minimize)
     # Constraints
     # (C1) every block is computed by exactly one device
-    model.C1 = pyo.Constraint(model.M, rule=lambda mdl, m: sum(mdl.x[k, m] for k in mdl.K) == 1)
+    model.C1 = pyo.Constraint(model.M, rule=lambda mdl, m: sum(mdl.x[k, m] for k in by_block[m]) == 1)
     # (C2) a device computes at most one block
-    model.C2 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.x[k, m] for m in mdl.M) <= 1)
+    model.C2 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.x[k, m] for m in by_device[k]) <= 1
+                              if by_device[k] else pyo.Constraint.Skip)
     # (C3) the assigned block fits the device's memory budget
-    model.C3 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.mu[m] * mdl.x[k, m] for m in mdl.M) <= mdl.cap[k])
+    model.C3 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.mu[m] * mdl.x[k, m] for m in by_device[k]) <= mdl.cap[k]
+                              if by_device[k] else pyo.Constraint.Skip)
     return model
 
 
@@ -196,29 +213,55 @@ def default_upper_bound_s(instance: Instance) -> float:
     return float(finite.max()) if finite.size else 1.0
 
 
-def build_p2_minlp(instance: Instance, upper_bound_s: float | None = None) -> pyo.ConcreteModel:
-    """The convex MINLP of P2 in rotated-cone form, scaled.
+def minlp_usable_pairs(instance: Instance, upper_bound_s: float) -> np.ndarray:
+    """(K, M) bool: the pairs an optimum of value <= ``upper_bound_s`` may use.
+
+    .. math:: \\mu_m \\le \\mathrm{cap}_k \\quad\\text{and}\\quad t_{km} + \\frac{c_k}{B} \\le \\bar T,
+
+    since a device never has more than the whole band B (the upload of block m
+    on device k takes at least ``c_k / B``).  O(K M).
+    """
+    full_band_s = instance.compute_latency + (instance.comm_coef / instance.bandwidth_hz)[:, None]
+    return instance.memory_ok & (full_band_s <= upper_bound_s)
+
+
+def build_p2_minlp(instance: Instance, upper_bound_s: float | None = None, usable=None) -> pyo.ConcreteModel:
+    """The convex MINLP of P2 in rotated-cone form, scaled per device.
 
     .. math::
 
-        \\min \\tau \\quad\\text{s.t.}\\quad & \\text{C1, C2, C3 on binary } x \\\\
+        \\min \\tau \\quad\\text{s.t.}\\quad & \\text{C1, C2, C3 on binary } x_{km},\\ (k, m) \\in P \\\\
         & z_k = \\textstyle\\sum_m x_{km}, \\quad a_k = \\sum_m \\hat t_{km} x_{km},
-          \\quad s_k = \\tau - a_k \\ge 0 \\\\
-        & \\textstyle\\sum_k b_k \\le 1, \\quad b_k \\ge 0 \\\\
-        & s_k\\, b_k \\ge q_k z_k^2 \\qquad (\\text{latency\\_cone})
+          \\quad \\sigma_k s_k \\le \\tau - a_k \\\\
+        & \\textstyle\\sum_k r_k b_k \\le 1, \\quad s_k, b_k \\ge 0 \\\\
+        & s_k\\, b_k \\ge z_k^2 \\qquad (\\text{latency\\_cone})
 
-    in scaled units: time ``tau = T / S``, ``t_hat = tcp / S``, share
-    ``b_k = B_k / B`` and ``q_k = D / (R_k B S)``, where the scale
-    ``S = upper_bound_s`` (default :func:`default_upper_bound_s`) bounds the
-    optimum, so ``tau``, ``s_k``, ``a_k`` lie in [0, 1] (they are given those bounds).
+    Time is in units of ``S = upper_bound_s`` (default :func:`default_upper_bound_s`,
+    widened by ``ROUNDING_RTOL``): ``tau = T / S``, ``t_hat = tcp / S``.  The slack
+    (time left to upload) of device k is ``sigma_k s_k`` and its share of the
+    band ``B_k / B = r_k b_k``: the variables ``s_k``, ``b_k`` are measured in
+    per-device units ``sigma_k``, ``r_k`` with ``sigma_k r_k = q_k = c_k / (B S)``,
+    so ``s_k b_k >= z_k^2`` is ``(sigma_k s_k)(r_k b_k) >= q_k z_k^2``, i.e.
+    (binary z) ``a_k + c_k / B_k <= T``.
 
-    The slack ``s_k`` is its own variable so that SCIP recognises the cone
-    (SOLVER-NOTES).  ``z^2`` (not ``z``) keeps the row convex: ``s b >= q z^2``
-    is a rotated second-order cone, and equals ``s b >= q z`` for binary z.
+    *Why per-device scaling.*  A solver checks ``s b >= q z^2`` to an absolute
+    tolerance delta, which lets the upload time ``q / b`` be short by a relative
+    ``delta / q``: with ``q_k`` near delta a device uploads almost for free, and
+    SCIP then returns a wrong assignment as optimal (spread-out channels with
+    ``D / B`` small make such ``q_k``).  With the right-hand side 1, a violation
+    delta shortens an upload by a relative delta only.  The split of ``q_k``:
+    ``sigma_k = min(1 - min_m t_hat_km, sqrt(q_k))`` (at most the largest slack
+    device k can have, so ``s_k <= (1 - min_m t_hat_km) / sigma_k``) and
+    ``r_k = q_k / sigma_k``; both are at least ``sqrt(q_k)``, so linear rows
+    carry no coefficient below the solver's zero tolerance unless ``q_k <
+    1e-18`` (then the upload is below rounding anyway).  The slack row is an
+    inequality, which changes no optimum (an idle device needs no slack; an
+    involved one gains nothing from slack beyond its upload time), and it stays
+    valid should a solver round a tiny ``sigma_k`` to zero (``tau >= a_k``).
 
-    Pairs that cannot meet the bound even with the whole band,
-    ``tcp[k,m] + D / (R_k B) > upper_bound_s``, get ``x[k,m]`` fixed to 0: no
-    solution of value <= upper_bound_s uses them, so the optimum is kept.
+    ``P`` holds the usable pairs (``usable``, default :func:`minlp_usable_pairs`
+    at S): the others cannot be in a solution of value <= S, so they are left
+    out, and so are devices with no usable pair (``model.K`` lists the others).
 
     Parameters
     ----------
@@ -226,20 +269,24 @@ def build_p2_minlp(instance: Instance, upper_bound_s: float | None = None) -> py
     upper_bound_s : float, optional
         A proven upper bound on the P2 optimum (seconds), e.g. the optimal
         bandwidth on P1's assignment.  It is widened by ``ROUNDING_RTOL``.
+    usable : (K, M) bool array, optional
+        Pairs to model (a subset of :func:`minlp_usable_pairs`); default that function.
 
     Returns
     -------
     pyomo.environ.ConcreteModel
-        Sets ``K``, ``M``; params ``time_scale_s``, ``tcp`` (scaled), ``q``,
-        ``mu``, ``cap``; vars ``x``, ``z``, ``a``, ``s``, ``b``, ``tau``;
-        objective ``round_latency`` (scaled); constraints ``C1``, ``C2``,
-        ``C3``, ``involvement``, ``computation``, ``slack``, ``bandwidth``,
+        Sets ``K`` (devices with a usable pair), ``M``, ``P``; params
+        ``time_scale_s``, ``tcp`` (scaled, on P), ``sigma``, ``r``, ``mu``,
+        ``cap``; vars ``x`` (on P), ``z``, ``a``, ``s``, ``b``, ``tau``; objective
+        ``round_latency`` (scaled); constraints ``C1``, ``C2``, ``C3``,
+        ``involvement``, ``computation``, ``slack``, ``bandwidth``,
         ``latency_cone``.  The latency in seconds is ``tau * time_scale_s``.
 
     Notes
     -----
-    Size: K M binaries and 4 K + 1 continuous variables, M + 6 K + 1 rows (K of
-    them cones); O(K M) to build.  Solving it is branch and bound
+    Size: |P| <= K M binaries and 4 K' + 1 continuous variables, M + 6 K' + 1
+    rows (K' of them cones) for the K' devices with a usable pair; O(K M) to
+    find P, O(|P| + K') to build.  Solving it is branch and bound
     (:func:`solvers.p2_exact.minlp_jbba`, exponential in the worst case); it
     uses none of the assignment structure, so it independently checks
     :func:`solvers.p2_exact.exact_jbba`.
@@ -270,50 +317,76 @@ def build_p2_minlp(instance: Instance, upper_bound_s: float | None = None) -> py
     scale = ub
     tcp_hat = instance.compute_latency / scale
     q = instance.comm_coef / (instance.bandwidth_hz * scale)
-    # pairs that cannot finish by ub even with the whole band (scaled: t_hat + q > 1)
-    # pairs that cannot finish by the upper bound, or break C3 (as in build_p2_assignment)
-    hopeless = (tcp_hat + q[:, None] > 1.0) | ~instance.memory_ok
+    # pairs that cannot finish by ub even with the whole band, or break C3 (x would be 0 anyway:
+    # C3 alone lets a solver accept a block a few ulps too big for the device)
+    usable = minlp_usable_pairs(instance, ub) if usable is None else np.asarray(usable, dtype=bool)
+    dev, blk = np.nonzero(usable)
+    active = np.flatnonzero(usable.any(axis=1))
+    # largest slack device k can have: its fastest usable block (>= q_k, since t_hat + q <= 1 there)
+    fastest = np.where(usable, tcp_hat, np.inf).min(axis=1)
+    most_slack = np.where(np.isfinite(fastest), 1.0 - fastest, 1.0)
+    most_slack = np.maximum(most_slack, q)          # only rounding can make it smaller
+    sigma = np.minimum(most_slack, np.sqrt(q))
+    r = q / sigma
+    pairs = list(zip(dev.tolist(), blk.tolist()))
+    by_device = {int(k): [] for k in active}
+    by_block = {m: [] for m in range(instance.M)}
+    for k, m in pairs:
+        by_device[k].append(m)
+        by_block[m].append(k)
+    empty = [m for m, devices in by_block.items() if not devices]
+    if empty:
+        raise ValueError(f"no device can take block {empty[0]} within {ub!r} s: the MINLP is infeasible "
+                         "(upper_bound_s is below the optimum)")
+
     model = pyo.ConcreteModel(name=f"P2_minlp_{instance.name}")
     # Sets
-    model.K = pyo.RangeSet(0, instance.K - 1, doc="devices")
+    model.K = pyo.Set(initialize=active.tolist(), ordered=True, doc="devices with a usable pair")
     model.M = pyo.RangeSet(0, instance.M - 1, doc="parameter blocks, shallow to deep")
+    model.P = pyo.Set(initialize=pairs, dimen=2, ordered=True, doc="usable pairs: memory fits, t + c/B <= S")
     # Parameters
     model.time_scale_s = pyo.Param(initialize=scale, doc="seconds per time unit of the model")
-    model.tcp = pyo.Param(model.K, model.M, initialize=lambda _, k, m: float(tcp_hat[k, m]),
+    model.tcp = pyo.Param(model.P, initialize={p: float(tcp_hat[p]) for p in pairs},
                           doc="computation latency / time_scale_s")
-    model.q = pyo.Param(model.K, initialize=lambda _, k: float(q[k]),
-                        doc="D / (R_k B time_scale_s): upload time with the whole band, scaled")
+    model.sigma = pyo.Param(model.K, initialize={int(k): float(sigma[k]) for k in active},
+                            doc="slack unit of device k, in time_scale_s")
+    model.r = pyo.Param(model.K, initialize={int(k): float(r[k]) for k in active},
+                        doc="share unit of device k; sigma_k r_k = D / (R_k B time_scale_s)")
     model.mu = pyo.Param(model.M, initialize=lambda _, m: float(instance.block_memory[m]), doc="block memory, bytes")
-    model.cap = pyo.Param(model.K, initialize=lambda _, k: float(instance.device_memory[k]), doc="device memory, bytes")
+    model.cap = pyo.Param(model.K, initialize={int(k): float(instance.device_memory[k]) for k in active},
+                          doc="device memory, bytes")
     # Variables
-    model.x = pyo.Var(model.K, model.M, domain=pyo.Binary,
-                      bounds=lambda _, k, m: (0, 0 if hopeless[k, m] else 1),
-                      doc="1 if device k computes block m")
+    model.x = pyo.Var(model.P, domain=pyo.Binary, doc="1 if device k computes block m")
     model.z = pyo.Var(model.K, bounds=(0, 1), doc="1 if device k is involved")
     model.a = pyo.Var(model.K, bounds=(0, 1), doc="computation latency of device k, scaled")
-    model.s = pyo.Var(model.K, bounds=(0, 1), doc="slack tau - a_k: time left to upload, scaled")
-    model.b = pyo.Var(model.K, bounds=(0, 1), doc="bandwidth share B_k / B")
+    model.s = pyo.Var(model.K, bounds=lambda _, k: (0, float(most_slack[k] / sigma[k])),
+                      doc="slack tau - a_k (time left to upload) in units of sigma_k")
+    model.b = pyo.Var(model.K, bounds=lambda _, k: (0, float(1.0 / r[k])),
+                      doc="bandwidth share B_k / B in units of r_k")
     model.tau = pyo.Var(bounds=(0, 1), doc="round latency / time_scale_s")
     # Objective
     model.round_latency = pyo.Objective(expr=model.tau, sense=pyo.minimize)
     # Constraints
     # (C1) every block is computed by exactly one device
-    model.C1 = pyo.Constraint(model.M, rule=lambda mdl, m: sum(mdl.x[k, m] for k in mdl.K) == 1)
+    model.C1 = pyo.Constraint(model.M, rule=lambda mdl, m: sum(mdl.x[k, m] for k in by_block[m]) == 1)
     # (C2) a device computes at most one block
-    model.C2 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.x[k, m] for m in mdl.M) <= 1)
+    model.C2 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.x[k, m] for m in by_device[k]) <= 1)
     # (C3) the assigned block fits the device's memory budget
-    model.C3 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.mu[m] * mdl.x[k, m] for m in mdl.M) <= mdl.cap[k])
+    model.C3 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.mu[m] * mdl.x[k, m] for m in by_device[k]) <= mdl.cap[k])
     # z_k: device k is involved (uploads a gradient)
-    model.involvement = pyo.Constraint(model.K, rule=lambda mdl, k: mdl.z[k] == sum(mdl.x[k, m] for m in mdl.M))
+    model.involvement = pyo.Constraint(model.K, rule=lambda mdl, k: mdl.z[k] == sum(mdl.x[k, m] for m in by_device[k]))
     # a_k: its computation latency
     model.computation = pyo.Constraint(
-        model.K, rule=lambda mdl, k: mdl.a[k] == sum(mdl.tcp[k, m] * mdl.x[k, m] for m in mdl.M))
-    # s_k = tau - a_k >= 0 (the bound s >= 0 makes every device finish computing by tau)
-    model.slack = pyo.Constraint(model.K, rule=lambda mdl, k: mdl.s[k] == mdl.tau - mdl.a[k])
+        model.K, rule=lambda mdl, k: mdl.a[k] == sum(mdl.tcp[k, m] * mdl.x[k, m] for m in by_device[k]))
+    # s_k <= tau - a_k (with s_k >= 0: every device finishes computing by tau); an inequality,
+    # so that an idle device (a_k = 0) needs no slack bound above 1 and the row stays valid
+    # should a solver round a tiny sigma_k to 0
+    model.slack = pyo.Constraint(model.K, rule=lambda mdl, k: mdl.sigma[k] * mdl.s[k] <= mdl.tau - mdl.a[k])
     # the shares fit the band
-    model.bandwidth = pyo.Constraint(expr=sum(model.b[k] for k in model.K) <= 1)
-    # upload by tau: q_k z_k / b_k <= s_k, as the rotated cone s_k b_k >= q_k z_k^2
-    model.latency_cone = pyo.Constraint(model.K, rule=lambda mdl, k: mdl.s[k] * mdl.b[k] >= mdl.q[k] * mdl.z[k] ** 2)
+    model.bandwidth = pyo.Constraint(expr=sum(model.r[k] * model.b[k] for k in model.K) <= 1)
+    # upload by tau: q_k z_k / (r_k b_k) <= sigma_k s_k, as the rotated cone s_k b_k >= z_k^2
+    # (right-hand side 1: a violation delta shortens the upload by a relative delta only)
+    model.latency_cone = pyo.Constraint(model.K, rule=lambda mdl, k: mdl.s[k] * mdl.b[k] >= mdl.z[k] ** 2)
     return model
 
 

@@ -106,7 +106,8 @@ from instances import Instance
 from .bandwidth import optimal_bandwidth
 from .p1 import bottleneck_crunch, crunch, hall_check
 from .result import Result, Status, Stopwatch
-from .tolerances import BISECTION_RTOL, CONIC_TOL, MINLP_FEASTOL, ROUNDING_RTOL
+from .tolerances import (BISECTION_RTOL, CONIC_TOL, MINLP_EPSILON, MINLP_FEASTOL, MINLP_HEADROOM_RTOL, ROUNDING_RTOL, SCIP_OBJECTIVE_RTOL,
+                         SHARE_PRUNE_RTOL, close)
 
 
 # --------------------------------------------------------------------------------------
@@ -317,18 +318,51 @@ def lsap_oracle(instance: Instance) -> Oracle:
     return oracle
 
 
+#: Wall time (s) per modelled pair to build a Pyomo model and hand it to the solver: about
+#: 60 us (build) + 110 us (Pyomo -> SCIP) for the MINLP, 40 us + 40 us (Pyomo -> HiGHS) for
+#: the threshold MILP (measured at K = 5000, M = 48).  Used to say "time limit" at once
+#: when building alone would overrun the limit.
+MINLP_SECONDS_PER_PAIR = 170e-6
+MILP_SECONDS_PER_PAIR = 80e-6
+#: The same for the CVXPY relaxation (CVXPY's compilation; Clarabel has its own time limit).
+RELAXATION_SECONDS_PER_PAIR = 40e-6
+
+
 def milp_oracle(instance: Instance) -> Oracle:
-    """The threshold test as the Pyomo MILP :func:`models.p2.build_p2_assignment`, by HiGHS."""
-    from models.p2 import build_p2_assignment
+    """The threshold test as the Pyomo MILP :func:`models.p2.build_p2_assignment`, by HiGHS.
+
+    At ``T = T(x)`` the current assignment costs 1 (a share of B), so pairs of
+    weight above ``1 + SHARE_PRUNE_RTOL`` are in no min-cost assignment and are
+    left out (``max_share``): the model holds only the pairs that can matter,
+    and its costs lie in (0, 1].  If building it would take longer than the
+    time left (``MILP_SECONDS_PER_PAIR``), the step stops at once.
+    """
+    from models.p2 import assignment_weights, build_p2_assignment
 
     from .pyomo_solve import solve_with_highs
 
+    max_share = 1.0 + SHARE_PRUNE_RTOL
+
     def oracle(threshold_s: float, sw: Stopwatch) -> OracleAnswer:
-        model = build_p2_assignment(instance, threshold_s)
+        w = assignment_weights(instance, threshold_s)
+        keep = w <= max_share
+        if not np.all(keep.any(axis=0)):
+            return OracleAnswer(Status.INFEASIBLE, None, f"some block has no pair of share <= {max_share!r}")
+        n_pairs = int(keep.sum())
+        remaining = sw.remaining
+        if remaining is not None and n_pairs * MILP_SECONDS_PER_PAIR > remaining:
+            return OracleAnswer(Status.TIME_LIMIT, None,
+                                f"building the assignment MILP ({n_pairs} pairs) would take about "
+                                f"{n_pairs * MILP_SECONDS_PER_PAIR:.2g} s, more than the {remaining:.2g} s left")
+        model = build_p2_assignment(instance, threshold_s, max_share=max_share)
+        if sw.expired():
+            return OracleAnswer(Status.TIME_LIMIT, None, "time limit while building the assignment MILP")
         out = solve_with_highs(model, sw.remaining)
         assignment = None
         if out.has_solution:
-            x = np.array([[model.x[k, m].value or 0.0 for m in range(instance.M)] for k in range(instance.K)])
+            x = np.zeros((instance.K, instance.M))
+            for (k, m) in model.P:
+                x[k, m] = model.x[k, m].value or 0.0
             assignment = _assignment_from_x(x, instance)
             if assignment is None:
                 return OracleAnswer(Status.ERROR, None, "HiGHS returned a matrix that is not a C1-C3 assignment")
@@ -456,21 +490,39 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P2 as the convex MINLP :func:`models.p2.build_p2_minlp` with SCIP (via Pyomo).
 
     The model is scaled by ``S = T(x_P1)`` (the optimal bandwidth on CRUNCH's P1
-    assignment, an upper bound on the optimum, widened by ``ROUNDING_RTOL``):
-    time in units of S, bandwidth as a share of B.  SCIP gets P1's assignment as
-    a MIP start, gap limits 0 (it must prove optimality) and ``limits/time`` =
-    the time left.  The objective is recomputed from SCIP's assignment with
-    :func:`solvers.bandwidth.optimal_bandwidth` (exact for that x); ``bound_s``
-    is SCIP's dual bound times S (on an optimal run, capped at the objective;
-    if SCIP has none, :func:`full_band_bound_s`; ``info["bound_source"]`` says
-    which).  SCIP's feasibility tolerance (``numerics/feastol`` =
-    ``tolerances.MINLP_FEASTOL`` on the scaled rows; its default 1e-6 let it
-    return assignments 1e-7 worse than optimal) means its dual bound can exceed
-    the true optimum by about that much, relative.  A stopped run returns the
-    better of SCIP's incumbent and P1's start.
+    assignment, an upper bound on the optimum, widened by ``MINLP_HEADROOM_RTOL``
+    so that the warm start lies strictly inside every bound):
+    time in units of S, slack and bandwidth share in per-device units whose
+    product is the device's scaled upload coefficient, so every cone reads
+    ``s_k b_k >= z_k^2`` (see the builder for why: with ``s b >= q z^2`` and
+    small ``q`` SCIP's absolute tolerance let devices upload almost for free).
+    Only pairs with ``t + c/B <= S`` are modelled.  SCIP gets P1's assignment as
+    a MIP start, gap limits 0 (it must prove optimality), ``numerics/feastol`` =
+    ``MINLP_FEASTOL`` and ``limits/time`` = the time left; its output goes to a
+    temporary file (:func:`solvers.pyomo_solve.quiet_solver_call`), never to a
+    pipe that could block it.
 
-    Complexity: exponential in the worst case (branch and bound over K M
-    binaries); K = 20, M = 12 takes 0.5-2 s, K = 50 does not finish in 5 s.
+    What is reported is re-derived, not taken from SCIP:
+
+    * the objective is ``T(x)`` of SCIP's assignment x, from
+      :func:`solvers.bandwidth.optimal_bandwidth` (exact for that x);
+    * "optimal" needs SCIP's own objective to agree with ``T(x)`` to
+      ``SCIP_OBJECTIVE_RTOL``; then ``bound_s = min(SCIP's dual bound * S, T(x))``.
+      Otherwise SCIP's solution leaned on its tolerances, so neither its
+      optimality nor its bound is trusted: status ``feasible``, ``bound_s`` =
+      :func:`full_band_bound_s`, and a message saying so;
+    * a stopped run returns the better of SCIP's incumbent and P1's start, with
+      SCIP's dual bound (capped at the objective) only under the same agreement
+      test, else the full-band bound.
+
+    ``info`` holds SCIP's raw numbers (``scip_objective_s``, ``scip_bound_s``)
+    and ``bound_source`` (``scip`` or ``full-band``).  If building the model
+    alone would take longer than the time limit (``MINLP_SECONDS_PER_PAIR``),
+    it is not built: status ``time_limit`` at once, with P1's start and the
+    full-band bound.
+
+    Complexity: exponential in the worst case (branch and bound over the
+    usable pairs); K = 20, M = 12 takes 0.5-2 s, K = 50 does not finish in 5 s.
 
     Returns ``error`` (with the reason) if SCIP is not available.
 
@@ -499,66 +551,121 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
         return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed,
                       message=f"SCIP (pyomo scip_direct / PySCIPOpt) unavailable: {exc}")
 
-    from models.p2 import build_p2_minlp
+    from models.p2 import build_p2_minlp, minlp_usable_pairs
+
+    from .pyomo_solve import quiet_solver_call
 
     start = crunch(instance)
     if start.status == Status.INFEASIBLE:
         return _infeasible(solver, sw, start.message)
     x0 = np.asarray(start.assignment, dtype=int)
     T0, _ = optimal_bandwidth(instance, x0)
-    model = build_p2_minlp(instance, upper_bound_s=T0)      # the builder widens it by ROUNDING_RTOL
+    info = {"scip_termination": None, "scip_objective_s": None, "scip_bound_s": None, "scip_nodes": None,
+            "time_scale_s": None, "bound_source": "full-band"}
+
+    def stopped(message: str, assignment=x0) -> Result:
+        return _with_bandwidth(solver, instance, assignment, sw, Status.TIME_LIMIT, full_band_bound_s(instance),
+                               message, info)
+
+    # the time scale: T0 with head room, so that no bound of the model passes through the warm
+    # start (an optimal warm start on tau <= 1 made SCIP's presolve declare models infeasible).
+    # Only pairs that can finish by it with the whole band can be in an optimum.
+    upper_s = T0 * (1.0 + MINLP_HEADROOM_RTOL)
+    usable = minlp_usable_pairs(instance, upper_s * (1.0 + ROUNDING_RTOL))     # as the builder widens it
+    n_pairs = int(usable.sum())
+    info["pairs"] = n_pairs
+    if time_limit is not None and n_pairs * MINLP_SECONDS_PER_PAIR > sw.remaining:
+        return stopped(f"time limit: building the MINLP ({n_pairs} pairs) would take about "
+                       f"{n_pairs * MINLP_SECONDS_PER_PAIR:.2g} s, more than the {sw.remaining:.2g} s left; "
+                       "not built (P1's start and the full-band bound)")
+    model = build_p2_minlp(instance, upper_bound_s=upper_s, usable=usable)
     scale = float(pyo.value(model.time_scale_s))
+    info["time_scale_s"] = scale
+    if time_limit is not None and n_pairs * (MINLP_SECONDS_PER_PAIR / 3.0) > sw.remaining:
+        return stopped("time limit after building the MINLP: no time left to hand it to SCIP")
     _load_start(model, instance, x0)
-    # display/verblevel 0: Pyomo captures SCIP's stdout through a pipe read by a Python
-    # thread, but PySCIPOpt keeps the GIL while SCIP runs; once a long run has printed
-    # 64 KiB the pipe is full and SCIP blocks forever on write (seen at K = 50).
     # misc/catchctrlc: SCIP catches Ctrl-C while it runs and stops with "userinterrupt", which
     # is turned back into KeyboardInterrupt below, so that Ctrl-C ends a sweep, not one run.  A
     # process that ignores SIGINT (a guarded worker: the harness handles Ctrl-C) keeps it so.
     catch_ctrl_c = signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None)
+    # feastol tight (SCIP's objective then matches T(x)), epsilon below it (SCIP assumes
+    # epsilon <= feastol: with the default 1e-9 probing cut off optimal assignments)
     options = {"limits/gap": 0.0, "limits/absgap": 0.0, "numerics/feastol": MINLP_FEASTOL,
-               "display/verblevel": 0, "misc/catchctrlc": catch_ctrl_c}
+               "numerics/epsilon": MINLP_EPSILON, "display/verblevel": 0, "misc/catchctrlc": catch_ctrl_c}
     kwargs = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False,
                   warmstart_discrete_vars=True, solver_options=options)
     if time_limit is not None:
-        kwargs["time_limit"] = float(max(sw.remaining, 0.01))
+        # SCIP's clock starts after Pyomo's translation (about 2/3 of the build cost per pair)
+        kwargs["time_limit"] = float(max(sw.remaining - n_pairs * (2.0 * MINLP_SECONDS_PER_PAIR / 3.0), 0.01))
     try:
-        res = scip.solve(model, **kwargs)
+        with quiet_solver_call() as output:
+            res = scip.solve(model, **kwargs)
     except Exception as exc:  # a solver crash becomes an error row
         return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, message=f"SCIP failed: {type(exc).__name__}: {exc}")
+    if output.text:
+        info["scip_output"] = output.text                # head and tail, see solvers.capture
+        info["scip_output_bytes"] = output.total_bytes
     tc = res.termination_condition
+    info["scip_termination"] = tc.name
+    info["scip_nodes"] = _scip_nodes(res)
     if tc == TerminationCondition.interrupted and catch_ctrl_c:   # SCIP's "userinterrupt": Ctrl-C
         raise KeyboardInterrupt("SCIP was interrupted by the user (Ctrl-C)")
     bound = res.objective_bound
-    bound_s = float(bound) * scale if bound is not None and math.isfinite(bound) else None
-    info = {"scip_termination": tc.name, "scip_objective_s": None, "scip_nodes": _scip_nodes(res),
-            "time_scale_s": scale, "bound_source": "scip"}
-    if bound_s is None:
-        bound_s = full_band_bound_s(instance)
-        info["bound_source"] = "full-band"
+    scip_bound_s = float(bound) * scale if bound is not None and math.isfinite(bound) else None
+    info["scip_bound_s"] = scip_bound_s
     assignment = None
     if res.incumbent_objective is not None:
         info["scip_objective_s"] = float(res.incumbent_objective) * scale
         res.solution_loader.load_vars()
-        x = np.array([[model.x[k, m].value or 0.0 for m in range(instance.M)] for k in range(instance.K)])
+        x = np.zeros((instance.K, instance.M))
+        for (k, m) in model.P:
+            x[k, m] = model.x[k, m].value or 0.0
         assignment = _assignment_from_x(x, instance)
     if tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
         # P1's assignment is feasible for the model, so this is a numerical failure of SCIP
         return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, info=info,
                       message="SCIP claims infeasible although the warm start is feasible")
-    if tc == TerminationCondition.convergenceCriteriaSatisfied:
-        if assignment is None:
+    stopped_by_limit = tc in (TerminationCondition.maxTimeLimit, TerminationCondition.interrupted,
+                              TerminationCondition.iterationLimit)
+    if tc != TerminationCondition.convergenceCriteriaSatisfied and not stopped_by_limit:
+        return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, bound_s=full_band_bound_s(instance),
+                      info=info, message=f"SCIP ended with {tc.name}")
+    if assignment is None:
+        if not stopped_by_limit:
             return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, info=info,
                           message="SCIP reported optimal but its x is not a C1-C3 assignment")
-        return _with_bandwidth(solver, instance, assignment, sw, Status.OPTIMAL, bound_s, info=info)
-    if tc in (TerminationCondition.maxTimeLimit, TerminationCondition.interrupted,
-              TerminationCondition.iterationLimit):
-        if assignment is None or optimal_bandwidth(instance, assignment)[0] > T0:
-            assignment = x0                   # P1's start is an incumbent too
-        return _with_bandwidth(solver, instance, assignment, sw, Status.TIME_LIMIT, bound_s,
-                               f"SCIP stopped: {tc.name}", info)
-    return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, bound_s=bound_s, info=info,
-                  message=f"SCIP ended with {tc.name}")
+        return stopped(f"SCIP stopped: {tc.name} (no incumbent of its own; P1's start)")
+    T, _ = optimal_bandwidth(instance, assignment)
+    # SCIP's numbers are trusted only if its objective is the latency of its own assignment:
+    # a solution that leans on the feasibility tolerance (an upload shortened, the band
+    # overfilled) has a lower SCIP objective than T(x), and then neither its claim of
+    # optimality nor its dual bound (proved for the relaxed rows) is evidence.
+    agrees = close(info["scip_objective_s"], T, SCIP_OBJECTIVE_RTOL)
+    info["scip_agrees"] = agrees
+    fallback = full_band_bound_s(instance)
+    if agrees and scip_bound_s is not None:
+        bound_s = min(max(scip_bound_s, fallback), T)     # never above the recomputed objective
+        info["bound_source"] = "scip" if scip_bound_s >= fallback else "full-band"
+    else:
+        bound_s = min(fallback, T)
+    if stopped_by_limit:
+        if T > T0:
+            assignment, T = x0, T0                        # P1's start is an incumbent too
+        return Result(solver, "P2", Status.TIME_LIMIT, *_band_result(instance, assignment, min(bound_s, T), sw),
+                      message=f"SCIP stopped: {tc.name}", info=info)
+    if not agrees:
+        return _with_bandwidth(solver, instance, assignment, sw, Status.FEASIBLE, bound_s,
+                               f"SCIP claimed optimal at {info['scip_objective_s']!r} s, but its assignment's "
+                               f"latency is {T!r} s (relative difference above {SCIP_OBJECTIVE_RTOL:g}): "
+                               "optimality and SCIP's bound not trusted", info)
+    return _with_bandwidth(solver, instance, assignment, sw, Status.OPTIMAL, bound_s, info=info)
+
+
+def _band_result(instance: Instance, assignment, bound_s: float, sw: Stopwatch) -> tuple:
+    """``(objective_s, bound_s, seconds, assignment, bandwidth_hz)`` for ``Result(solver, problem, status, *...)``."""
+    assignment = np.asarray(assignment, dtype=int)
+    T, band = optimal_bandwidth(instance, assignment)
+    return T, bound_s, sw.elapsed, tuple(assignment), tuple(band)
 
 
 def _scip_nodes(res) -> int | None:
@@ -569,12 +676,11 @@ def _scip_nodes(res) -> int | None:
 
 
 def _load_start(model, instance: Instance, assignment: np.ndarray) -> None:
-    """Put P1's assignment into the model's x as SCIP's MIP start (SCIP completes the rest)."""
+    """Put P1's assignment into the model's x (on its pairs P) as SCIP's MIP start (SCIP completes the rest)."""
     chosen = np.zeros((instance.K, instance.M), dtype=bool)
     chosen[assignment, np.arange(instance.M)] = True
-    for k in range(instance.K):
-        for m in range(instance.M):
-            model.x[k, m].set_value(1 if chosen[k, m] else 0, skip_validation=True)
+    for (k, m) in model.P:
+        model.x[k, m].set_value(1 if chosen[k, m] else 0, skip_validation=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -721,6 +827,13 @@ def relaxation_bound(instance: Instance, time_limit: float | None = None, block_
     usable = instance.memory_ok & (t_hat + q[:, None] <= upper)
     dev, blk = np.nonzero(usable)
     n = dev.size
+    if time_limit is not None and n * RELAXATION_SECONDS_PER_PAIR > sw.remaining:
+        # compiling alone would overrun the limit: say so now, with a bound that is quick and valid
+        return Result(solver, "P2", Status.TIME_LIMIT, None, full_band_bound_s(instance), sw.elapsed,
+                      message=f"time limit: compiling the relaxation ({n} pairs) would take about "
+                              f"{n * RELAXATION_SECONDS_PER_PAIR:.2g} s, more than the {sw.remaining:.2g} s left; "
+                              "not solved (full-band bound)",
+                      info={"time_scale_s": scale, "pairs": n, "bound_source": "full-band"})
     ones = np.ones(n)
     # sparse incidence: device k <- pair j, block m <- pair j (x is one variable per usable pair)
     by_device = sp.csr_matrix((ones, (dev, np.arange(n))), shape=(K, n))

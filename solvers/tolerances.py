@@ -50,8 +50,11 @@ ROUNDING_RTOL = 1e-12
 
 #: SCIP's ``numerics/feastol`` for the P2 MINLP (its default 1e-6 lets it accept
 #: an assignment up to ~1e-7 relative worse than optimal, and a dual bound that
-#: high above the optimum; 1e-9 makes it agree with the exact method).
-MINLP_FEASTOL = 1e-9
+#: high above the optimum).  SCIP uses the slack of every row at once (each cone,
+#: slack row and the band row of the per-device-scaled model come out violated by
+#: nearly feastol), which moves its objective by 2-3 feastol relative: 1e-10 keeps
+#: that below ``SCIP_OBJECTIVE_RTOL``.
+MINLP_FEASTOL = 1e-10
 
 #: Clarabel's gap and feasibility tolerances for the CVXPY models (fixed-assignment
 #: bandwidth, relaxation).  1e-10 makes large relaxations end "optimal_inaccurate";
@@ -63,3 +66,45 @@ CONIC_TOL = 1e-9
 #: in the model's units: P1's latency rows are written in units of a feasible start's latency
 #: (solvers.p1.milp), so there it is relative to the answer.
 MILP_FEASTOL = 1e-9
+
+#: A P2 optimum is certified when a lower-bound certificate at ``T_low`` exists with
+#: ``(T - T_low) / T <=`` this (:mod:`solvers.certify`, verified by :mod:`validation.check`).
+CERTIFIED_GAP_RTOL = 1e-9
+
+#: The checker's allowance for its own rounding when it verifies an inequality of a
+#: certificate in floating point: each side is moved against the claim by this much,
+#: relative to the magnitudes involved.  A handful of IEEE operations err by at most
+#: 2^-53 each (1.1e-16), so 1e-12 makes every verified inequality hold exactly.
+CERTIFICATE_ROUNDING_RTOL = 1e-12
+
+#: The slack the certificate *producer* leaves in each dual inequality (ten times the
+#: checker's allowance, so that a certificate passes whatever the rounding of its own
+#: computation).  It lowers the certified bound by about this much, relative.
+CERTIFICATE_SLACK_RTOL = 1e-11
+
+#: SCIP's objective (its tau times the time scale) must agree with the latency recomputed
+#: exactly from its assignment (``optimal_bandwidth``) to this much, relative, for ``minlp``
+#: to report "optimal" with SCIP's dual bound; otherwise SCIP's numbers are not trusted
+#: (status "feasible", the full-band bound).  With the P2 MINLP scaled per device
+#: (``models.p2.build_p2_minlp``) and ``MINLP_FEASTOL``, they agree to about 1e-10.
+SCIP_OBJECTIVE_RTOL = 1e-9
+
+#: The threshold MILP (``milp`` for P2) leaves out pairs whose bandwidth share at the
+#: threshold T(x) exceeds 1 + this: the current assignment x costs 1 up to the rounding of
+#: its 1-D root (~1e-15), so no min-cost assignment uses such a pair (weights are positive).
+SHARE_PRUNE_RTOL = 1e-9
+
+#: Head room of the P2 MINLP's time scale: ``minlp`` scales time by the warm start's
+#: latency widened by this much, relative, so that every bound (``tau <= 1``, the slack
+#: and share bounds) leaves the warm start and the optimum strictly inside.  With a
+#: scale equal to the warm start's latency up to rounding, an optimal warm start sits on
+#: those bounds and SCIP's presolve (propagating the cones at feastol 1e-10) declared
+#: such models infeasible.
+MINLP_HEADROOM_RTOL = 1e-6
+
+#: SCIP's ``numerics/epsilon`` (zero tolerance) for the P2 MINLP.  SCIP assumes
+#: epsilon <= feastol; its default 1e-9 is above ``MINLP_FEASTOL``, and then probing
+#: (presolve) fixed binaries by reasoning at 1e-9 on rows checked at 1e-10 and declared
+#: the better assignments infeasible: "optimal" warm starts 4.5 % above the optimum
+#: (K = M = 4).  It is also the size below which SCIP drops a linear coefficient.
+MINLP_EPSILON = 1e-12
