@@ -3,7 +3,8 @@
 ``REGISTRY[(problem, name)]`` maps the command-line names to functions
 ``f(instance, time_limit=None) -> Result``.  ``EXACT`` lists the methods that
 claim optimality (cross-checked against each other by the harness) and
-``BOUNDS`` those that only give a lower bound.
+``BOUNDS`` those that only give a lower bound; ``PLUGINS`` the researchers'
+own methods (:mod:`solvers.plugins`, :func:`use_plugin`).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Callable
 from instances import Instance
 
 from . import p1
+from . import plugins as _plugins
 from .result import Result, Status
 
 SolverFn = Callable[..., Result]
@@ -27,14 +29,28 @@ REGISTRY: dict[tuple[str, str], SolverFn] = {
 EXACT: dict[str, set[str]] = {"P1": {"crunch", "linear-search", "milp"}, "P2": set()}
 BOUNDS: dict[str, set[str]] = {"P1": set(), "P2": set()}
 
-try:  # P2 methods register themselves (while P2 is being built, some may be missing)
-    from .p2 import register as _register_p2
+from .p2 import register as _register_p2  # noqa: E402 - the P2 methods join the registry
 
-    _register_p2(REGISTRY, EXACT["P2"], BOUNDS["P2"])
-except ImportError:  # pragma: no cover
-    pass
+_register_p2(REGISTRY, EXACT["P2"], BOUNDS["P2"])
 
 PROBLEMS = ("P1", "P2")
+
+#: Methods added by installed packages (entry-point group ``deft_matching.solvers``, see
+#: :mod:`solvers.plugins`), and by :func:`use_plugin`: never exact, their claims are certified.
+PLUGINS: set[tuple[str, str]] = set(_plugins.register_entry_points(REGISTRY))
+
+
+def use_plugin(spec: str) -> list[tuple[str, str]]:
+    """Register the plugin ``module:function`` (once) for the problems it solves; its registry keys.
+
+    A plugin that cannot be imported is registered too, as a method that only
+    errs with the reason (:func:`solvers.plugins.register`).
+    """
+    keys = [key for key in REGISTRY if key[1] == spec]
+    if not keys:
+        keys = _plugins.register(REGISTRY, spec)
+        PLUGINS.update(keys)
+    return keys
 
 
 def solvers_for(problem: str) -> list[str]:
@@ -61,4 +77,5 @@ def run(problem: str, name: str, instance: Instance, time_limit: float | None = 
     return attach(instance, result, problem) if certify and isinstance(result, Result) else result
 
 
-__all__ = ["REGISTRY", "EXACT", "BOUNDS", "PROBLEMS", "Result", "Status", "run", "solvers_for"]
+__all__ = ["REGISTRY", "EXACT", "BOUNDS", "PLUGINS", "PROBLEMS", "Result", "Status", "run", "solvers_for",
+           "use_plugin"]

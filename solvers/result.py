@@ -88,24 +88,6 @@ class Result:
         """True when an assignment (and so an objective) is returned."""
         return self.assignment is not None
 
-    def to_row(self, instance_name: str) -> dict:
-        """The harness's JSON row for this result."""
-        return {
-            "instance": instance_name,
-            "problem": self.problem,
-            "solver": self.solver,
-            "status": self.status.value,
-            "objective_s": self.objective_s,
-            "bound_s": self.bound_s,
-            "gap": None,
-            "seconds": self.seconds,
-            "assignment": list(self.assignment) if self.assignment is not None else None,
-            "bandwidth_hz": list(self.bandwidth_hz) if self.bandwidth_hz is not None else None,
-            "message": self.message,
-            "certified": None if self.status not in CLAIMS else self.certificate is not None,
-            "certificate": self.certificate,
-        }
-
 
 class Stopwatch:
     """Wall-clock timer with an optional deadline, for honouring ``time_limit``."""

@@ -99,6 +99,7 @@ import numpy as np
 
 import solvers as _solvers
 from instances import Instance
+from instances.cli import add_version
 from instances import generate as _generate
 from instances.generate import generate_instance
 from solvers.result import Result, Status
@@ -650,6 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, default=None,
                    help=f"seconds of repeated runs per fast method and size (default {REPEAT_BUDGET_S}, "
                         f"--quick 0.05)")
+    add_version(p)
     return p
 
 

@@ -87,6 +87,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from instances import Instance, InstanceError, load_instance
+from instances.cli import add_version
 from solvers.result import Result, Status
 from solvers.tolerances import (BANDWIDTH_RTOL, BOUND_RTOL, CERTIFICATE_ROUNDING_RTOL, CERTIFIED_GAP_RTOL,
                                 OBJECTIVE_RTOL, close)
@@ -546,6 +547,7 @@ def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
         epilog=f"solution file ({SOLUTION_FORMAT}): {{\"problem\": \"P1\"|\"P2\", \"assignment\": [...], "
                "\"bandwidth_hz\": [...] (P2), \"objective_s\": optional}; exit status: 0 valid, 1 invalid, "
                "2 unusable input")
+    add_version(parser)
     parser.add_argument("instance", metavar="INSTANCE.json")
     parser.add_argument("solution", metavar="SOLUTION.json")
     args = parser.parse_args(argv)

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from instances import Instance, InstanceError, load_instance
+from instances.cli import add_version
 from solvers.certify import attach
 
 from .check import check_result
@@ -181,7 +182,7 @@ def _units_comment(instance: Instance, problem: str, scale_s: float) -> list[str
              "written by python -m validation.explain; see docs/formulation.md"]
     if problem == "P2":
         lines.append(f"time unit: time_scale_s = {scale_s!r} s; round latency (s) = tau * time_scale_s; "
-                     f"b[k] = B_k / B with B = {instance.bandwidth_hz!r} Hz")
+                     f"slack = sigma[k] * s[k] (time units); B_k / B = r[k] * b[k] with B = {instance.bandwidth_hz!r} Hz")
     else:
         lines.append("objective T in seconds")
     return lines
@@ -386,11 +387,16 @@ def explain(instance: Instance, problem: str = "P1", out: TextIO = sys.stdout) -
         print("\n-- computation latency tcp[k, m] (s)\n" + latency.to_string(), file=out)
 
         print(f"\n== the {problem} model", file=out)
-        model = build_model(instance, problem)
-        describe_model(model, out)
-        if problem == "P2":
-            print(f"  units: time in units of time_scale_s = {time_scale_s(model):.9g} s (tau, a, s, tcp), "
-                  "b[k] = B_k / B; q[k] = D / (R_k B time_scale_s)", file=out)
+        try:
+            model = build_model(instance, problem)
+        except ValueError as exc:      # the scaled P2 MINLP needs a feasible instance (its time unit)
+            print(f"  not built: {exc}", file=out)
+        else:
+            describe_model(model, out)
+            if problem == "P2":
+                print(f"  units: time in units of time_scale_s = {time_scale_s(model):.9g} s (tau, a, tcp); "
+                      "slack sigma[k] s[k] (same unit); share of the band B_k / B = r[k] b[k]; "
+                      "sigma[k] r[k] = D / (R_k B time_scale_s)", file=out)
 
         print("\n== CRUNCH on the equal-bandwidth latency matrix c[k, m] = tcp[k, m] + D M / (B R_k)"
               + (" (P1's optimum: the warm start of exact JBBA)" if problem == "P2" else ""), file=out)
@@ -459,6 +465,7 @@ def _print_trace(lines: list[str], out: TextIO) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command line; exit status 0 on success, 2 on unusable input (message on stderr, no traceback)."""
     parser = argparse.ArgumentParser(prog="python -m validation.explain", description=__doc__.split("\n\n")[1])
+    add_version(parser)
     parser.add_argument("file", help="a deft-instance/1 JSON file")
     parser.add_argument("--problem", choices=("P1", "P2"), default="P1")
     parser.add_argument("--write-model", metavar="PATH",

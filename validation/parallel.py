@@ -1,18 +1,17 @@
 """Run methods in guarded worker processes, locally (``--jobs N``) or on a Dask cluster (``--dask``).
 
 Each method runs in a child Python process (a *guarded worker*) that the
-caller can kill.  The worker answers one request at a time over a pipe; the
-caller waits at most
+caller can kill.  A method that has not answered
 
 .. math:: t_\\text{guard} = \\text{time\\_limit} + \\text{grace}
 
-for the answer.  A method that has not answered by then (it ignores its time
-limit: HiGHS and SCIP do not always honour theirs inside presolve, and a
-solver that holds the GIL can block every Python thread of its process) is
-killed with its process, and reported as a ``time_limit`` result whose message
-says so; a worker that dies (a crash, ``os._exit``, the OOM killer) gives an
-``error`` result naming the signal or exit code.  Either way the worker is
-restarted for the next method and the sweep goes on: nothing is lost.
+seconds after it was called (it ignores its time limit: HiGHS and SCIP do not
+always honour theirs inside presolve, and a solver that holds the GIL can
+block every Python thread of its process) is killed with its process, and
+reported as a ``time_limit`` result whose message says so; a worker that dies
+(a crash, ``os._exit``, the OOM killer) gives an ``error`` result naming the
+signal or exit code.  Either way the worker is restarted for the next method
+and the sweep goes on: nothing is lost.
 
 Two ways to run a list of :class:`Job`:
 
@@ -28,15 +27,57 @@ in the sequential order).  The method itself travels with the job
 (``cloudpickle``), so methods added to :data:`solvers.REGISTRY` at run time
 (tests, plug-ins) run in the workers as they would in process.
 
-Wire format: 8-byte big-endian length, then a pickle; requests are
-``cloudpickle`` (a method may be a lambda), answers plain :mod:`pickle` of a
-:class:`~solvers.result.Result`.  A worker's own output goes to stderr, so that
-a chatty solver cannot corrupt the answer channel, and it ignores SIGINT
-(Ctrl-C belongs to the caller, which then kills its workers).
+Protocol
+--------
+Frames: an 8-byte big-endian length, then the payload.  On the worker's
+stdin the caller writes requests (``cloudpickle`` of the method, problem,
+solver name, instance and time limit: a method may be a lambda); on the
+worker's stdout (the *answer channel*) the worker writes, in this order:
+
+1. :data:`READY` once, after start-up: the worker has imported what the
+   methods need (:data:`WORKER_PRELOAD`);
+2. per request, :data:`STARTED` once the request is loaded (which may import
+   the method's module, e.g. a plug-in's), just before the method is called;
+3. the answer, a plain :mod:`pickle` of a :class:`~solvers.result.Result`
+   (a request that cannot be loaded is answered at once, without ``STARTED``,
+   by an ``error`` result).
+
+The caller sends a request only after ``READY``.  A worker's own output goes
+to stderr, so that a chatty solver (or module) cannot corrupt the answer
+channel, and it ignores SIGINT (Ctrl-C belongs to the caller, which then
+kills its workers).
+
+The clock
+---------
+The caller keeps one deadline per worker, on its own monotonic clock
+(:func:`time.monotonic`), set by what it waits for from that worker:
+
+===============  ===========================================  ==========================================
+waiting for      deadline                                     result if it passes (or the worker dies)
+===============  ===========================================  ==========================================
+``READY``        process started + :data:`STARTUP_TIMEOUT_S`  ``error``: the worker did not start
+``STARTED``      request sent + :data:`STARTUP_TIMEOUT_S`     ``error``: the request was not loaded
+the answer       ``STARTED`` read + time limit + grace        ``time_limit`` (killed) / ``error`` (died)
+===============  ===========================================  ==========================================
+
+So neither a worker's start-up (Python, numpy, scipy, Pyomo: 2 s or more on
+a busy machine) nor the load of a request counts against a method's time
+limit, and since the caller reads ``STARTED`` only after the worker wrote it,
+a method is never killed sooner than time limit + grace after it was called:
+a busy machine can only make the kill later.  A job without a time limit has
+no deadline once ``STARTED``.  A worker that fails before its method is called
+gives the job that needed it an ``error`` result (:func:`not_started_result`,
+naming the cause); the next job gets a fresh worker.
+
+In a :class:`LocalPool` the workers start concurrently: a worker's ``READY``
+is one more readable pipe in the pool's single ``select`` loop, so no
+worker's start-up waits for another's.  On Dask, :meth:`GuardedWorker.run_one`
+blocks its own Dask thread only.
 
 Complexity: per job, one pickle of the instance (O(KM)) each way and a process
-round trip (about 0.1 ms); starting a worker costs one Python start-up (about
-0.5 s), paid once per worker and again after each kill.
+round trip (about 0.1 ms); starting a worker costs a Python start-up and the
+imports of :data:`WORKER_PRELOAD` (about 2 s on 2 cores), paid once per worker
+and again after each kill or death.
 
 Examples
 --------
@@ -51,8 +92,8 @@ Examples
 """
 from __future__ import annotations
 
+import importlib
 import json
-import math
 import os
 import pickle
 import select
@@ -76,9 +117,30 @@ GRACE_MIN_S = 5.0
 #: ... and the extra time as a fraction of the time limit, whichever is larger.
 GRACE_FRACTION = 0.5
 
+#: Seconds a fresh worker may take to send ``READY``, and a worker to load a request and send
+#: ``STARTED``.  Generous: it only has to catch a worker that hangs or dies in start-up (about
+#: 2 s on an idle 2-core machine, several times that on a loaded one), and it never counts
+#: against a method's time limit.
+STARTUP_TIMEOUT_S = 120.0
+#: Modules a fresh worker imports before it sends ``READY``, besides this module, which brings
+#: :mod:`solvers` with its registry, numpy and scipy (0.8-1.4 s measured on 2 cores).  Pyomo
+#: (0.7-1.5 s more) is used by three of the exact methods, cvxpy (0.15-0.3 s once scipy is in)
+#: by the relaxation, the model builders cost under 0.05 s: imported here, no method's clock
+#: pays for them, and a method's ``seconds`` do not depend on which method ran first in its
+#: worker.  A sweep of all methods imports them in every worker anyway (same wall time
+#: measured with and without), so the preload costs only where workers restart often (many
+#: kills or deaths).  The caller's value is used (it is passed to each worker it starts), so
+#: a plug-in may add its module.  A module that fails to import is skipped: the method that
+#: needs it reports the error itself, as it would in process.
+WORKER_PRELOAD = ("pyomo.environ", "models.p1", "models.p2", "solvers.pyomo_solve", "cvxpy")
+
 _HEADER = struct.Struct(">Q")
+#: The worker's start-up and request-loaded frames (answers are pickles, which start with b"\x80").
+READY = b"ready"
+STARTED = b"started"
 _ENV_SYS_PATH = "DEFT_WORKER_SYS_PATH"
 _ENV_PARENT = "DEFT_WORKER_PARENT_PID"
+_ENV_PRELOAD = "DEFT_WORKER_PRELOAD"
 
 
 def default_grace_s(time_limit: float | None) -> float:
@@ -123,18 +185,32 @@ def killed_result(job: Job, elapsed_s: float, grace_s: float) -> Result:
                   info={"guard": "killed"})
 
 
-def died_result(job: Job, returncode: int | None, elapsed_s: float) -> Result:
-    """The ``error`` result of a method whose worker process died while running it."""
+def _exit_description(returncode: int | None) -> str:
+    """How a worker process ended, from its return code (negative: the signal that killed it)."""
     if returncode is not None and returncode < 0:
         try:
-            how = f"killed by signal {signal.Signals(-returncode).name}"
+            return f"killed by signal {signal.Signals(-returncode).name}"
         except ValueError:
-            how = f"killed by signal {-returncode}"
-    else:
-        how = f"exit code {returncode}"
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def died_result(job: Job, returncode: int | None, elapsed_s: float) -> Result:
+    """The ``error`` result of a method whose worker process died while running it."""
     return Result(job.solver, job.problem, Status.ERROR, seconds=elapsed_s,
-                  message=f"worker process died ({how}) while running {job.solver} on {job.label}",
+                  message=(f"worker process died ({_exit_description(returncode)}) "
+                           f"while running {job.solver} on {job.label}"),
                   info={"guard": "died", "returncode": returncode})
+
+
+def not_started_result(job: Job, cause: str, elapsed_s: float) -> Result:
+    """The ``error`` result of a job whose method was never called: its worker failed before.
+
+    ``cause`` completes "worker process ...", e.g. "died during start-up (exit code 1)".
+    """
+    return Result(job.solver, job.problem, Status.ERROR, seconds=elapsed_s,
+                  message=f"worker process {cause}, before running {job.solver} on {job.label}",
+                  info={"guard": "not-started"})
 
 
 # --------------------------------------------------------------------------------------
@@ -221,17 +297,32 @@ def _die_with_parent() -> None:
         os._exit(0)
 
 
+def _preload() -> None:
+    """Import the caller's :data:`WORKER_PRELOAD`, skipping a module that fails (its method will report why)."""
+    for name in json.loads(os.environ.pop(_ENV_PRELOAD, "[]")):
+        try:
+            importlib.import_module(name)
+        except Exception:   # noqa: BLE001 - not this worker's error: the method that needs it raises it again
+            pass
+
+
 def worker_main() -> None:
-    """Serve requests on stdin until end of file (the entry point of a guarded worker process)."""
+    """Start up, send ``READY``, then serve requests on stdin until end of file (a guarded worker's entry point).
+
+    Per request: load it, send ``STARTED``, call the method, send the answer
+    (see the module's protocol).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the caller's to handle
     _die_with_parent()
     proto_in, proto_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)   # a method reading stdin cannot steal requests
-    os.dup2(2, 1)         # a method printing cannot corrupt answers
+    os.dup2(2, 1)         # a method (or a module) printing cannot corrupt answers
     os.close(devnull)
     import cloudpickle  # noqa: F401 - needed to load requests that hold functions by value
 
+    _preload()
+    _write_frame(proto_out, READY)
     while True:
         frame = _read_frame(proto_in)
         if frame is None:
@@ -241,6 +332,7 @@ def worker_main() -> None:
         except Exception as exc:
             result = Result("?", "?", Status.ERROR, message=f"request could not be loaded: {type(exc).__name__}: {exc}")
         else:
+            _write_frame(proto_out, STARTED)   # the caller's clock for this method starts on this frame
             result = call_method(fn, problem, solver, instance, time_limit)
         _write_frame(proto_out, encode_result(result))
 
@@ -248,22 +340,37 @@ def worker_main() -> None:
 # --------------------------------------------------------------------------------------
 # The caller side: one guarded worker
 # --------------------------------------------------------------------------------------
-class WorkerDied(RuntimeError):
-    """The worker process ended (or closed its pipe) before answering."""
-
-
 class GuardedWorker:
     """A child Python process running one method at a time; killable.
 
-    Started lazily by :meth:`submit`; after a kill or a death the next
-    :meth:`submit` starts a fresh one.
+    A job moves through the phases of the module's protocol, each with its
+    deadline (:attr:`deadline`, on :func:`time.monotonic`):
+
+    ``"starting"``
+        a fresh process was started for the job; waiting for ``READY``;
+    ``"loading"``
+        the request was sent; waiting for ``STARTED``;
+    ``"running"``
+        the method was called; waiting for the answer;
+    ``"idle"``
+        no job, a ready process (``None``: no process at all).
+
+    The owner hands a job over with :meth:`assign`, then calls
+    :meth:`advance` whenever :attr:`fd` is readable and :meth:`expire` once
+    :attr:`deadline` has passed, until one of them returns the job's
+    :class:`Result`.  :meth:`run_one` does exactly that for one job.  A
+    process is started when a job needs one: first, and after a kill or a
+    death.
     """
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
+        self.phase: str | None = None
         self.job: Job | None = None
-        self.started: float | None = None
-        self.deadline: float | None = None
+        self.grace_s: float | None = None
+        self.since: float | None = None      # when the current phase began
+        self.deadline: float | None = None   # when the guard acts; None: never (no time limit)
+        self._payload: bytes | None = None   # the request, until it is sent
 
     @property
     def busy(self) -> bool:
@@ -271,49 +378,124 @@ class GuardedWorker:
 
     @property
     def fd(self) -> int:
+        """The answer channel (for ``select``)."""
         return self.proc.stdout.fileno()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def elapsed(self) -> float:
+        """Seconds since the current phase began."""
+        return time.monotonic() - self.since if self.since is not None else 0.0
+
+    def _enter(self, phase: str, timeout_s: float | None) -> None:
+        self.phase = phase
+        self.since = time.monotonic()
+        self.deadline = None if timeout_s is None else self.since + timeout_s
 
     def _start(self) -> None:
         env = dict(os.environ)
         # the caller's import path, so that methods pickled by reference (tests, plug-ins) load
         env[_ENV_SYS_PATH] = json.dumps([p for p in sys.path if p])
         env[_ENV_PARENT] = str(os.getpid())
+        env[_ENV_PRELOAD] = json.dumps(list(WORKER_PRELOAD))
         code = ("import json, os, sys; sys.path[:0] = json.loads(os.environ.pop('DEFT_WORKER_SYS_PATH')); "
                 "from validation.parallel import worker_main; worker_main()")
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      bufsize=0, env=env, close_fds=True)
+        self._enter("starting", STARTUP_TIMEOUT_S)
 
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+    def _send_request(self) -> None:
+        _write_frame(self.proc.stdin.fileno(), self._payload)
+        self._payload = None
+        self._enter("loading", STARTUP_TIMEOUT_S)
 
-    def submit(self, job: Job, payload: bytes, grace_s: float) -> None:
-        """Send ``payload`` (a request made by :func:`encode_request`) to the worker."""
-        for attempt in (1, 2):   # an idle worker that died meanwhile is restarted once
-            if not self.alive:
-                self.discard()
-                self._start()
+    def assign(self, job: Job, payload: bytes, grace_s: float) -> None:
+        """Take ``job`` (``payload``: its request, made by :func:`encode_request`).
+
+        The request goes out now to an idle, live process; otherwise a fresh
+        process is started and the request goes out on its ``READY``.
+        """
+        self.job, self._payload, self.grace_s = job, payload, grace_s
+        if self.phase == "idle" and self.alive:
             try:
-                _write_frame(self.proc.stdin.fileno(), payload)
-                break
-            except OSError:
-                if attempt == 2:
-                    raise
-                self.kill()
-        self.job = job
-        self.started = time.monotonic()
-        self.deadline = None if job.time_limit is None else self.started + job.time_limit + grace_s
+                self._send_request()
+                return
+            except OSError:   # the idle process died meanwhile: this job gets a fresh one
+                pass
+        self._stop_process()
+        self._start()
 
-    def receive(self) -> Result:
-        """Read the answer (call when the pipe is readable); :class:`WorkerDied` if the worker is gone."""
+    def advance(self) -> Result | None:
+        """Read the next frame (call when :attr:`fd` is readable) and move the job on.
+
+        Returns the job's result when the job is over (the method's answer, or
+        the guard's result for a worker that died), else ``None``.
+        """
         frame = _read_frame(self.fd)
         if frame is None:
-            raise WorkerDied()
-        self.job = None
-        return pickle.loads(frame)
+            return self._died()
+        if self.phase == "starting":
+            if frame != READY:
+                return self._give_up(f"sent {len(frame)} unexpected bytes instead of its READY frame during start-up")
+            try:
+                self._send_request()
+            except OSError:
+                return self._died()
+            return None
+        if self.phase == "loading" and frame == STARTED:
+            limit = self.job.time_limit
+            self._enter("running", None if limit is None else limit + self.grace_s)
+            return None
+        # the answer: the method's, or (while loading) the worker's own error about the request
+        result = pickle.loads(frame)
+        self._forget_job()
+        self.phase = "idle"
+        return result
 
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started if self.started is not None else 0.0
+    def expire(self) -> Result:
+        """Kill the worker (call once :attr:`deadline` has passed) and return the guard's result for the job."""
+        if self.phase == "running":
+            job, elapsed_s, grace_s = self.job, self.elapsed(), self.grace_s
+            self.kill()
+            return killed_result(job, elapsed_s, grace_s)
+        waited_for = "READY" if self.phase == "starting" else "STARTED"
+        return self._give_up(f"sent no {waited_for} frame within {STARTUP_TIMEOUT_S:g} s "
+                             f"(STARTUP_TIMEOUT_S) {self._phase_words()}")
+
+    def run_one(self, job: Job, grace_s: float) -> Result:
+        """Run one job to its end, the guard included (blocking; used on Dask workers)."""
+        self.assign(job, encode_request(job), grace_s)
+        while True:
+            timeout_s = None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0)
+            ready, _, _ = select.select([self.fd], [], [], timeout_s)
+            if ready:
+                result = self.advance()
+            elif time.monotonic() >= self.deadline:
+                result = self.expire()
+            else:   # pragma: no cover - select returned early
+                continue
+            if result is not None:
+                return result
+
+    def _phase_words(self) -> str:
+        return {"starting": "during start-up", "loading": "while loading the request"}[self.phase]
+
+    def _died(self) -> Result:
+        """The process closed its answer channel: reap it and return the guard's result for the job."""
+        job, phase, elapsed_s = self.job, self.phase, self.elapsed()
+        returncode = self.returncode()
+        if phase == "running":
+            self.kill()
+            return died_result(job, returncode, elapsed_s)
+        return self._give_up(f"died ({_exit_description(returncode)}) {self._phase_words()}")
+
+    def _give_up(self, cause: str) -> Result:
+        """Kill a worker that failed before its method was called; the job's ``error`` result names ``cause``."""
+        job, elapsed_s = self.job, self.elapsed()
+        self.kill()
+        return not_started_result(job, cause, elapsed_s)
 
     def returncode(self) -> int | None:
         """Exit status of the dead worker (waits briefly for it to be reaped)."""
@@ -326,24 +508,29 @@ class GuardedWorker:
 
     def kill(self) -> None:
         """Kill the worker process (whatever it is doing) and forget its job."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:   # pragma: no cover - SIGKILL is not ignorable
-                pass
-        self.discard()
+        self._stop_process()
+        self._forget_job()
 
-    def discard(self) -> None:
+    def _forget_job(self) -> None:
+        self.job = self._payload = self.grace_s = None
+        self.since = self.deadline = None
+
+    def _stop_process(self) -> None:
+        """Kill the process if it lives, reap it and close its pipes."""
         if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:   # pragma: no cover - SIGKILL is not ignorable
+                    pass
             for stream in (self.proc.stdin, self.proc.stdout):
                 try:
                     stream.close()
                 except OSError:
                     pass
         self.proc = None
-        self.job = None
-        self.started = self.deadline = None
+        self.phase = None
 
     def close(self) -> None:
         """Stop the worker: an idle one exits on end of file, a busy one is killed."""
@@ -358,25 +545,6 @@ class GuardedWorker:
         except (OSError, subprocess.TimeoutExpired):
             pass
         self.kill()
-
-    def run_one(self, job: Job, grace_s: float) -> Result:
-        """Run one job to its end, the guard included (blocking; used on Dask workers)."""
-        self.submit(job, encode_request(job), grace_s)
-        while True:
-            timeout = None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0)
-            ready, _, _ = select.select([self.fd], [], [], timeout)
-            if ready:
-                try:
-                    return self.receive()
-                except WorkerDied:
-                    elapsed = self.elapsed()
-                    code = self.returncode()
-                    self.discard()
-                    return died_result(job, code, elapsed)
-            if self.deadline is not None and time.monotonic() >= self.deadline:
-                elapsed = self.elapsed()
-                self.kill()
-                return killed_result(job, elapsed, grace_s)
 
 
 def encode_request(job: Job) -> bytes:
@@ -408,6 +576,12 @@ class LocalPool:
     grace_s : float, optional
         Extra seconds beyond a job's time limit before its worker is killed
         (default :func:`default_grace_s` of each job's limit).
+
+    Attributes
+    ----------
+    killed, died, not_started : int
+        Counts of the guard's results so far: methods killed, methods whose
+        worker died, jobs whose worker failed before calling their method.
     """
 
     def __init__(self, workers: int, grace_s: float | None = None):
@@ -417,6 +591,7 @@ class LocalPool:
         self.grace_s = grace_s
         self.killed = 0
         self.died = 0
+        self.not_started = 0
 
     def __enter__(self) -> "LocalPool":
         return self
@@ -435,7 +610,9 @@ class LocalPool:
         """Run ``jobs`` (pulled lazily, in order) and yield ``(job, result)`` as each finishes.
 
         Every job yields exactly one result: the method's, or the guard's
-        (:func:`killed_result`, :func:`died_result`).
+        (:func:`killed_result`, :func:`died_result`, :func:`not_started_result`).
+        One ``select`` loop serves every worker, whatever its phase, so
+        workers start, load and run concurrently.
         """
         source = iter(jobs)
         exhausted = False
@@ -452,34 +629,36 @@ class LocalPool:
                     except Exception as exc:   # e.g. a method that cannot be pickled
                         yield job, _request_error(job, exc)
                         continue
-                    w.submit(job, payload, self._grace(job))
+                    w.assign(job, payload, self._grace(job))
             busy = [w for w in self.workers if w.busy]
             if not busy:
                 return
+            # wait for a frame from any worker, or for the first deadline
             deadlines = [w.deadline for w in busy if w.deadline is not None]
-            timeout = max(min(deadlines) - time.monotonic(), 0.0) if deadlines else None
-            ready, _, _ = select.select([w.fd for w in busy], [], [], timeout)
-            ready = set(ready)
+            timeout_s = max(min(deadlines) - time.monotonic(), 0.0) if deadlines else None
+            readable, _, _ = select.select([w.fd for w in busy], [], [], timeout_s)
+            ready = [w for w in busy if w.fd in readable]
             for w in busy:
-                if w.fd not in ready:
-                    continue
                 job = w.job
-                try:
-                    result = w.receive()
-                except WorkerDied:
-                    elapsed = w.elapsed()
-                    code = w.returncode()
-                    w.discard()
-                    self.died += 1
-                    result = died_result(job, code, elapsed)
-                yield job, result
-            now = time.monotonic()
-            for w in self.workers:
-                if w.busy and w.deadline is not None and now >= w.deadline and w.fd not in ready:
-                    job, elapsed = w.job, w.elapsed()
-                    w.kill()
-                    self.killed += 1
-                    yield job, killed_result(job, elapsed, self._grace(job))
+                if w in ready:
+                    result = w.advance()
+                elif w.deadline is not None and time.monotonic() >= w.deadline:
+                    result = w.expire()
+                else:
+                    continue
+                if result is not None:
+                    self._count(result)
+                    yield job, result
+
+    def _count(self, result: Result) -> None:
+        """Tally the guard's results (:attr:`killed`, :attr:`died`, :attr:`not_started`)."""
+        guard = result.info.get("guard") if isinstance(result.info, dict) else None
+        if guard == "killed":
+            self.killed += 1
+        elif guard == "died":
+            self.died += 1
+        elif guard == "not-started":
+            self.not_started += 1
 
 
 # --------------------------------------------------------------------------------------
@@ -575,5 +754,6 @@ def run_dask(jobs: Iterable[Job], address, grace_s: float | None = None,
             client.close()
 
 
-__all__ = ["GRACE_MIN_S", "GRACE_FRACTION", "Job", "LocalPool", "GuardedWorker", "call_method",
-           "dask_task", "default_grace_s", "died_result", "killed_result", "run_dask", "worker_main"]
+__all__ = ["GRACE_MIN_S", "GRACE_FRACTION", "STARTUP_TIMEOUT_S", "WORKER_PRELOAD", "Job", "LocalPool", "GuardedWorker",
+           "call_method", "dask_task", "default_grace_s", "died_result", "killed_result", "not_started_result",
+           "run_dask", "worker_main"]

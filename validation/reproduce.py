@@ -104,6 +104,7 @@ from typing import Iterable, Sequence, TextIO
 import numpy as np
 import pandas as pd
 
+from instances.cli import add_version
 from instances.generate import ScenarioParams, generate_instance
 from solvers import run as run_solver
 from solvers.result import Status
@@ -810,6 +811,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=_positive_float, default=DEFAULT_TIME_LIMIT_S,
                    help=f"seconds per method and draw (default {DEFAULT_TIME_LIMIT_S:g})")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    add_version(p)
     return p
 
 
