@@ -46,8 +46,8 @@ def instances(draw, max_devices: int = 6, max_blocks: int = 4, allow_infeasible:
     return Instance.from_arrays(tcp, mu, cap, rate, bits, band, name="hypothesis")
 
 
-#: Decimal exponents of the latencies drawn by :func:`extreme_instances`: 1e-6 s to 1e6 s.
-EXTREME_EXPONENTS = (-6, 6)
+#: Decimal exponents of the latencies drawn by :func:`extreme_instances`: 1e-9 s to 1e12 s.
+EXTREME_EXPONENTS = (-9, 12)
 
 
 @st.composite
@@ -55,8 +55,8 @@ def extreme_instances(draw, max_devices: int = 6, max_blocks: int = 4, allow_inf
                       near_ties: bool = True):
     """Adversarial valid instances for differential fuzzing.
 
-    * latencies from 1e-6 s to 1e6 s: one magnitude for the whole instance or
-      one per device type (so a single instance may span 12 decades), upload
+    * latencies from 1e-9 s to 1e12 s: one magnitude for the whole instance or
+      one per device type (so a single instance may span 21 decades), upload
       times ``D / (B R_k)`` of their own magnitude, zero latencies now and then;
     * duplicated devices: devices are copies of 1..K "types" (same latency
       row, memory and channel), the hardest case for tie-breaking;

@@ -1,7 +1,7 @@
 """Differential fuzzing of every method, and bad input of every kind.
 
 Random instances (:func:`tests.strategies.extreme_instances`: latencies from
-1e-6 s to 1e6 s, duplicated devices, ties, M = 1, M = K, M > K, memory walls)
+1e-9 s to 1e12 s, duplicated devices, ties, M = 1, M = K, M > K, memory walls)
 go to every registered method.  Oracles, all independent of the methods:
 
 * brute-force enumeration (:mod:`tests.bruteforce`) on instances small enough;

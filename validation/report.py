@@ -79,6 +79,8 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
+from instances.cli import EXIT_OK, EXIT_UNUSABLE, add_version
+
 from .compare import JSON_FIELDS, ROW_FIELDS
 
 #: Columns every input must have.
@@ -110,8 +112,6 @@ PROFILE_TAUS = (1.0, 2.0, 4.0, 10.0, 100.0)
 #: Gaps at most this are drawn as "zero" in the gap ECDF (the log axis has no zero).
 ZERO_GAP = 1e-9
 
-EXIT_OK = 0
-EXIT_UNUSABLE = 2
 
 
 class ReportInputError(ValueError):
@@ -876,15 +876,6 @@ def summary_text(frames: dict[str, pd.DataFrame], written: Sequence[Path]) -> st
     return "\n".join(out)
 
 
-def package_version() -> str:
-    """The installed version of deft-matching, or ``"unknown"``."""
-    from importlib import metadata
-    try:
-        return metadata.version("deft-matching")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m validation.report",
@@ -899,8 +890,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the tables and plots (created if needed)")
     parser.add_argument("--label", action="append", metavar="NAME",
                         help="run label of the next file, repeated once per file (default: file stems)")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
-    return parser
+    return add_version(parser)
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
