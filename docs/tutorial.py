@@ -11,9 +11,9 @@
 # # Tutorial: block-device matching for device-edge cooperative fine-tuning
 #
 # Run it from the repository root with `python docs/tutorial.py` (about ten
-# seconds), or open it as a notebook (`jupytext --to notebook docs/tutorial.py`;
-# every `# %%` line starts a cell). The test suite runs it
-# (`tests/test_tutorial.py`), and every number it prints is re-checked by an
+# seconds), or open the same cells as a notebook, `docs/tutorial.ipynb` (kept
+# in sync with this file; every `# %%` line starts a cell). The test suite runs
+# both (`tests/test_tutorial.py`), and every number it prints is re-checked by an
 # independent method before it is printed, so the tutorial cannot silently go
 # out of date. The mathematics is in `docs/formulation.md`.
 #

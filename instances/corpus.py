@@ -58,7 +58,7 @@ class CorpusEntry:
         corpus_meta = {"corpus": {"folder": self.folder, "property": self.advertised,
                                   "description": self.description}}
         return generate_instance(self.K, self.M, self.seed, name=self.name, extra_meta=corpus_meta,
-                                 **self.overrides)
+                                 allow_infeasible=self.folder == "infeasible", **self.overrides)
 
 
 # Tiny instances use shallow encoders (num_layers = M, one block per layer), so that

@@ -15,10 +15,27 @@ plus the gradient size D (bits) and the memory of single-device fine-tuning.
 
 Block numbering
 ---------------
-Block m (m = 1..M) is the block whose gradient needs a backpropagation through
-m encoder layers, counted from the output: block 1 is the last (top) layer,
-block M the deepest.  With M = L (the number of layers, 12) every layer is a
-block; with M < L only the top M layers carry tunable blocks.
+Block m (m = 1..M) sits in encoder layer :math:`d_m`, counted from the
+output (layer 1 is the last, top layer), and its gradient needs a
+backpropagation through :math:`d_m` layers; blocks are numbered shallow to
+deep, so :math:`d_m` is non-decreasing.
+
+* M <= L (the number of layers, 12): :math:`d_m = m`, one block per layer.
+  With M = L every layer is a block; with M < L only the top M layers carry
+  tunable blocks.
+* M > L: the M blocks span the whole model, each layer's LoRA parameters
+  split among the :math:`n_j` blocks placed in layer j: every layer carries
+  :math:`q = \lfloor M/L \rfloor` blocks and the top :math:`M \bmod L` layers
+  one more.  A block of layer j holds :math:`\lceil n_\text{block} / n_j \rceil`
+  LoRA parameters (the largest share of an even split, so a block is never
+  under-counted, and shares grow with depth).  The architecture and the
+  workload stay those of the model, so the deepest block needs about the
+  memory of M = L (11.42 GB for RoBERTa-base, less a fraction of its LoRA
+  bytes) and the latency ratio stays about 1.85 (more blocks do not make the
+  model deeper); the gradient D shrinks to the largest block's,
+  :math:`\lceil n_\text{block} / q \rceil` x 32 bit, so the bits uploaded
+  per round, M D, stay those of M = L when L divides M.  At most
+  :math:`L\,n_\text{block}` blocks (one LoRA parameter each).
 
 FLOPs (one batch of b sequences of s tokens; hidden h, FFN width f, LoRA rank r)
 -----------------------------------------------------------------------------------
@@ -36,12 +53,14 @@ LoRA.)  The weights are frozen, so backpropagating through a layer needs only
 the gradient with respect to its input, which costs about one forward pass:
 :math:`\beta F_\text{layer}` with the *backward factor* :math:`\beta` = 1
 (assumed; full training needs about 2, input plus weight gradients).  At the
-block's own layer the LoRA weight gradients add :math:`4 n_\text{LoRA} b s h r`.
+block's own layer the LoRA weight gradients add :math:`4 n_\text{LoRA} b s h r`,
+times the block's share :math:`n_m / n_\text{block}` of its layer's LoRA
+parameters (1 for M <= L).
 
 .. math::
 
     F_F = L\,F_\text{layer}, \qquad
-    F_B(m) = m\,\beta\,F_\text{layer} + 4 n_\text{LoRA} b s h r,
+    F_B(m) = d_m\,\beta\,F_\text{layer} + 4 n_\text{LoRA} b s h r \, n_m / n_\text{block},
 
     t_F = F_F / \phi, \qquad t_B(m) = F_B(m) / \phi, \qquad
     \phi = \eta\,\phi_\text{peak}
@@ -67,9 +86,10 @@ run without keeping activations), and block m's LoRA parameters and gradients:
 
 .. math::
 
-    \mu_m = W + m\,A_\text{layer} + n_\text{block} (p_\text{LoRA} + g_\text{LoRA})
+    \mu_m = W + d_m A_\text{layer} + n_m (p_\text{LoRA} + g_\text{LoRA})
 
-which is linear in m (Fig. 4).  Single-device fine-tuning keeps the
+with :math:`n_m` block m's LoRA parameters (:math:`n_\text{block}` for M <= L),
+which is linear in m for M <= L (Fig. 4).  Single-device fine-tuning keeps the
 activations of all L layers, every LoRA parameter with its gradient and the
 two Adam moments:
 
@@ -274,10 +294,13 @@ class EncoderCostModel:
     def backward_flops(self, M: int) -> np.ndarray:
         """F_B(m) for m = 1..M: FLOPs of the backpropagation from the output down to block m.
 
-        .. math:: F_B(m) = m \\beta F_\\text{layer} + 4 n_\\text{LoRA} b s h r
+        .. math:: F_B(m) = d_m \\beta F_\\text{layer} + 4 n_\\text{LoRA} b s h r \\, n_m / n_\\text{block}
+
+        with :math:`d_m` = :meth:`block_layers` and :math:`n_m` = :meth:`block_lora_params`.
         """
-        m = self._depths(M)
-        return m * (self.backward_factor * self.layer_forward_flops) + float(self.lora_weight_grad_flops)
+        depth = self.block_layers(M).astype(float)
+        share = self.block_lora_params(M) / float(self.lora_params_per_block)
+        return depth * (self.backward_factor * self.layer_forward_flops) + float(self.lora_weight_grad_flops) * share
 
     @property
     def effective_flops(self) -> float:
@@ -336,12 +359,15 @@ class EncoderCostModel:
         return self.lora_params_per_block * (self.lora_param_bytes + self.lora_grad_bytes)
 
     def block_memory_bytes(self, M: int) -> np.ndarray:
-        """mu_m for m = 1..M: bytes to compute block m's gradient, linear in m.
+        """mu_m for m = 1..M: bytes to compute block m's gradient (linear in m for M <= L).
 
-        .. math:: \\mu_m = W + m A_\\text{layer} + n_\\text{block}(p_\\text{LoRA} + g_\\text{LoRA})
+        .. math:: \\mu_m = W + d_m A_\\text{layer} + n_m (p_\\text{LoRA} + g_\\text{LoRA})
+
+        with :math:`d_m` = :meth:`block_layers` and :math:`n_m` = :meth:`block_lora_params`.
         """
-        m = self._depths(M)
-        return self.weight_memory_bytes + m * self.activation_bytes_per_layer + float(self.lora_block_bytes)
+        depth = self.block_layers(M).astype(float)
+        lora = self.block_lora_params(M).astype(float) * (self.lora_param_bytes + self.lora_grad_bytes)
+        return self.weight_memory_bytes + depth * self.activation_bytes_per_layer + lora
 
     @property
     def single_device_memory_bytes(self) -> float:
@@ -351,18 +377,71 @@ class EncoderCostModel:
         return self.weight_memory_bytes + self.num_layers * self.activation_bytes_per_layer + lora_all * per_param
 
     # -- bookkeeping ---------------------------------------------------------------
-    def _depths(self, M: int) -> np.ndarray:
-        if isinstance(M, bool) or not isinstance(M, (int, np.integer)) or not 1 <= M <= self.num_layers:
-            raise ValueError(f"cost model: number of blocks M must be an integer in 1..{self.num_layers} "
-                             f"(num_layers), got {M!r}")
-        return np.arange(1, M + 1, dtype=float)
+    @property
+    def max_blocks(self) -> int:
+        """Most blocks the model can be split into: L n_block, one LoRA parameter each."""
+        return self.num_layers * self.lora_params_per_block
+
+    def _check_blocks(self, M: int) -> int:
+        if isinstance(M, bool) or not isinstance(M, (int, np.integer)) or not 1 <= M <= self.max_blocks:
+            raise ValueError(f"cost model: number of blocks M must be an integer in 1..{self.max_blocks} "
+                             f"(num_layers x LoRA parameters per layer), got {M!r}")
+        return int(M)
+
+    def blocks_per_layer(self, M: int) -> np.ndarray:
+        """n_j for layers j = 1..L (from the output): how many of the M blocks sit in each layer.
+
+        One block in each of the top M layers for M <= L; for M > L every layer
+        carries floor(M / L) blocks and the top ``M mod L`` layers one more, so
+        that shallower layers are split at least as finely as deeper ones.
+
+        >>> EncoderCostModel().blocks_per_layer(26).tolist()
+        [3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]
+        """
+        M, L = self._check_blocks(M), self.num_layers
+        if M <= L:
+            return (np.arange(L) < M).astype(np.int64)
+        q, extra = divmod(M, L)
+        return q + (np.arange(L) < extra).astype(np.int64)
+
+    def block_layers(self, M: int) -> np.ndarray:
+        """d_m for m = 1..M: the layer (from the output) of block m, i.e. the layers its gradient backpropagates through.
+
+        >>> EncoderCostModel().block_layers(24)[:5].tolist()
+        [1, 1, 2, 2, 3]
+        """
+        per_layer = self.blocks_per_layer(M)
+        return np.repeat(np.arange(1, self.num_layers + 1, dtype=np.int64), per_layer)
+
+    def block_lora_params(self, M: int) -> np.ndarray:
+        """n_m for m = 1..M: LoRA parameters of block m, ceil(n_block / n_{d_m}) (n_block for M <= L)."""
+        per_layer = self.blocks_per_layer(M)
+        share = -(-self.lora_params_per_block // per_layer[per_layer > 0])   # ceiling division
+        return np.repeat(share, per_layer[per_layer > 0]).astype(np.int64)
+
+    def block_gradient_bits(self, M: int) -> int:
+        """D for M blocks: bits of the largest block's gradient (:attr:`gradient_bits` for M <= L).
+
+        >>> cm = EncoderCostModel()
+        >>> cm.block_gradient_bits(12), cm.block_gradient_bits(48), cm.block_gradient_bits(26)
+        (786432, 196608, 393216)
+        """
+        return int(self.block_lora_params(M).max()) * self.gradient_bits_per_param
 
     def parameters(self) -> dict:
         """The model's parameters as a JSON-ready dict."""
         return asdict(self)
 
     def summary(self, M: int) -> dict:
-        """Derived quantities for ``meta`` (FLOPs, seconds, bytes), JSON-ready."""
+        """Derived quantities for ``meta`` (FLOPs, seconds, bytes), JSON-ready.
+
+        For M > L (layers split into several blocks) it also gives each block's
+        layer ``block_layers`` and LoRA parameter count ``block_lora_params``.
+        """
+        split = {}
+        if M > self.num_layers:
+            split = {"block_layers": self.block_layers(M).tolist(),
+                     "block_lora_params": self.block_lora_params(M).tolist()}
         return {
             "version": COST_MODEL_VERSION,
             "model_params": self.model_params,
@@ -376,4 +455,5 @@ class EncoderCostModel:
             "weight_memory_bytes": self.weight_memory_bytes,
             "activation_bytes_per_layer": self.activation_bytes_per_layer,
             "single_device_memory_bytes": self.single_device_memory_bytes,
+            **split,
         }

@@ -21,6 +21,30 @@ same for every device *(assumed; the paper's channels are i.i.d. Rayleigh
 with one stripped path-loss value, so no distance model is used)*.  D comes
 from the LoRA parameter count (786,432 bits) and B = 100 MHz (the paper).
 
+Blocks beyond the model's layers (M > L, e.g. M = 24, 48 or 96 with the
+12-layer default) split every layer's LoRA parameters among several blocks
+(:class:`~instances.costmodel.EncoderCostModel`, "Block numbering"): the
+model, its workload and so the deepest block's memory (11.42 GB) stay those
+of RoBERTa-base, which is what fits the memory range of phones; only the
+blocks get finer (D = the largest block's gradient, 196,608 bits at M = 48).
+A deeper model is asked for with ``--layers`` (``num_layers``), one block per
+layer, whose deepest block needs proportionally more memory.
+
+Feasibility
+-----------
+An instance is *feasible* when every block can be given to its own device
+with enough memory: K >= M and Hall's condition on the memory prefixes
+(Proposition 1: for every m, at least M - m + 1 devices hold block m).  The
+generator never returns or writes an infeasible instance unless asked to: it
+raises :class:`InfeasibleRequest` (the command line prints one line and exits
+2) naming the option that makes the request feasible, ``-K M`` for M > K, or
+for a memory wall ``--memory-gb LO HI`` with LO >= the deepest block's
+memory (rounded up to 0.01 GB), which makes every seed feasible.  With
+``allow_infeasible=True`` (``--allow-infeasible``) the draw is returned or
+written as it is, and the command line says how many of the written
+instances are infeasible.  (The corpus's ``infeasible/`` folder is built with
+``allow_infeasible=True``: infeasible by design.)
+
 Every assumed value is a named default of :class:`ScenarioParams` (one place),
 and every value used, the seed, the generator version and the cost model's
 derived numbers are written into the instance's ``meta``.  Same seed and
@@ -30,10 +54,12 @@ Command line (``python -m instances.generate --help`` lists every flag)::
 
     python -m instances.generate -K 20 -M 12 --seed 1 --count 3 --out some/dir
     python -m instances.generate -K 20 --path-loss-db 25 --out one.json
+    python -m instances.generate -K 100 -M 48 --out deep/   # layers split into 4 blocks each
+    python -m instances.generate -K 20 --memory-gb 4 11 --allow-infeasible --count 5
     python -m instances.generate --corpus            # rewrite the shipped corpus
 
 Complexity: O(KM) time and memory, vectorised (K = 100,000 takes well under a
-second, mostly in validation).
+second, mostly in validation); the feasibility check is O(K + M).
 
 Examples
 --------
@@ -47,6 +73,12 @@ True
 >>> t = np.array(inst.meta["cost_model"]["forward_latency_s"]) + inst.meta["cost_model"]["backward_latency_s"]
 >>> bool(np.allclose(inst.compute_latency, t[None, :] / f[:, None]))
 True
+>>> generate_instance(100, 48, seed=1).gradient_bits                # 12 layers, 4 blocks each
+196608.0
+>>> generate_instance(8, 12, seed=2)
+Traceback (most recent call last):
+...
+instances.generate.InfeasibleRequest: infeasible, M = 12 blocks need 12 distinct devices but K = 8; use -K 12 (K >= M)
 """
 from __future__ import annotations
 
@@ -60,6 +92,7 @@ from pathlib import Path
 import numpy as np
 
 from .core import Instance, InstanceError, save_instance
+from .cli import add_version
 from .costmodel import COST_MODEL_VERSION, GB, EncoderCostModel
 
 #: Bumped whenever the same seed and parameters would give a different instance.
@@ -168,8 +201,75 @@ class ScenarioParams:
 
     @property
     def effective_gradient_bits(self) -> float:
-        """D in bits: the explicit value, or the cost model's."""
+        """D in bits for one block per layer: the explicit value, or the cost model's."""
         return float(self.gradient_bits if self.gradient_bits is not None else self.model.gradient_bits)
+
+    def gradient_bits_for(self, M: int) -> float:
+        """D in bits for M blocks: the explicit value, or the cost model's largest block's gradient."""
+        if self.gradient_bits is not None:
+            return float(self.gradient_bits)
+        return float(self.model.block_gradient_bits(M))
+
+
+class InfeasibleRequest(ValueError):
+    """The requested instance has no assignment of all blocks; the message names the option that fixes it."""
+
+
+def _round_up_gb(value_bytes: float) -> float:
+    """``value_bytes`` in GB rounded up to 0.01 GB, never below the exact value."""
+    gb = math.ceil(value_bytes / GB * 100.0) / 100.0
+    while gb * GB < value_bytes:
+        gb = round(gb + 0.01, 2)
+    return gb
+
+
+def infeasibility_reason(K: int, M: int, block_memory: np.ndarray, device_memory: np.ndarray,
+                         params: ScenarioParams) -> str | None:
+    """Why no assignment of all M blocks to distinct devices fits memory, with the fix; ``None`` if one does.
+
+    Method: Hall's condition for nested neighbourhoods (Proposition 1): with
+    n_k the number of blocks (a prefix, as mu is sorted) device k holds, an
+    assignment exists iff K >= M and, for every block m, at least M - m + 1
+    devices hold block m.  The deepest violated block is named.  O(K + M).
+
+    Parameters
+    ----------
+    K, M : int
+        Devices and blocks.
+    block_memory, device_memory : array
+        mu_m (M,) and cap_k (K,), bytes; mu non-decreasing.
+    params : ScenarioParams
+        The scenario, for the memory range and the fix.
+
+    Returns
+    -------
+    str or None
+        One line: the reason and the option that makes every seed feasible.
+
+    Examples
+    --------
+    >>> p = ScenarioParams()
+    >>> print(infeasibility_reason(2, 2, np.array([1e9, 3e9]), np.array([2e9, 2e9]), p))
+    memory wall, block 2 of 2 needs 3.000 GB and at least 1 device that holds it, 0 of K = 2 budgets drawn from U[8, 20] GB do; use --memory-gb 3 20 (memory_min_gb >= 3 GB: every device holds every block)
+    >>> infeasibility_reason(2, 2, np.array([1e9, 3e9]), np.array([2e9, 4e9]), p) is None
+    True
+    """
+    if M > K:
+        return f"M = {M} blocks need {M} distinct devices but K = {K}; use -K {M} (K >= M)"
+    counts = np.searchsorted(np.asarray(block_memory), np.asarray(device_memory), side="right")
+    # holding[m-1] = devices that hold block m (and so every shallower one)
+    holding = K - np.cumsum(np.bincount(np.minimum(counts, M), minlength=M + 1))[:M]
+    short = np.flatnonzero(holding < M - np.arange(M))
+    if short.size == 0:
+        return None
+    m = int(short[-1]) + 1
+    low_gb = _round_up_gb(float(block_memory[-1]))
+    high_gb = max(params.memory_max_gb, low_gb)
+    return (f"memory wall, block {m} of {M} needs {block_memory[m - 1] / GB:.3f} GB and at least "
+            f"{M - m + 1} device{'s' if M - m + 1 > 1 else ''} that hold{'' if M - m + 1 > 1 else 's'} it, "
+            f"{int(holding[m - 1])} of K = {K} budgets drawn from "
+            f"U[{params.memory_min_gb:g}, {params.memory_max_gb:g}] GB do; use --memory-gb {low_gb:g} {high_gb:g} "
+            f"(memory_min_gb >= {low_gb:g} GB: every device holds every block)")
 
 
 def draw_devices(K: int, params: ScenarioParams, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -197,12 +297,15 @@ def spectral_efficiency(channel_gain: np.ndarray, snr_db: float, path_loss_db: f
     return np.log1p(receive_snr) / math.log(2.0)
 
 
-def generate_arrays(K: int, M: int = 12, seed: int = 0, params: ScenarioParams | None = None) -> dict:
+def generate_arrays(K: int, M: int = 12, seed: int = 0, params: ScenarioParams | None = None, *,
+                    allow_infeasible: bool = False) -> dict:
     """The instance's arrays and the draws behind them, without building an :class:`Instance`.
 
     Returns a dict with ``compute_latency`` (K, M) s, ``block_memory`` (M,) bytes,
     ``device_memory`` (K,) bytes, ``spectral_efficiency`` (K,) bit/s/Hz,
-    ``gradient_bits``, ``bandwidth_hz`` and ``draws`` (the random values).
+    ``gradient_bits``, ``bandwidth_hz``, ``draws`` (the random values) and
+    ``infeasible`` (``None``, or the reason of :func:`infeasibility_reason`).
+    Raises :class:`InfeasibleRequest` on an infeasible draw unless ``allow_infeasible``.
     Vectorised: O(KM).
     """
     params = params or ScenarioParams()
@@ -213,30 +316,44 @@ def generate_arrays(K: int, M: int = 12, seed: int = 0, params: ScenarioParams |
         raise ValueError(f"need at least one device and one block, got K={K}, M={M}")
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
-    if M > params.model.num_layers:
-        raise ValueError(f"M = {M} blocks exceeds the model's {params.model.num_layers} layers "
-                         f"(one block per layer; raise num_layers / --layers)")
+    if M > params.model.max_blocks:
+        raise ValueError(f"M = {M} blocks exceeds the model's {params.model.max_blocks} LoRA parameters "
+                         f"(one per block at least); raise --layers or --lora-rank")
+    if M > K and not allow_infeasible:
+        raise InfeasibleRequest(f"infeasible, {infeasibility_reason(K, M, None, None, params)}")
     rng = np.random.default_rng(seed)
     draws = draw_devices(K, params, rng)
+    block_memory = params.model.block_memory_bytes(M)
+    device_memory = draws["memory_gb"] * GB
+    reason = infeasibility_reason(K, M, block_memory, device_memory, params)
+    if reason is not None and not allow_infeasible:
+        raise InfeasibleRequest(f"seed {seed}: infeasible, {reason}")
     return {
         "compute_latency": params.model.compute_latency_matrix(draws["compute_factor"], M, params.local_iterations),
-        "block_memory": params.model.block_memory_bytes(M),
-        "device_memory": draws["memory_gb"] * GB,
+        "block_memory": block_memory,
+        "device_memory": device_memory,
         "spectral_efficiency": spectral_efficiency(draws["channel_gain"], params.snr_db, params.path_loss_db),
-        "gradient_bits": params.effective_gradient_bits,
+        "gradient_bits": params.gradient_bits_for(M),
         "bandwidth_hz": params.bandwidth_mhz * 1e6,
         "draws": draws,
+        "infeasible": reason,
     }
 
 
 def generate_instance(K: int, M: int = 12, seed: int = 0, params: ScenarioParams | None = None, *,
-                      name: str | None = None, extra_meta: dict | None = None, **overrides) -> Instance:
-    """A random instance of K devices and M blocks from the cost model.
+                      name: str | None = None, extra_meta: dict | None = None, allow_infeasible: bool = False,
+                      **overrides) -> Instance:
+    """A random instance of K devices and M blocks from the cost model, feasible unless allowed otherwise.
+
+    Method: draw the devices (module docstring), build the cost model's
+    arrays for M blocks (M > L splits layers into several blocks), then check
+    feasibility by Hall's condition on the memory prefixes
+    (:func:`infeasibility_reason`).
 
     Parameters
     ----------
     K, M : int
-        Devices and blocks (M <= the model's layers; M > K is allowed and infeasible).
+        Devices and blocks (1 <= M <= L n_block; M > L splits layers, see the module docstring).
     seed : int
         Seed of ``numpy.random.default_rng``; same seed and parameters, same instance.
     params : ScenarioParams, optional
@@ -245,6 +362,8 @@ def generate_instance(K: int, M: int = 12, seed: int = 0, params: ScenarioParams
         Instance name (default ``deft-K{K}-M{M}-s{seed}``).
     extra_meta : dict, optional
         Added to ``meta`` (e.g. the corpus entry's description).
+    allow_infeasible : bool
+        Return an infeasible draw instead of raising :class:`InfeasibleRequest`.
     **overrides
         Any field of :class:`ScenarioParams` or :class:`~instances.costmodel.EncoderCostModel`
         by name, e.g. ``path_loss_db=25.0`` or ``batch_size=16``.
@@ -257,6 +376,9 @@ def generate_instance(K: int, M: int = 12, seed: int = 0, params: ScenarioParams
 
     Raises
     ------
+    InfeasibleRequest
+        When no assignment exists (M > K, or a memory wall) and ``allow_infeasible``
+        is false; the one-line message names the option that makes it feasible.
     ValueError
         On a bad parameter, with a message naming it.
 
@@ -267,10 +389,17 @@ def generate_instance(K: int, M: int = 12, seed: int = 0, params: ScenarioParams
     True
     >>> inst.meta["scenario"]["compute_factor_max"], inst.meta["seed"]
     (1.0, 7)
+    >>> generate_instance(20, 12, seed=1, memory_min_gb=4.0, memory_max_gb=11.0)
+    Traceback (most recent call last):
+    ...
+    instances.generate.InfeasibleRequest: seed 1: infeasible, memory wall, block 12 of 12 needs 11.422 GB and at least 1 device that holds it, 0 of K = 20 budgets drawn from U[4, 11] GB do; use --memory-gb 11.43 11.43 (memory_min_gb >= 11.43 GB: every device holds every block)
+    >>> generate_instance(20, 12, seed=1, memory_min_gb=4.0, memory_max_gb=11.0, allow_infeasible=True).K
+    20
     """
     params = ScenarioParams.with_overrides(params, **overrides)
-    arrays = generate_arrays(K, M, seed, params)
+    arrays = generate_arrays(K, M, seed, params, allow_infeasible=allow_infeasible)
     draws = arrays.pop("draws")
+    arrays.pop("infeasible")
     meta = {
         "generator": "instances.generate",
         "generator_version": GENERATOR_VERSION,
@@ -296,7 +425,7 @@ SCENARIO_FLAGS = (
     ("--local-iterations", "local_iterations", int, "I, local iterations per round (assumed)"),
     ("--batch-size", "batch_size", int, "b, sequences per batch"),
     ("--seq-len", "seq_len", int, "s, tokens per sequence (assumed)"),
-    ("--layers", "num_layers", int, "L, encoder layers (M <= L)"),
+    ("--layers", "num_layers", int, "L, encoder layers (M > L splits every layer into several blocks)"),
     ("--hidden", "hidden", int, "h, hidden size"),
     ("--ffn", "ffn", int, "f, feed-forward width"),
     ("--heads", "heads", int, "a, attention heads"),
@@ -320,7 +449,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Write random DEFT instances (deft-instance/1 JSON) from the RoBERTa-base cost model. "
                     "Values marked 'assumed' are not given by the paper; see docs/cost-model.md.")
     p.add_argument("-K", "--devices", type=int, default=20, help="K, devices (default 20)")
-    p.add_argument("-M", "--blocks", type=int, default=12, help="M, parameter blocks (default 12)")
+    p.add_argument("-M", "--blocks", type=int, default=12, help="M, parameter blocks (default 12; needs K >= M)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first instance (default 0)")
     p.add_argument("--count", type=int, default=1, help="instances to write, seeds seed..seed+count-1 (default 1)")
     p.add_argument("--name", default=None, help="instance name (default deft-K{K}-M{M}-s{seed}; with --count, name-s{seed})")
@@ -329,6 +458,10 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: current directory; with --corpus, the instances package)")
     p.add_argument("--corpus", action="store_true",
                    help="write the shipped corpus (paper/, tiny/, edge/, infeasible/) deterministically")
+    add_version(p)
+    p.add_argument("--allow-infeasible", action="store_true",
+                   help="write infeasible draws too (M > K, memory wall) and say how many were written; "
+                        "without it such a request is refused with the option that makes it feasible")
     g = p.add_argument_group("scenario (defaults: ScenarioParams / EncoderCostModel)")
     for flag, fname, typ, text in SCENARIO_FLAGS:
         if fname is None:   # --peak-tflops, stored in FLOP/s
@@ -362,24 +495,37 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def write_instances(K: int, M: int, seed: int, count: int, out: str | None, name: str | None,
-                    params: ScenarioParams) -> list[str]:
-    """Generate ``count`` instances (seeds seed, seed+1, ...) and write them; returns the paths written."""
+                    params: ScenarioParams, *, allow_infeasible: bool = False) -> tuple[list[str], int]:
+    """Generate ``count`` instances (seeds seed, seed+1, ...) and write them.
+
+    Every instance is generated (and checked) before the first is written, so
+    a refused request writes nothing.
+
+    Returns
+    -------
+    (list of str, int)
+        The paths written (``["<stdout>"]`` for ``out="-"``) and how many of
+        the instances are infeasible (0 unless ``allow_infeasible``).
+    """
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    instances = []
+    if out is not None and out != "-" and out.endswith(".json") and count != 1:
+        raise ValueError(f"--out {out} is one file but --count is {count}; give a directory")
+    instances, infeasible = [], 0
     for s in range(seed, seed + count):
         label = (f"{name}-s{s}" if count > 1 else name) if name else None
-        instances.append(generate_instance(K, M, s, params, name=label))
+        inst = generate_instance(K, M, s, params, name=label, allow_infeasible=allow_infeasible)
+        if allow_infeasible:
+            infeasible += infeasibility_reason(K, M, inst.block_memory, inst.device_memory, params) is not None
+        instances.append(inst)
     if out == "-":
         for inst in instances:
             sys.stdout.write(json.dumps(inst.to_dict()) + "\n")
-        return ["<stdout>"]
+        return ["<stdout>"], infeasible
     if out is not None and out.endswith(".json"):
-        if count != 1:
-            raise ValueError(f"--out {out} is one file but --count is {count}; give a directory")
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         save_instance(instances[0], out)
-        return [out]
+        return [out], infeasible
     folder = Path(out if out is not None else ".")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -387,13 +533,20 @@ def write_instances(K: int, M: int, seed: int, count: int, out: str | None, name
         path = folder / f"{inst.name}.json"
         save_instance(inst, path)
         written.append(str(path))
-    return written
+    return written, infeasible
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status (2 on bad input, with a one-line message)."""
+    """Command-line entry point; returns the exit status.
+
+    0 when written; 2 on bad input or an infeasible request (without
+    ``--allow-infeasible``), with a one-line message on stderr.  With
+    ``--allow-infeasible`` a last line on stderr says how many of the written
+    instances are infeasible.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
+    infeasible = None
     try:
         if args.corpus:
             from .corpus import build_corpus
@@ -401,13 +554,16 @@ def main(argv: list[str] | None = None) -> int:
             written = [str(p) for p in build_corpus(root)]
         else:
             params = ScenarioParams.with_overrides(None, **_overrides(args))
-            written = write_instances(args.devices, args.blocks, args.seed, args.count, args.out, args.name, params)
+            written, infeasible = write_instances(args.devices, args.blocks, args.seed, args.count, args.out,
+                                                  args.name, params, allow_infeasible=args.allow_infeasible)
     except (ValueError, InstanceError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.out != "-":
         for path in written:
             print(path)
+    if args.allow_infeasible and infeasible is not None:
+        print(f"{infeasible} of {args.count} instances written are infeasible", file=sys.stderr)
     return 0
 
 

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from instances import load_instance
 from instances.corpus import CORPUS, FOLDERS, build_corpus, corpus_instances
 from instances.costmodel import GB, EncoderCostModel
-from instances.generate import (GENERATOR_VERSION, ScenarioParams, _parser, generate_instance,
-                                spectral_efficiency)
+from instances.generate import (GENERATOR_VERSION, InfeasibleRequest, ScenarioParams, _parser,
+                                generate_instance, infeasibility_reason, spectral_efficiency)
 from solvers import p1
+from solvers.certify import infeasibility_certificate
 from tests.bruteforce import brute_force_p1
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,10 +120,10 @@ def test_cost_model_rejects_bad_parameters(bad):
 @settings(max_examples=25, deadline=None)
 @given(K=st.integers(1, 30), M=st.integers(1, 12), seed=st.integers(0, 2**32))
 def test_same_seed_same_instance_and_rows_sorted(K, M, seed):
-    a, b = generate_instance(K, M, seed), generate_instance(K, M, seed)
+    a, b = (generate_instance(K, M, seed, allow_infeasible=True) for _ in range(2))   # M > K drawn too
     assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
     assert np.all(np.diff(a.compute_latency, axis=1) >= 0) and np.all(np.diff(a.block_memory) >= 0)
-    c = generate_instance(K, M, seed + 1)
+    c = generate_instance(K, M, seed + 1, allow_infeasible=True)
     assert not np.array_equal(a.compute_latency, c.compute_latency)
 
 
@@ -140,7 +141,7 @@ def test_same_seed_same_file_bytes(tmp_path):
 def test_draws_respect_ranges_and_meta_rebuilds_instance(K, M, seed, fmin, fspan, lo, span, snr, pl, iters):
     params = dict(compute_factor_min=fmin, compute_factor_max=fmin + fspan, memory_min_gb=lo,
                   memory_max_gb=lo + span, snr_db=snr, path_loss_db=pl, local_iterations=iters)
-    inst = generate_instance(K, M, seed, **params)
+    inst = generate_instance(K, M, seed, allow_infeasible=True, **params)    # walls and M > K drawn too
     meta = inst.meta
     assert meta["seed"] == seed and meta["generator_version"] == GENERATOR_VERSION
     for key, value in params.items():
@@ -155,7 +156,7 @@ def test_draws_respect_ranges_and_meta_rebuilds_instance(K, M, seed, fmin, fspan
     expected_r = [math.log2(1 + 10 ** (snr / 10) * 10 ** (-pl / 10) * g) for g in gain]
     np.testing.assert_allclose(inst.spectral_efficiency, expected_r, rtol=1e-9)
     # meta is complete: the scenario it records rebuilds the very same instance
-    again = generate_instance(meta["devices"], meta["blocks"], meta["seed"], **meta["scenario"])
+    again = generate_instance(meta["devices"], meta["blocks"], meta["seed"], allow_infeasible=True, **meta["scenario"])
     assert json.dumps(again.to_dict()) == json.dumps(inst.to_dict())
 
 
@@ -200,7 +201,7 @@ def test_default_scenario_is_usually_feasible_and_balanced():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(K=0, M=1), "at least one device"),
-    (dict(K=3, M=13), "exceeds the model's 12 layers"),
+    (dict(K=3, M=12 * 24_576 + 1), "exceeds the model's 294912 LoRA parameters"),
     (dict(K=3, M=2, seed=-1), "seed"),
     (dict(K=3, M=2, compute_factor_min=2.0, compute_factor_max=1.0), "compute factor range"),
     (dict(K=3, M=2, memory_min_gb=5.0, memory_max_gb=4.0), "memory range"),
@@ -248,7 +249,8 @@ def test_cli_end_to_end(tmp_path):
 
 
 @pytest.mark.parametrize("args, match", [
-    (("-K", 3, "-M", 20), "exceeds the model"),
+    (("-K", 3, "-M", 20), "use -K 20 (K >= M)"),
+    (("-M", 300_000), "exceeds the model's"),
     (("--memory-gb", 5, 4), "memory range"),
     (("--count", 2, "--out", "x.json"), "one file"),
 ])
@@ -259,12 +261,141 @@ def test_cli_bad_input_is_one_line(tmp_path, args, match):
 
 
 def test_every_flag_is_documented():
+    import instances.generate as generate
+
     text = DOC.read_text(encoding="utf-8")
     flags = [o for a in _parser()._actions for o in a.option_strings if o.startswith("--") and o != "--help"]
-    missing = [f for f in flags if f"`{f}" not in text]
-    assert not missing, f"flags missing from {DOC.name}: {missing}"
+    # the cost-model document's table, or the generator's own reference (its module docstring)
+    missing = [f for f in flags if f"`{f}" not in text and f"``{f}" not in generate.__doc__]
+    assert not missing, f"flags missing from {DOC.name} and the instances.generate docstring: {missing}"
     for name in ScenarioParams().flat():
         assert name in text, f"parameter {name} missing from {DOC.name}"
+
+
+
+# --------------------------------------------------------------------------------------
+# Feasibility: M beyond the model's layers, refusals, --allow-infeasible
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("M", [24, 48, 96])
+def test_many_blocks_at_k100_are_feasible(M):
+    """M > L splits the 12 layers into finer blocks; every draw checked by Hall and by the certificate module."""
+    L = EncoderCostModel().num_layers
+    for seed in range(10):
+        inst = generate_instance(100, M, seed)
+        assert inst.M == M and inst.K == 100
+        assert p1.hall_check(inst.memory_prefix, inst.M), seed
+        assert infeasibility_certificate(inst) is None, seed
+        assert np.all(np.diff(inst.block_memory) >= 0) and np.all(np.diff(inst.compute_latency, axis=1) >= 0)
+    # the model is RoBERTa-base still: the deepest block is the M = 12 one, and the round uploads as many bits
+    base = generate_instance(100, 12, 0)
+    assert inst.block_memory[-1] == pytest.approx(base.block_memory[-1], rel=1e-4)
+    assert inst.compute_latency[0, -1] / inst.compute_latency[0, 0] == pytest.approx(
+        base.compute_latency[0, -1] / base.compute_latency[0, 0], rel=1e-3)
+    assert inst.gradient_bits * M == base.gradient_bits * L
+    assert p1.crunch(inst).status.value == "optimal"
+
+
+def test_split_blocks_by_independent_arithmetic():
+    """M = 26 over 12 layers: the top 2 layers carry 3 blocks, the other 10 carry 2; shares are ceilings."""
+    cm = EncoderCostModel()
+    n = cm.lora_params_per_block
+    layers = [1] * 3 + [2] * 3 + [j for j in range(3, 13) for _ in range(2)]
+    params = [math.ceil(n / 3)] * 6 + [n // 2] * 20
+    assert cm.block_layers(26).tolist() == layers and cm.block_lora_params(26).tolist() == params
+    A, W = cm.activation_bytes_per_layer, cm.weight_memory_bytes
+    expected_mu = [W + d * A + p * 8 for d, p in zip(layers, params)]
+    np.testing.assert_allclose(cm.block_memory_bytes(26), expected_mu, rtol=1e-15)
+    lora_flops = cm.lora_weight_grad_flops
+    expected_fb = [d * cm.layer_forward_flops + lora_flops * p / n for d, p in zip(layers, params)]
+    np.testing.assert_allclose(cm.backward_flops(26), expected_fb, rtol=1e-15)
+    assert cm.block_gradient_bits(26) == (n // 2) * 32
+    inst = generate_instance(60, 26, 1)
+    assert inst.meta["cost_model"]["block_layers"] == layers and inst.gradient_bits == (n // 2) * 32
+    # one block per layer (M <= L): no split keys, the shipped corpus's meta is unchanged
+    assert "block_layers" not in generate_instance(20, 12, 1).meta["cost_model"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(M=st.integers(1, 200), beta=st.sampled_from([0.0, 1.0]), batch=st.sampled_from([1, 32]),
+       seq=st.sampled_from([1, 512]))
+def test_split_blocks_stay_sorted_for_any_workload(M, beta, batch, seq):
+    cm = EncoderCostModel(backward_factor=beta, batch_size=batch, seq_len=seq)
+    assert np.all(np.diff(cm.block_memory_bytes(M)) >= 0)
+    assert np.all(np.diff(cm.block_compute_latency_s(M)) >= 0)
+    assert np.all(np.diff(cm.block_layers(M)) >= 0) and cm.block_layers(M)[-1] == min(M, 12)
+    assert cm.block_lora_params(M).sum() >= cm.lora_params_per_block * min(M, 12)
+
+
+def test_k_below_m_is_refused_naming_the_option():
+    with pytest.raises(InfeasibleRequest, match=r"use -K 48 \(K >= M\)"):
+        generate_instance(20, 48, 1)
+    inst = generate_instance(20, 48, 1, allow_infeasible=True)
+    assert inst.M > inst.K and not p1.hall_check(inst.memory_prefix, inst.M)
+    assert infeasibility_certificate(inst) is not None
+
+
+def test_memory_wall_is_refused_and_the_named_option_fixes_every_seed():
+    for K, M, lo, hi in ((20, 12, 4.0, 11.0), (100, 48, 2.0, 9.0), (30, 24, 10.0, 11.5)):
+        with pytest.raises(InfeasibleRequest, match="memory wall") as caught:
+            for seed in range(20):
+                generate_instance(K, M, seed, memory_min_gb=lo, memory_max_gb=hi)
+        message = str(caught.value)
+        assert "\n" not in message
+        low, high = map(float, message.split("--memory-gb ")[1].split(" (")[0].split())
+        assert low * GB >= EncoderCostModel().block_memory_bytes(M)[-1] and high >= low
+        for seed in range(20):
+            inst = generate_instance(K, M, seed, memory_min_gb=low, memory_max_gb=high)
+            assert p1.hall_check(inst.memory_prefix, M)
+        drawn = generate_instance(K, M, 0, memory_min_gb=lo, memory_max_gb=hi, allow_infeasible=True)
+        assert np.all(drawn.device_memory <= hi * GB)
+
+
+def test_infeasibility_reason_agrees_with_hall_check():
+    rng = np.random.default_rng(5)
+    params = ScenarioParams()
+    for _ in range(300):
+        K, M = int(rng.integers(1, 8)), int(rng.integers(1, 8))
+        mu = np.sort(rng.integers(1, 6, size=M)).astype(float)
+        cap = rng.integers(0, 7, size=K).astype(float)
+        counts = np.searchsorted(mu, cap, side="right")
+        assert (infeasibility_reason(K, M, mu, cap, params) is None) == p1.hall_check(counts, M)
+
+
+def test_infeasible_corpus_entries_are_built_as_drawn():
+    from instances.corpus import CORPUS
+
+    infeasible = [entry for entry in CORPUS if entry.folder == "infeasible"]
+    assert infeasible and all(not p1.hall_check(e.build().memory_prefix, e.M) for e in infeasible)
+    with pytest.raises(InfeasibleRequest):
+        generate_instance(8, 12, 2, extra_meta={"corpus": {"folder": "infeasible"}})
+
+
+def test_cli_refuses_infeasible_requests_in_one_line(tmp_path):
+    res = run_cli("-K", 20, "-M", 48, "--out", tmp_path / "a")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "use -K 48 (K >= M)" in res.stderr
+    res = run_cli("-K", 20, "--memory-gb", 4, 11, "--count", 3, "--out", tmp_path / "b")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+    assert "--memory-gb 11.43 11.43" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "a").exists() and not list((tmp_path / "b").glob("*.json"))   # nothing written
+    res = run_cli("-K", 20, "--memory-gb", 11.43, 11.43, "--count", 3, "--out", tmp_path / "c")
+    assert res.returncode == 0 and len(list((tmp_path / "c").glob("*.json"))) == 3
+
+
+def test_cli_allow_infeasible_writes_and_counts(tmp_path):
+    res = run_cli("-K", 20, "-M", 48, "--count", 2, "--allow-infeasible", "--out", tmp_path / "a")
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.strip().splitlines()[-1] == "2 of 2 instances written are infeasible"
+    assert all(load_instance(p).M == 48 for p in (tmp_path / "a").glob("*.json"))
+    # a range straddling the deepest block's 11.42 GB: some draws are infeasible, some not
+    out = tmp_path / "b"
+    res = run_cli("-K", 20, "--memory-gb", 4, 12, "--count", 12, "--allow-infeasible", "--out", out)
+    assert res.returncode == 0, res.stderr
+    written = [load_instance(p) for p in sorted(out.glob("*.json"))]
+    bad = sum(not p1.hall_check(i.memory_prefix, i.M) for i in written)
+    assert len(written) == 12 and 0 < bad < 12
+    assert res.stderr.strip().splitlines()[-1] == f"{bad} of 12 instances written are infeasible"
+    res = run_cli("-K", 100, "-M", 96, "--allow-infeasible", "--out", tmp_path / "c")
+    assert res.returncode == 0 and res.stderr.strip() == "0 of 1 instances written are infeasible"
 
 
 # --------------------------------------------------------------------------------------
