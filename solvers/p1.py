@@ -53,10 +53,14 @@ linear_search
     matching (SciPy, Hopcroft-Karp) at each step; stops at the first threshold
     without a perfect matching.
 milp
-    The Pyomo MILP of :mod:`models.p1`, solved by HiGHS.
+    The Pyomo MILP of :mod:`models.p1`, solved by HiGHS: infeasibility proved
+    first by Proposition 1 on the memory prefix, a start found by bisection
+    with matchings, then the model scaled to the start's latency and reduced
+    to the pairs that can beat it, built only if the time limit allows.
 compute_aware, comm_aware
     The paper's benchmarks (Sec. VI-A4); they ignore memory, so they may hit the
-    memory wall and are then reported infeasible.
+    memory wall and then report ``no_solution`` (a fact about the benchmark,
+    not the instance); with ``M > K`` they report ``infeasible`` (a proof).
 
 References
 ----------
@@ -67,7 +71,7 @@ References
 from __future__ import annotations
 
 import heapq
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -427,6 +431,11 @@ def linear_search(instance: Instance, time_limit: float | None = None) -> Result
     a perfect matching of blocks to devices (Hopcroft-Karp, SciPy).  The last
     threshold with a matching is the optimum.
 
+    The clock is read after every matching.  Stopped by the time limit, the
+    method returns the last matching found (a valid assignment, status
+    ``time_limit``) and the elementary lower bound :func:`elementary_bound`:
+    the thresholds not yet tried prove nothing.
+
     Complexity: O(KM) thresholds, each a matching in O(KM sqrt(K+M)).
 
     Examples
@@ -447,94 +456,217 @@ def linear_search(instance: Instance, time_limit: float | None = None) -> Result
             break
         best = match
         if sw.expired():
-            return _solution("linear-search", instance, best, sw, Status.TIME_LIMIT, bound=None,
-                             message=f"time limit after {step + 1} of at most {values.size} thresholds")
+            return _solution("linear-search", instance, best, sw, Status.TIME_LIMIT, bound=elementary_bound(cost),
+                             message=f"time limit after {step + 1} of at most {values.size} thresholds; "
+                                     f"the last matching found and the elementary bound max_m min_k c[k, m]")
     if best is None:
         return _infeasible("linear-search", sw, instance)
     return _solution("linear-search", instance, best, sw, info={"thresholds_tried": int(step + 1)})
 
 
-def _milp_start(instance: Instance) -> tuple[float, np.ndarray | None, float]:
-    """A lower bound (s), a feasible start assignment (or None) and its latency (s) for :func:`milp`.
+# --------------------------------------------------------------------------------------
+# The MILP oracle: a start, a bound, a size check, then HiGHS
+# --------------------------------------------------------------------------------------
+#: Seconds per usable pair to build the scaled P1 MILP (:func:`models.p1.build_p1_milp`
+#: with ``upper_bound_s``) and hand it to HiGHS, a conservative rate for :func:`milp`'s
+#: decision whether the model can be built in the time left.  Measured on the
+#: project's 2-core machine (Pyomo 6.10, 2026-12): 22-36 us per pair to build and
+#: 24-27 us to hand over (K = 2000-5000, M = 48, 5,000-225,000 pairs), about 55 us
+#: in all; taken twice that, for a loaded machine.
+MILP_BUILD_S_PER_PAIR = 1.1e-4
 
-    The lower bound is elementary: every block needs some device that holds
-    it, so the optimum is at least ``max_m min_k c[k, m]``.  The start is a
-    primal heuristic: bisection over the distinct latencies, each step a
-    bipartite matching (SciPy), O(log(KM)) matchings.  It does not prove
-    anything: the start is a *checked* feasible assignment, so its latency is
-    a valid upper bound whatever the heuristic's quality, and optimality is
-    still proven by HiGHS's branch and bound.
+
+def elementary_bound(cost: np.ndarray) -> float:
+    """A lower bound (s) on P1: every block needs some device that holds it.
+
+    .. math:: T^* \\ge \\max_m \\min_k c_{km}
+
+    ``cost`` is :meth:`Instance.p1_cost` (inf where memory fails).  O(KM).
+
+    >>> elementary_bound(np.array([[1.0, 5.0], [2.0, 3.0]]))
+    3.0
     """
+    return float(np.max(np.min(cost, axis=0)))
+
+
+def memory_wall(prefix: np.ndarray, M: int) -> str | None:
+    """Why no assignment fits the memory budgets, or None if one does (Proposition 1 on the memory prefix).
+
+    With ``prefix[k]`` the number of blocks device k can hold, the devices
+    that can take block j or a deeper one number ``H_j = #{k : prefix[k] > j}``,
+    and Hall's condition reads ``H_j >= M - j`` for every j (0-based; see
+    :func:`hall_check`).  The reason names the deepest block at which it
+    fails: a proof of infeasibility.  O(K + M).
+
+    >>> memory_wall(np.array([2, 1, 1]), 2) is None
+    True
+    >>> print(memory_wall(np.array([3, 1, 1]), 3))   # doctest: +NORMALIZE_WHITESPACE
+    memory wall: blocks 1..2 need 2 distinct devices, but only 1 can hold block 1
+    or a deeper one (Hall's condition, Proposition 1)
+    """
+    K = prefix.shape[0]
+    if M > K:
+        return f"M = {M} blocks > K = {K} devices"
+    if hall_check(prefix, M):
+        return None
+    at_most = np.cumsum(np.bincount(np.minimum(prefix, M), minlength=M + 1))[:M]   # #{k : prefix[k] <= j}
+    holders = K - at_most                                                          # H_j
+    j = int(np.flatnonzero(holders < M - np.arange(M))[-1])
+    proof = "(Hall's condition, Proposition 1)"
+    if j == M - 1:
+        return f"memory wall: no device can hold block {j} {proof}"
+    return (f"memory wall: blocks {j}..{M - 1} need {M - j} distinct devices, "
+            f"but only {int(holders[j])} can hold block {j} or a deeper one {proof}")
+
+
+class MilpStart(NamedTuple):
+    """What :func:`milp` knows before HiGHS runs."""
+
+    assignment: np.ndarray   #: a valid C1-C3 assignment, ``assignment[m]`` = device of block m
+    upper_s: float           #: its latency (s): an upper bound on the optimum
+    lower_s: float           #: a proven lower bound on the optimum (s)
+    matchings: int           #: bisection steps done
+    complete: bool           #: the bisection ended (then ``lower_s == upper_s``)
+
+
+def _milp_start(instance: Instance, sw: Stopwatch) -> MilpStart:
+    """A start assignment, its latency and a lower bound for :func:`milp`, within the clock.
+
+    Call only when the memory graph has a matching (:func:`memory_wall` is None).
+
+    1. *A first assignment*: Proposition 1's matching on the memory prefix
+       (:func:`assignment_from_counts`), valid because Hall's condition holds; O(K log K).
+    2. *Bisection* over the distinct latencies between the elementary bound
+       (:func:`elementary_bound`) and that assignment's latency, each step a
+       maximum bipartite matching (SciPy) on the pairs under the threshold:
+       a perfect one is a better start, a failed one proves the optimum is
+       above the threshold (the matching is maximum).  O(log(KM)) matchings of
+       O(KM sqrt(K + M)).
+
+    The clock is read before every matching: when the time is up the best
+    start so far and the bound proven so far are returned.  The MILP needs
+    the start only as an upper bound; the optimum and its proof come from HiGHS.
+    """
+    M = instance.M
     cost = instance.p1_cost()
-    lower = float(np.max(np.min(cost, axis=0)))
-    if not np.isfinite(lower):            # a block no device can hold: no start
-        return 0.0, None, np.inf
-    values = np.unique(cost[np.isfinite(cost)])
-    lo, hi = int(np.searchsorted(values, lower)), values.size - 1
-    start = _perfect_matching(cost <= values[hi])
-    if start is None:
-        return lower, None, np.inf
-    while lo < hi:                          # invariant: a matching exists under values[hi]
+    blocks = np.arange(M)
+    start = assignment_from_counts(instance.memory_prefix, M)
+    upper = float(cost[start, blocks].max())
+    # candidates: the distinct latencies in [elementary bound, upper]; the optimum is one of them
+    values = np.unique(cost[cost <= upper])
+    lo, hi = int(np.searchsorted(values, elementary_bound(cost))), values.size - 1
+    matchings = 0
+    while lo < hi and not sw.expired():   # invariant: optimum in values[lo..hi], a start under values[hi]
         mid = (lo + hi) // 2
         match = _perfect_matching(cost <= values[mid])
+        matchings += 1
         if match is None:
             lo = mid + 1
         else:
-            hi, start = mid, match
-    start = np.asarray(start, dtype=int)
-    return lower, start, float(cost[start, np.arange(instance.M)].max())
+            hi, start = mid, np.asarray(match, dtype=int)
+    upper = float(cost[start, blocks].max())
+    return MilpStart(start, upper, float(values[lo]), matchings, lo >= hi)
+
+
+def milp_build_estimate_s(n_pairs: int) -> float:
+    """Seconds to build the scaled P1 MILP with ``n_pairs`` usable pairs and hand it to HiGHS (conservative).
+
+    .. math:: t_\\text{build} \\approx r\\,|P|, \\qquad r = \\text{MILP\\_BUILD\\_S\\_PER\\_PAIR}
+
+    >>> milp_build_estimate_s(10_000)
+    1.1
+    """
+    return MILP_BUILD_S_PER_PAIR * n_pairs
 
 
 def milp(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P1 exactly as the Pyomo MILP of :func:`models.p1.build_p1_milp` with HiGHS.
 
-    HiGHS gets a model in which pairs slower than a feasible start are fixed
-    to 0 and the latency rows are written in units of that start's latency
-    (see :func:`_milp_start`), so that its absolute feasibility tolerance
-    ``MILP_FEASTOL`` is relative to the answer and every coefficient is at
-    most 1.  (Unscaled, entries of 1e-6 s met the optimum only to 1e-9 s, and
-    entries of 3e7 s were below the tolerance's resolution; see
-    ``tests/test_fuzz.py``.)  The start is only an upper bound: the optimal
-    assignment and its proof come from HiGHS.  The objective is
-    recomputed from the returned assignment (a matrix entry), so it carries no
-    solver tolerance; HiGHS's dual bound is reported as ``bound_s``.  A run
-    stopped by the time limit before HiGHS found an incumbent reports the
-    start assignment and the elementary lower bound.
+    The method, in order, each step on the clock:
 
-    Complexity: O(KM) to build the model (KM binaries and O(K + M) rows;
-    Pyomo's model handling dominates for small K), plus O(log(KM)) matchings
-    of O(KM sqrt(K + M)) for the start, then HiGHS's branch and bound, exponential in
-    the worst case.  Measured in ``docs/performance.md``.
+    1. *Infeasibility proofs* before building anything: M > K, or Hall's
+       condition fails on the pairs that fit memory (:func:`memory_wall`).
+    2. *A start* (:func:`_milp_start`): a valid assignment of latency U and a
+       lower bound L, by bisection with bipartite matchings.
+    3. *The size check*: the model keeps only the pairs
+       :math:`P(U) = \\{(k,m) : \\mu_m \\le \\mathrm{cap}_k, c_{km} \\le U\\}`
+       (:func:`models.p1.usable_pairs`; a slower pair is in no assignment
+       better than the start).  If building it would take longer than the time
+       left (:func:`milp_build_estimate_s`), the method stops at once.
+    4. *The scaled model*, ``build_p1_milp(instance, upper_bound_s=U)``:
+       T and the latency rows in units of U, memory in units of each budget,
+       so that every coefficient and bound HiGHS sees is in [0, 1] at any
+       magnitude of the latencies, and HiGHS's absolute tolerance
+       ``MILP_FEASTOL`` is relative to the answer.
+    5. *HiGHS* with the time left after the build, less the build's own
+       duration again (handing the model over takes about as long as
+       building it, and HiGHS's clock starts only after that).
+
+    The objective is recomputed from the returned assignment (a matrix
+    entry), so it carries no solver tolerance; HiGHS's dual bound, times U,
+    is reported as ``bound_s`` (never below L).  Stopped before HiGHS has an
+    incumbent, or before HiGHS runs, the method returns status ``time_limit``
+    with the start as incumbent, L as bound and a message saying where it stopped.
+
+    Complexity: O(KM) for the proofs and the pair filter, O(log(KM))
+    matchings of O(KM sqrt(K + M)) for the start, O(|P(U)|) to build the
+    model, then HiGHS's branch and bound, exponential in the worst case.
+    Measured in ``docs/performance.md``.
     """
-    from models.p1 import build_p1_milp
+    sw = Stopwatch(time_limit)
+    why = memory_wall(instance.memory_prefix, instance.M)
+    if why is not None:   # a proof: HiGHS would say the same after a full model
+        return _infeasible("milp", sw, instance, why)
+    start = _milp_start(instance, sw)
+
+    def stopped(where: str) -> Result:
+        found = ("the bisection ended, so the start is optimal by its matchings" if start.complete
+                 else "the bound proven by the bisection so far")
+        return _solution("milp", instance, start.assignment, sw, Status.TIME_LIMIT, bound=start.lower_s,
+                         message=f"time limit {where}; HiGHS not run: the start assignment and {found}",
+                         info={"start_matchings": start.matchings})
+
+    if sw.expired():
+        return stopped(f"in the start heuristic after {start.matchings} matching(s)")
+    if start.upper_s <= 0.0:   # a round of 0 s: nothing is faster (T >= 0)
+        return _solution("milp", instance, start.assignment, sw, message="the start takes 0 s: optimal as T >= 0")
+    # Pyomo and HiGHS are imported only now (about 1 s, once per process), before the clock is read again
+    from models.p1 import build_p1_milp, usable_pairs
 
     from .pyomo_solve import solve_with_highs
 
-    sw = Stopwatch(time_limit)
-    if instance.M > instance.K:   # HiGHS would say the same, after building K*M binaries
-        return _infeasible("milp", sw, instance)
-    lower, start, upper = _milp_start(instance)
-    # the unit: the start's latency, an upper bound on the optimum and close to it, so that
-    # HiGHS's absolute tolerance MILP_FEASTOL in that unit is relative to the answer
-    unit = upper if start is not None and upper > 0 else 1.0
-    model = build_p1_milp(instance, time_unit_s=unit, latency_cap_s=upper if start is not None else None)
-    out = solve_with_highs(model, sw.remaining)
-    if out.status == Status.INFEASIBLE:
-        return _infeasible("milp", sw, instance, "HiGHS proved the P1 MILP infeasible (memory wall)")
-    bound = max(b for b in (out.bound, lower) if b is not None)
+    n_pairs = usable_pairs(instance, start.upper_s)[0].size
+    build_s = milp_build_estimate_s(n_pairs)
+    if sw.remaining is not None and build_s > sw.remaining:
+        return stopped(f"before building the MILP: it would take about {build_s:.3g} s to build "
+                       f"({n_pairs} usable pairs), more than the {sw.remaining:.3g} s left")
+    began_s = sw.elapsed
+    model = build_p1_milp(instance, upper_bound_s=start.upper_s)
+    built_s = sw.elapsed - began_s
+    highs_s = None if sw.remaining is None else sw.remaining - built_s   # hand-over takes about built_s
+    if highs_s is not None and highs_s <= 0.0:
+        return stopped(f"after building the MILP ({built_s:.3g} s, {n_pairs} usable pairs): no time left for HiGHS")
+    out = solve_with_highs(model, highs_s)
+    if out.status == Status.INFEASIBLE:   # unreachable: the start is a feasible point of the model
+        return Result("milp", "P1", Status.ERROR, seconds=sw.elapsed,
+                      message="HiGHS called the P1 MILP infeasible although the start assignment is feasible")
+    bound = max(start.lower_s, out.bound * start.upper_s) if out.bound is not None else start.lower_s
     if not out.has_solution:
-        if out.status == Status.TIME_LIMIT and start is not None:
-            return _solution("milp", instance, start, sw, Status.TIME_LIMIT, bound=bound,
+        if out.status == Status.TIME_LIMIT:
+            return _solution("milp", instance, start.assignment, sw, Status.TIME_LIMIT, bound=bound,
                              message=f"{out.message}; no HiGHS incumbent: the start assignment")
-        return Result("milp", "P1", out.status, None, bound if out.status == Status.TIME_LIMIT else out.bound,
-                      sw.elapsed, message=out.message)
-    x = np.array([[model.x[k, m].value for m in range(instance.M)] for k in range(instance.K)])
-    assignment = x.argmax(axis=0)
+        return Result("milp", "P1", out.status, None, None, sw.elapsed, message=out.message)
+    # each block's device: its variable nearest 1 (x exists only on the usable pairs)
+    assignment, chosen = np.zeros(instance.M, dtype=int), np.full(instance.M, -np.inf)
+    for (k, m), var in model.x.items():
+        if var.value is not None and var.value > chosen[m]:
+            assignment[m], chosen[m] = k, var.value
     status = out.status
-    if status != Status.OPTIMAL and start is not None and upper < p1_objective(instance, assignment):
-        assignment = start   # the start is better than HiGHS's incumbent
+    if status != Status.OPTIMAL and start.upper_s < p1_objective(instance, assignment):
+        assignment = start.assignment   # the start is better than HiGHS's incumbent
     return _solution("milp", instance, assignment, sw, status,
-                     bound=bound if status != Status.OPTIMAL else None, message=out.message)
+                     bound=bound if status != Status.OPTIMAL else None, message=out.message,
+                     info={"usable_pairs": n_pairs, "start_matchings": start.matchings})
 
 
 def _benchmark(name: str, instance: Instance, order: np.ndarray, what: str, problem: str) -> Result:
@@ -551,9 +683,9 @@ def _benchmark(name: str, instance: Instance, order: np.ndarray, what: str, prob
     if not fits.all():
         m = int(np.argmin(fits))
         k = int(assignment[m])
-        return Result(name, problem, Status.INFEASIBLE, seconds=sw.elapsed,
-                      message=f"memory wall: block {m} ({instance.block_memory[m]:.4g} bytes) on device {k} "
-                              f"({instance.device_memory[k]:.4g} bytes), chosen by {what}")
+        return Result(name, problem, Status.NO_SOLUTION, seconds=sw.elapsed,
+                      message=f"the benchmark hit the memory wall: block {m} ({instance.block_memory[m]:.4g} "
+                              f"bytes) on device {k} ({instance.device_memory[k]:.4g} bytes), chosen by {what}")
     return _solution(name, instance, assignment, sw, Status.FEASIBLE, problem=problem,
                      message="equal bandwidth (benchmark)")
 

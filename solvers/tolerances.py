@@ -67,6 +67,11 @@ CONIC_TOL = 1e-9
 #: (solvers.p1.milp), so there it is relative to the answer.
 MILP_FEASTOL = 1e-9
 
+#: P1 ``milp`` agrees with the exact optimum to this much, relative: its rows are written in
+#: units of a start whose latency is the optimum itself (bisection), so HiGHS's absolute
+#: tolerance ``MILP_FEASTOL`` is relative to the answer.
+P1_MILP_RTOL = MILP_FEASTOL
+
 #: A P2 optimum is certified when a lower-bound certificate at ``T_low`` exists with
 #: ``(T - T_low) / T <=`` this (:mod:`solvers.certify`, verified by :mod:`validation.check`).
 CERTIFIED_GAP_RTOL = 1e-9

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import solvers
 from instances import Instance, load_instance, save_instance

@@ -39,7 +39,7 @@ import solvers
 from instances import Instance, InstanceError, load_instance
 from instances.core import MAX_BLOCKS, MAX_DEVICES, MAX_FILE_BYTES, save_instance
 from solvers.result import Status
-from solvers.tolerances import BOUND_RTOL, EXACT_RTOL, MILP_FEASTOL, close
+from solvers.tolerances import BOUND_RTOL, EXACT_RTOL, close
 from tests.bruteforce import brute_force_p1, brute_force_p2
 from tests.strategies import EXTREME_EXPONENTS, extreme_instances, instances
 from validation.compare import EXIT_UNUSABLE, Group, Outcome, assess, checked_outcome, compare_paths

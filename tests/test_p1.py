@@ -167,12 +167,15 @@ def test_single_block_and_square():
 
 @settings(max_examples=200, deadline=None)
 @given(instances())
-def test_benchmarks_are_valid_or_infeasible(instance):
+def test_benchmarks_are_valid_or_say_they_found_nothing(instance):
     best = brute_force_p1(instance)
     for method in (p1.compute_aware, p1.comm_aware):
         res = method(instance)
-        if res.status == Status.INFEASIBLE:
-            assert res.message
+        if res.status == Status.INFEASIBLE:      # a proof: only for M > K
+            assert res.message and instance.M > instance.K
+            continue
+        if res.status == Status.NO_SOLUTION:     # the benchmark hit the memory wall; proves nothing
+            assert res.message and res.assignment is None and instance.M <= instance.K
             continue
         assert res.status == Status.FEASIBLE
         assert_valid_p1(instance, res)
@@ -185,7 +188,8 @@ def test_benchmarks_follow_their_rule():
     assert p1.comm_aware(inst).assignment == (1, 0)      # best channel (device 0) takes the deepest block
     wall = Instance.from_arrays([[1, 2], [3, 6], [2, 4]], [1, 2], [1, 2, 2], [1, 1, 1], 1, 1)
     res = p1.compute_aware(wall)
-    assert res.status == Status.INFEASIBLE and "memory wall: block 1" in res.message
+    assert res.status == Status.NO_SOLUTION and "hit the memory wall: block 1" in res.message
+    assert p1.crunch(wall).status == Status.OPTIMAL          # the instance itself is feasible
 
 
 def test_milp_time_limit_never_crashes():

@@ -6,40 +6,78 @@ incumbent, and the exact optimum from a fast exact method (crunch for P1,
 exact for P2, both of which finish in milliseconds at these sizes) for every
 incumbent and bound.
 
-Allowance: a method may overrun its limit by the model building it cannot
-interrupt (Pyomo builds the whole MILP/MINLP before HiGHS or SCIP starts
-counting; measured overruns are in docs/reliability.md), hence
-``OVERRUN_ALLOWANCE_S``.
+Allowance: a method's wall time, everything it does in process included
+(model building, the hand-over to a solver, the certificate), must stay within
+:func:`time_allowance_s` = max(1.5 x limit, limit + 2 s).  The methods that
+build models (P1 milp, P2 milp, minlp, relaxation) and those that loop (linear
+search, dual ascent) run at K = 500, M = 12 and at K = 5000, M = 48, where a
+model alone would take seconds to tens of seconds to build: they must
+estimate that and stop instead.  The allowance is large against what the
+methods measure on this machine (overruns of a few tenths of a second), so no
+assertion depends on the machine's speed beyond it.
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 
 import pytest
 
 import solvers
-from instances import save_instance
 from instances.generate import generate_instance
 from solvers.result import Status
 from solvers.tolerances import BOUND_RTOL, EXACT_RTOL, close
-from tests.test_parallel import hang
 from validation.check import check_result
-from validation.compare import compare_instance, compare_paths
-
-#: Seconds a method may run past its limit (uninterruptible model building at K = 500, with
-#: the first Pyomo import of the process): measured up to ~0.5 s, allowed 2 s.
-OVERRUN_ALLOWANCE_S = 2.0
+from validation.compare import compare_instance
 
 
-@pytest.fixture(scope="module")
-def k500():
-    return generate_instance(500, 12, seed=1)
+def time_allowance_s(time_limit: float) -> float:
+    """Wall time (s) a method may take with ``time_limit``: max(1.5 x limit, limit + 2 s).
+
+    The fixed 2 s covers what a limit cannot stop at a fine grain (the first
+    Pyomo import of a process, the last solver call, the certificate) on a
+    loaded 2-core machine; the 1.5 factor, a solver's own overrun of long limits.
+
+    >>> time_allowance_s(1.0), time_allowance_s(10.0)
+    (3.0, 15.0)
+    """
+    return max(1.5 * time_limit, time_limit + 2.0)
 
 
-@pytest.fixture(scope="module")
-def optima(k500):
-    return {"P1": solvers.run("P1", "crunch", k500).objective_s, "P2": solvers.run("P2", "exact", k500).objective_s}
+#: The instances, by size: the generator's scenario; at M = 48 with 48 layers and the batch
+#: scaled to 32 * 12 // 48 = 8, as validation.bench does, so that the deepest block fits
+#: (the default batch puts a memory wall at block 20).  "identical" devices differ only in
+#: memory: nearly every pair is as fast as the optimum, so the P1 MILP would keep 225,000 of
+#: its 240,000 pairs (about 10 s to build: it must be refused, not built).
+SIZES = {
+    "K500": dict(K=500, M=12),
+    "K5000-M48": dict(K=5000, M=48, num_layers=48, batch_size=8),
+    "K5000-M48-identical": dict(K=5000, M=48, num_layers=48, batch_size=8, compute_factor_min=1.0,
+                                compute_factor_max=1.0, fading="none"),
+}
+
+#: Methods run at every size: those that build a model or loop over thresholds or iterations.
+#: The others (closed forms, benchmarks, the exact P2 method) run at K = 500 only.
+SCALING_METHODS = [("P1", "milp"), ("P1", "linear-search"), ("P2", "milp"), ("P2", "minlp"),
+                   ("P2", "relaxation"), ("P2", "dual-ascent")]
+
+
+@functools.lru_cache(maxsize=None)
+def sized(size: str):
+    """The instance of ``size`` and its optima (crunch for P1, exact for P2), built once."""
+    spec = dict(SIZES[size])
+    inst = generate_instance(spec.pop("K"), spec.pop("M"), seed=1, **spec)
+    return inst, {"P1": solvers.run("P1", "crunch", inst).objective_s,
+                  "P2": solvers.run("P2", "exact", inst).objective_s}
+
+
+def every_case():
+    """(size, method, time limit) of test_every_method_honours_its_time_limit."""
+    for size in SIZES:
+        for key in sorted(solvers.REGISTRY) if size == "K500" else SCALING_METHODS:
+            for time_limit in ([0.3, 1e-3] if size == "K500" else [1.0, 1e-3]):
+                yield pytest.param(size, key, time_limit, id=f"{size}-{'-'.join(key)}-{time_limit:g}")
 
 
 def below(value, ceiling, rtol):
@@ -57,16 +95,15 @@ def assert_sound(inst, res, problem, optimum_s):
         assert math.isfinite(res.bound_s) and below(res.bound_s, optimum_s, BOUND_RTOL), (res.bound_s, optimum_s)
 
 
-@pytest.mark.parametrize("time_limit", [0.3, 1e-3])
-@pytest.mark.parametrize("key", sorted(solvers.REGISTRY), ids="-".join)
-def test_every_method_honours_its_time_limit(k500, optima, key, time_limit):
+@pytest.mark.parametrize("size, key, time_limit", list(every_case()))
+def test_every_method_honours_its_time_limit(size, key, time_limit):
+    inst, optima = sized(size)
     problem, name = key
     start = time.perf_counter()
-    res = solvers.run(problem, name, k500, time_limit=time_limit)
+    res = solvers.run(problem, name, inst, time_limit=time_limit)
     elapsed = time.perf_counter() - start
-    assert elapsed <= time_limit + OVERRUN_ALLOWANCE_S, (key, elapsed, res.status, res.message)
-    assert res.status in (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT, Status.BOUND, Status.INFEASIBLE)
-    assert_sound(k500, res, problem, optima[problem])
+    assert elapsed <= time_allowance_s(time_limit), (key, elapsed, res.status, res.message)
+    assert_sound(inst, res, problem, optima[problem])
     if res.status == Status.TIME_LIMIT:
         assert res.message   # says which limit stopped it
 
@@ -76,8 +113,8 @@ def test_every_method_honours_its_time_limit(k500, optima, key, time_limit):
     ("P2", "minlp", 50, 0.5, "exact"),
     # K = 1000: a HiGHS step does not finish in 0.2 s; the incumbent is at worst CRUNCH's start
     ("P2", "milp", 1000, 0.2, "exact"),
-    # stopped before HiGHS's first incumbent: the start (a bottleneck assignment) and the
-    # elementary bound max_m min_k c[k, m]
+    # stopped in its start heuristic, before any model: Proposition 1's assignment on the
+    # memory prefix (or a better one of the bisection) and the bound the bisection has proven
     ("P1", "milp", 1000, 1e-3, "crunch"),
 ], ids=["p2-minlp", "p2-milp", "p1-milp"])
 def test_stopped_solver_reports_incumbent_and_bound(problem, name, K, time_limit, exact):
@@ -88,36 +125,6 @@ def test_stopped_solver_reports_incumbent_and_bound(problem, name, K, time_limit
     assert res.assignment is not None and res.bound_s is not None
     assert res.bound_s <= res.objective_s
     assert_sound(inst, res, problem, optimum)
-
-
-# --------------------------------------------------------------------------------------
-# The outer guard
-# --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("time_limit, grace", [(0.5, 0.5), (1.0, 0.2)])
-def test_guard_kills_at_time_limit_plus_grace(tmp_path, monkeypatch, time_limit, grace):
-    monkeypatch.setitem(solvers.REGISTRY, ("P1", "hang"), hang)
-    save_instance(generate_instance(5, 3, seed=1), tmp_path / "one.json")
-    start = time.monotonic()
-    report = compare_paths([tmp_path], problems=["P1"], solvers=["crunch", "hang"], time_limit=time_limit,
-                           jobs=1, grace_s=grace)
-    wall = time.monotonic() - start
-    crunch_row, hang_row = report.rows
-    assert crunch_row["status"] == "optimal"
-    assert hang_row["status"] == "time_limit" and "killed by the outer guard" in hang_row["message"]
-    assert time_limit + grace <= hang_row["seconds"] < time_limit + grace + 1.0
-    assert wall < time_limit + grace + 10.0   # worker start-up included
-    assert report.issues == []                # a killed method is not an inconsistency
-
-
-def test_guarded_sweep_of_a_hard_instance_kills_nothing(tmp_path):
-    """Every real method stops by itself within the default grace on K = 50 (minlp stops at its limit)."""
-    save_instance(generate_instance(50, 12, seed=1), tmp_path / "k50.json")
-    report = compare_paths([tmp_path], time_limit=0.5, jobs=2)
-    assert len(report.rows) == len(solvers.REGISTRY)
-    assert not any("outer guard" in r["message"] for r in report.rows), report.rows
-    assert report.issues == [] and report.exit_code == 0
-    minlp = next(r for r in report.rows if r["problem"] == "P2" and r["solver"] == "minlp")
-    assert minlp["status"] in ("time_limit", "optimal") and minlp["bound_s"] is not None
 
 
 def test_sequential_harness_passes_the_limit(monkeypatch):
