@@ -92,7 +92,9 @@ def test_minlp_matches_brute_force_on_spread_channels(seed):
     assert res.status == Status.OPTIMAL, (res.status, res.message)
     assert close(res.objective_s, best, 1e-6), (res.objective_s, best)
     assert res.bound_s <= res.objective_s
-    assert close(res.info["scip_objective_s"], res.objective_s, SCIP_OBJECTIVE_RTOL)
+    # SCIP's own objective is not below its assignment's latency (it may be above: a stop within
+    # MINLP_GAP_RTOL leaves tau untight)
+    assert res.info["scip_objective_s"] >= res.objective_s * (1 - SCIP_OBJECTIVE_RTOL)
 
 
 def test_minlp_distrusts_scip_when_its_objective_is_not_its_latency(monkeypatch):

@@ -8,11 +8,18 @@ with the right status and message, and lose no other row.
 
 The fault methods are module-level functions, so that the worker processes
 load them by reference (``cloudpickle``), as they would a plug-in's methods.
+
+Machine speed: only the deliberately hanging methods may meet the guard; the
+others (crunch and the faults built on it, all of milliseconds) get seconds
+beyond their deadline, no wall time is bounded above more tightly than by
+``SLACK_S``, and waits for another process poll for what they wait for.
+The start-up handshake and the clock are tested in tests/test_guard.py.
 """
 from __future__ import annotations
 
 import csv
 import ctypes
+import functools
 import io
 import json
 import os
@@ -23,19 +30,21 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import solvers
 from instances import Instance, save_instance
 from solvers.result import Result, Status
-from validation.compare import (EXIT_INCONSISTENT, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNUSABLE, ROW_FIELDS,
-                                compare_paths, main)
+from validation.compare import (EXIT_INCONSISTENT, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNUSABLE, compare_paths, main)
 from tests.test_compare import memory_wall, small, ties
+import validation.parallel as parallel
 from validation.parallel import GuardedWorker, Job, LocalPool, default_grace_s
 
 ROOT = Path(__file__).resolve().parents[1]
 MALFORMED = Path(__file__).parent / "data" / "malformed"
+#: Upper slack (s) on any measured time, and the longest wait for another process: only a
+#: harness that hangs exceeds it.
+SLACK_S = 30.0
 
 
 # --------------------------------------------------------------------------------------
@@ -123,6 +132,14 @@ def hang_on_ties(inst, time_limit=None):
     return crunch_as("hang-on-ties", inst)
 
 
+def rendezvous(inst, time_limit=None, folder=None, count=2):
+    """Waits (up to SLACK_S) until ``count`` methods are in it at the same time, then answers."""
+    Path(folder, str(os.getpid())).touch()
+    if not poll(lambda: len(os.listdir(folder)) >= count):
+        raise TimeoutError(f"not {count} methods running at once")
+    return crunch_as("rendezvous", inst)
+
+
 FAULTS = {"hang": hang, "gil-hang": hang_holding_gil, "segfault": segfault, "exits": exits, "killed": killed,
           "garbage": garbage, "raises": raises, "unpicklable": unpicklable_info, "chatty": chatty,
           "late": slow_but_within_grace, "hang-on-ties": hang_on_ties}
@@ -135,6 +152,17 @@ def faults(monkeypatch):
     return FAULTS
 
 
+@pytest.fixture
+def light_workers(monkeypatch):
+    """Workers that preload nothing beyond the registry (no Pyomo, no cvxpy).
+
+    For the fault sweeps, which restart a worker after each kill or death
+    (16 times on 3 instances): the preload does not change what they prove,
+    and costs about 1 s per start-up.
+    """
+    monkeypatch.setattr(parallel, "WORKER_PRELOAD", ())
+
+
 def comparable(rows):
     """Rows without the wall time (the only field allowed to differ between runs)."""
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
@@ -143,6 +171,22 @@ def comparable(rows):
 def live_children() -> set[int]:
     psutil = pytest.importorskip("psutil")
     return {p.pid for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE}
+
+
+def poll(condition, timeout_s: float = SLACK_S) -> bool:
+    """Whether ``condition()`` holds within ``timeout_s`` (checked every 50 ms)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def assert_no_new_children(before: set[int]) -> None:
+    """Every worker started since ``before`` ends (a killed one may take a moment to be reaped)."""
+    poll(lambda: live_children() - before == set())
+    assert live_children() - before == set()
 
 
 # --------------------------------------------------------------------------------------
@@ -179,11 +223,10 @@ def test_cli_jobs_csv_equals_sequential(corpus, tmp_path):
 # --------------------------------------------------------------------------------------
 # Faults, local workers
 # --------------------------------------------------------------------------------------
-def test_injected_faults_are_reported_and_nothing_is_lost(corpus, faults):
+def test_injected_faults_are_reported_and_nothing_is_lost(corpus, faults, light_workers):
     names = ["crunch", *faults]
-    start = time.monotonic()
-    report = compare_paths(sweep(corpus), problems=["P1"], solvers=names, time_limit=1.0, jobs=2, grace_s=1.0)
-    elapsed = time.monotonic() - start
+    # the hangs are killed at 1 s + 2 s; "late" answers 0.3 s after its limit, well within the grace
+    report = compare_paths(sweep(corpus), problems=["P1"], solvers=names, time_limit=1.0, jobs=2, grace_s=2.0)
     # every (instance, method) has its row, in registration order, the bad inputs too
     usable = [str(corpus / "a_small.json"), str(corpus / "c_wall.json"), str(corpus / "sub" / "b_ties.json")]
     keys = [(r["instance"], r["solver"]) for r in report.rows if r["solver"] != "-"]
@@ -194,7 +237,7 @@ def test_injected_faults_are_reported_and_nothing_is_lost(corpus, faults):
         for name in ("hang", "gil-hang"):
             r = by[(f, name)]
             assert r["status"] == "time_limit" and "killed by the outer guard" in r["message"], r
-            assert 2.0 <= r["seconds"] < 6.0, r          # time limit 1 s + grace 1 s
+            assert 3.0 <= r["seconds"] < 3.0 + SLACK_S, r   # time limit 1 s + grace 2 s
         assert by[(f, "segfault")]["status"] == "error" and "SIGSEGV" in by[(f, "segfault")]["message"]
         assert by[(f, "killed")]["status"] == "error" and "SIGKILL" in by[(f, "killed")]["message"]
         assert "exit code 3" in by[(f, "exits")]["message"]
@@ -210,25 +253,33 @@ def test_injected_faults_are_reported_and_nothing_is_lost(corpus, faults):
     assert report.exit_code == EXIT_INCONSISTENT
     flagged = {line.split(" ")[2].rstrip(":") for line in report.issues}
     assert flagged == {"segfault", "exits", "killed", "garbage", "raises"}
-    # 3 files x 2 hangs (+1 on ties) killed at ~2 s each, on 2 workers: well under the sequential 7 x 2 s
-    assert elapsed < 40
+
+
+def test_pool_runs_methods_concurrently(tmp_path):
+    """Two methods that each wait for the other answer only if the pool runs them at the same time."""
+    method = functools.partial(rendezvous, folder=str(tmp_path))
+    jobs = [Job(i, "small", "P1", "rendezvous", small(), None, method) for i in range(2)]
+    with LocalPool(2) as pool:
+        results = [res for _, res in pool.run(jobs)]
+    assert [(r.status, r.objective_s) for r in results] == [(Status.OPTIMAL, 3.5)] * 2, [r.message for r in results]
 
 
 def test_no_worker_outlives_the_sweep(corpus, faults):
     before = live_children()
     compare_paths([corpus / "a_small.json"], problems=["P1"], solvers=["crunch", "hang"], time_limit=0.5,
-                  jobs=2, grace_s=0.5)
-    time.sleep(0.2)
-    assert live_children() - before == set()
+                  jobs=2, grace_s=2.5)
+    assert_no_new_children(before)
 
 
 def test_guard_default_grace_and_pool_directly(faults):
     inst = small()
     assert default_grace_s(0.2) == 5.0 and default_grace_s(100.0) == 50.0
-    jobs = [Job(i, "small", "P1", name, inst, 0.2, FAULTS.get(name)) for i, name in enumerate(["hang", "crunch"])]
+    # the hang is killed at 0.2 s + 0.3 s; crunch (a millisecond) has a limit of 60 s
+    jobs = [Job(0, "small", "P1", "hang", inst, 0.2, hang), Job(1, "small", "P1", "crunch", inst, 60.0)]
     with LocalPool(1, grace_s=0.3) as pool:
         results = dict((job.index, res) for job, res in pool.run(jobs))
-        assert pool.killed == 1 and pool.died == 0
+        assert pool.killed == 1 and pool.died == 0 and pool.not_started == 0
+    assert 0.5 <= results[0].seconds < 0.5 + SLACK_S
     assert results[0].status == Status.TIME_LIMIT and results[0].info["guard"] == "killed"
     assert results[1].status == Status.OPTIMAL and results[1].objective_s == 3.5   # the worker was restarted
 
@@ -287,15 +338,31 @@ def test_interrupt_with_jobs_keeps_finished_groups(corpus, faults):
     assert names[:5] == [("empty", "-"), ("a_small.json", "crunch"), ("a_small.json", "hang-on-ties"),
                          ("b_bad.json", "-"), ("c_wall.json", "crunch")]
     assert ("b_ties.json", "hang-on-ties") not in names        # never finished
-    time.sleep(0.2)
-    assert live_children() - before == set()
+    assert_no_new_children(before)
 
 
 DRIVER = """
 import sys
+from pathlib import Path
 sys.path.insert(0, {root!r})
 import solvers, tests.test_parallel as t
-solvers.REGISTRY[("P1", "hang-on-ties")] = t.hang_on_ties
+
+PROGRESS = Path({progress!r})
+
+
+def reported(name, fn):
+    # the method, leaving a file in PROGRESS when it starts to hang on "ties" or when it has answered
+    def method(inst, time_limit=None):
+        if name == "hang-on-ties" and inst.name == "ties":
+            (PROGRESS / "hanging").touch()
+        result = fn(inst, time_limit=time_limit)
+        (PROGRESS / (name + "-" + inst.name)).touch()
+        return result
+    return method
+
+
+solvers.REGISTRY[("P1", "crunch")] = reported("crunch", solvers.REGISTRY[("P1", "crunch")])
+solvers.REGISTRY[("P1", "hang-on-ties")] = reported("hang-on-ties", t.hang_on_ties)
 from validation.compare import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -305,37 +372,42 @@ sys.exit(main(sys.argv[1:]))
 def test_real_ctrl_c_on_the_process_group(corpus, tmp_path, fmt):
     """SIGINT to the whole process group, as a terminal's Ctrl-C: exit 130, finished rows written, no orphans."""
     out = tmp_path / f"rows.{fmt}"
-    proc = subprocess.Popen([sys.executable, "-c", DRIVER.format(root=str(ROOT)), *map(str, sweep(corpus)),
-                             "--problems", "P1",
+    progress = tmp_path / "progress"
+    progress.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER.format(root=str(ROOT), progress=str(progress)),
+                             *map(str, sweep(corpus)), "--problems", "P1",
                              "--solvers", "crunch,hang-on-ties", "--jobs", "2", "--time-limit", "120",
                              "--format", fmt, "--output", str(out)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        # b_ties (last in order) hangs; every earlier row is written as soon as it is ready (csv),
-        # or held until the end (json): wait for the csv rows, or a fixed time for json
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if fmt == "json" and time.monotonic() > deadline - 52:
-                break
-            if fmt == "csv" and out.exists() and len(out.read_text().splitlines()) >= 1 + 6:
-                time.sleep(1.0)   # b_ties' crunch row, held back behind its hanging sibling
-                break
-            time.sleep(0.1)
+        # b_ties (last in order) hangs; wait until the 5 other methods have answered and the hang has begun
+        # (or the harness has ended), then give the last answer a moment to reach the harness (it is held
+        # back there, behind its hanging sibling)
+        assert poll(lambda: len(os.listdir(progress)) >= 6 or proc.poll() is not None, 4 * SLACK_S)
+        time.sleep(2.0)
         os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=4 * SLACK_S)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+    assert sorted(os.listdir(progress)) == ["crunch-small", "crunch-ties", "crunch-wall", "hang-on-ties-small",
+                                            "hang-on-ties-wall", "hanging"]
     assert proc.returncode == EXIT_INTERRUPTED, err
     assert "Traceback" not in err and "interrupted: 7 finished row(s) written" in err
     rows = (json.loads(out.read_text())["rows"] if fmt == "json"
             else list(csv.DictReader(io.StringIO(out.read_text()))))
     assert len(rows) == 7    # 2 unusable + 3 files x 2 methods, less the hanging one
     assert [(Path(r["instance"]).name, r["solver"]) for r in rows][-1] == ("b_ties.json", "crunch")
-    time.sleep(0.5)
-    with pytest.raises(ProcessLookupError):   # the workers went with the harness
-        os.killpg(proc.pid, 0)
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    assert poll(group_gone)   # the workers went with the harness
 
 
 @pytest.mark.parametrize("jobs", [[], ["--jobs", "1"]], ids=["in-process", "jobs-1"])
@@ -352,9 +424,8 @@ def test_real_ctrl_c_while_scip_runs(tmp_path, jobs):
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (out.exists() and len(out.read_text().splitlines()) >= 2):
-            time.sleep(0.1)   # the P1 crunch row is written; P2 crunch is not asked for, so minlp runs next
+        # the P1 crunch row is written; P2 crunch is not asked for, so minlp runs next
+        poll(lambda: out.exists() and len(out.read_text().splitlines()) >= 2, 4 * SLACK_S)
         time.sleep(3.0)
         sent = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)
@@ -365,7 +436,7 @@ def test_real_ctrl_c_while_scip_runs(tmp_path, jobs):
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == EXIT_INTERRUPTED, err
     assert "Traceback" not in err and "interrupted: 1 finished row(s) written" in err, err
-    assert took < 30, took   # far below SCIP's 120 s limit: the interrupt was not swallowed
+    assert took < SLACK_S, took   # far below SCIP's 120 s limit: the interrupt was not swallowed
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [(r["problem"], r["solver"], r["status"]) for r in rows] == [("P1", "crunch", "optimal")]
 
@@ -398,10 +469,10 @@ def test_dask_threads_same_rows(corpus, thread_cluster):
     assert len(par.rows) == 3 * len(solvers.REGISTRY) + 2
 
 
-def test_dask_threads_faults(corpus, faults, thread_cluster):
+def test_dask_threads_faults(corpus, faults, thread_cluster, light_workers):
     report = compare_paths([corpus / "a_small.json"], problems=["P1"],
                            solvers=["crunch", "hang", "gil-hang", "segfault", "garbage"], time_limit=0.5,
-                           dask=thread_cluster.scheduler_address, grace_s=0.5)
+                           dask=thread_cluster.scheduler_address, grace_s=2.5)
     by = {r["solver"]: r for r in report.rows}
     assert list(by) == ["crunch", "hang", "gil-hang", "segfault", "garbage"]
     assert by["crunch"]["objective_s"] == 3.5

@@ -1,5 +1,7 @@
-"""Time limits: every method honours ``time_limit``; a stopped one reports its incumbent and bound;
-the outer guard of the parallel harness kills what does not stop.
+"""Time limits: every method honours ``time_limit``; a stopped one reports its incumbent and bound.
+
+(The outer guard of the parallel harness, which kills what does not stop, is
+tested in ``tests/test_guard.py``.)
 
 Oracles: the wall clock, the independent checker (validation.check) for every
 incumbent, and the exact optimum from a fast exact method (crunch for P1,

@@ -93,6 +93,7 @@ Examples
 from __future__ import annotations
 
 import importlib
+import dataclasses
 import json
 import os
 import pickle
@@ -104,7 +105,6 @@ import sys
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -248,9 +248,8 @@ def encode_result(result: Result) -> bytes:
     except Exception as exc:   # e.g. a solver object left in info
         note = f"info dropped (not picklable: {type(exc).__name__})"
         try:
-            clean = Result(result.solver, result.problem, result.status, result.objective_s, result.bound_s,
-                           result.seconds, result.assignment, result.bandwidth_hz,
-                           f"{result.message}; {note}" if result.message else note, {})
+            clean = dataclasses.replace(result, info={},
+                                        message=f"{result.message}; {note}" if result.message else note)
             return pickle.dumps(clean, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc2:
             return pickle.dumps(Result(str(result.solver), str(result.problem), Status.ERROR,
@@ -276,11 +275,15 @@ def _write_frame(fd: int, payload: bytes) -> None:
         data = data[written:]
 
 
-def _read_frame(fd: int) -> bytes | None:
+def _read_frame(fd: int, max_bytes: int | None = None) -> bytes | None:
+    """Read one frame from fd; None at end of file, ValueError if it announces more than ``max_bytes``."""
     header = _read_exact(fd, _HEADER.size)
     if header is None:
         return None
-    return _read_exact(fd, _HEADER.unpack(header)[0])
+    size = _HEADER.unpack(header)[0]
+    if max_bytes is not None and size > max_bytes:
+        raise ValueError(f"a frame of {size} bytes announced, at most {max_bytes} expected")
+    return _read_exact(fd, size)
 
 
 def _die_with_parent() -> None:
@@ -433,12 +436,17 @@ class GuardedWorker:
         Returns the job's result when the job is over (the method's answer, or
         the guard's result for a worker that died), else ``None``.
         """
-        frame = _read_frame(self.fd)
+        try:
+            # during start-up, only READY may come: anything longer is output that went astray
+            # (e.g. printed by a module imported before the worker moved its stdout aside)
+            frame = _read_frame(self.fd, len(READY) if self.phase == "starting" else None)
+        except ValueError:
+            frame = b""
         if frame is None:
             return self._died()
         if self.phase == "starting":
             if frame != READY:
-                return self._give_up(f"sent {len(frame)} unexpected bytes instead of its READY frame during start-up")
+                return self._give_up("sent something other than its READY frame during start-up")
             try:
                 self._send_request()
             except OSError:
