@@ -180,10 +180,23 @@ def build_p2_assignment(instance: Instance, threshold_s: float, max_share: float
     # (C2) a device computes at most one block
     model.C2 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.x[k, m] for m in by_device[k]) <= 1
                               if by_device[k] else pyo.Constraint.Skip)
-    # (C3) the assigned block fits the device's memory budget
-    model.C3 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.mu[m] * mdl.x[k, m] for m in by_device[k]) <= mdl.cap[k]
-                              if by_device[k] else pyo.Constraint.Skip)
+    # (C3) the assigned block fits the device's memory budget (in units of that budget)
+    model.C3 = pyo.Constraint(model.K, rule=lambda mdl, k: _memory_row(mdl, k, by_device[k]))
     return model
+
+
+def _memory_row(model, k, blocks):
+    """(C3) for device k in units of its budget, ``sum_m (mu_m / cap_k) x_km <= 1``: coefficients in [0, 1].
+
+    In bytes the row's coefficients reach 1e15 and beyond, which HiGHS drops as
+    "infinite" (it then lost every row of a model).  Only pairs that fit are
+    modelled (``mu_m <= cap_k``), so a zero budget leaves only zero-byte blocks
+    and the row is void.
+    """
+    cap = pyo.value(model.cap[k])
+    if not blocks or cap <= 0:
+        return pyo.Constraint.Skip
+    return sum((pyo.value(model.mu[m]) / cap) * model.x[k, m] for m in blocks) <= 1
 
 
 # --------------------------------------------------------------------------------------
@@ -371,8 +384,8 @@ def build_p2_minlp(instance: Instance, upper_bound_s: float | None = None, usabl
     model.C1 = pyo.Constraint(model.M, rule=lambda mdl, m: sum(mdl.x[k, m] for k in by_block[m]) == 1)
     # (C2) a device computes at most one block
     model.C2 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.x[k, m] for m in by_device[k]) <= 1)
-    # (C3) the assigned block fits the device's memory budget
-    model.C3 = pyo.Constraint(model.K, rule=lambda mdl, k: sum(mdl.mu[m] * mdl.x[k, m] for m in by_device[k]) <= mdl.cap[k])
+    # (C3) the assigned block fits the device's memory budget (in units of that budget)
+    model.C3 = pyo.Constraint(model.K, rule=lambda mdl, k: _memory_row(mdl, k, by_device[k]))
     # z_k: device k is involved (uploads a gradient)
     model.involvement = pyo.Constraint(model.K, rule=lambda mdl, k: mdl.z[k] == sum(mdl.x[k, m] for m in by_device[k]))
     # a_k: its computation latency

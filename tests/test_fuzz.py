@@ -245,6 +245,75 @@ def test_p2_on_plain_random_instances(inst):
 
 
 # --------------------------------------------------------------------------------------
+# The edges of the accepted domain: subnormal, tiny, huge and overflowing inputs
+# --------------------------------------------------------------------------------------
+#: Decimal exponents drawn for the domain-edge family: beyond the accepted [1e-60, 1e60] on
+#: both sides, into the subnormal floats (below 2.2e-308) and up to the largest float.
+EDGE_EXPONENTS = (-320, 308)
+
+
+#: How a domain-edge instance draws its exponents: over the whole float line (mostly refused),
+#: around the domain's limits 1e-60 and 1e60, or well inside it.
+EDGE_MODES = {"whole line": st.integers(*EDGE_EXPONENTS),
+              "at the limits": st.sampled_from([-61, -60, -59, -30, 0, 30, 59, 60, 61]),
+              "inside": st.integers(-30, 30)}
+
+
+@st.composite
+def domain_edge_values(draw, size: int, zero: bool, exponents):
+    """``size`` values of magnitude 10^e, e drawn from ``exponents`` (subnormals included)."""
+    values = []
+    for _ in range(size):
+        if zero and draw(st.integers(0, 5)) == 0:
+            values.append(0.0)
+            continue
+        mantissa = draw(st.sampled_from([1.0, 2.5, 9.99]))
+        with np.errstate(over="ignore", under="ignore"):
+            values.append(float(np.float64(mantissa) * np.float64(10.0) ** draw(exponents)))
+    return values
+
+
+@st.composite
+def domain_edge_instances(draw):
+    """Arrays drawn over the whole float line, at the domain's limits, or inside it."""
+    mode = draw(st.sampled_from(sorted(EDGE_MODES)))
+    exponents = EDGE_MODES[mode]
+    K, M = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    rows = [sorted(draw(domain_edge_values(M, True, exponents))) for _ in range(K)]
+    mu = sorted(draw(domain_edge_values(M, True, exponents)))
+    cap = [max(c, mu[-1]) if draw(st.booleans()) else c for c in draw(domain_edge_values(K, True, exponents))]
+    rate = draw(domain_edge_values(K, False, exponents))
+    bits, band = draw(domain_edge_values(2, False, exponents))
+    return mode, (rows, mu, cap, rate, bits, band)
+
+
+@fuzz_settings(200)
+@given(domain_edge_instances())
+def test_domain_edges_are_refused_in_one_line_or_solved_exactly(drawn):
+    """Whatever the loader accepts, every exact method solves exactly and certifies; the rest is one line."""
+    mode, arrays = drawn
+    try:
+        inst = Instance.from_arrays(*arrays, name="edge")
+    except InstanceError as exc:
+        text = str(exc)
+        assert text.startswith("<arrays>: field '") and "\n" not in text, text
+        event(f"{mode}: refused")
+        return
+    event(f"{mode}: accepted")
+    p1 = run_checked(inst, "P1", P1_EXACT)
+    assert_checked(p1, inst)
+    best = brute_force_p1(inst)
+    for name, o in p1.items():
+        if best is None:
+            assert o.result.status == Status.INFEASIBLE, (name, describe(inst))
+        else:
+            assert o.result.status == Status.OPTIMAL and close(o.result.objective_s, best, EXACT_RTOL), (
+                name, o.result.status, o.result.message, describe(inst))
+    p2 = run_checked(inst, "P2", ("exact", "milp"))
+    check_p2(inst, p2, brute_force_p2(inst), best)
+
+
+# --------------------------------------------------------------------------------------
 # Larger instances: no brute force, the exact methods against each other
 # --------------------------------------------------------------------------------------
 @fuzz_settings(30, share=0.2)
