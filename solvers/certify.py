@@ -54,10 +54,12 @@ on a free device; among its M + 1 cheapest at least one is free, so no pruned
 device can violate ``u_m - 0 <= w_km``).  Complementary slackness then leaves
 a system of difference constraints on ``u``, solved by Bellman-Ford over the
 blocks (the arcs are the exchanges of an alternating path, and no negative
-cycle exists at an optimal assignment).  Finally ``v`` is set from ``u`` over
-*all* devices, ``v_k = max(0, max_m u_m - w_km)`` plus a relative slack
-``CERTIFICATE_SLACK_RTOL``, so the dual inequalities hold whatever the
-rounding, and the bound is checked before it is returned.
+cycle exists at an optimal assignment).  Finally ``u`` is lowered by a
+relative ``CERTIFICATE_SLACK_RTOL`` and ``v`` is set from it over *all*
+devices, ``v_k = max(0, max_m u_m - w_km)`` padded by a quarter of that slack,
+so the dual inequalities hold whatever the rounding (a device that ties with a
+matched one keeps ``v_k = 0``), and the bound is checked before it is
+returned.
 
 References
 ----------
@@ -87,7 +89,7 @@ from scipy.sparse.csgraph import maximum_bipartite_matching
 from instances import Instance
 
 from .result import CLAIMS, Result, Status
-from .tolerances import CERTIFICATE_SLACK_RTOL, CERTIFIED_GAP_RTOL
+from .tolerances import CERTIFICATE_ROUNDING_RTOL, CERTIFICATE_SLACK_RTOL, CERTIFIED_GAP_RTOL
 
 #: Relative distances ``delta`` below a P2 claim at which a dual certificate is
 #: tried, in order (the first that verifies is kept; all within CERTIFIED_GAP_RTOL).
@@ -310,14 +312,18 @@ def dual_certificate(instance: Instance, objective_s: float) -> dict | None:
             u[blocks] = 2.0 * B
         else:
             _, u, _ = found
-        # v from u over *every* device, padded so that u_m - v_k <= w_km holds with room to spare
+        # slack for the checker's rounding allowance, without making v positive on the devices that
+        # tie with a matched one (identical devices: thousands of them): u is lowered by a
+        # relative SLACK, v padded by a quarter of it, so a tie keeps u_m - w_km = -SLACK u_m < 0
+        slack = CERTIFICATE_SLACK_RTOL
+        u = u * (1.0 - slack)
         finite = np.isfinite(weights)
         with np.errstate(invalid="ignore"):
-            excess = np.where(finite, u[None, :] - weights + CERTIFICATE_SLACK_RTOL * (np.abs(u)[None, :] + weights),
+            excess = np.where(finite, u[None, :] - weights + 0.25 * slack * (np.abs(u)[None, :] + weights),
                               -np.inf)
         v = np.maximum(excess.max(axis=1), 0.0)
         total = math.fsum(u.tolist()) - math.fsum(v.tolist())
-        room = CERTIFICATE_SLACK_RTOL * (math.fsum(np.abs(u).tolist()) + math.fsum(v.tolist()))
+        room = 2.0 * CERTIFICATE_ROUNDING_RTOL * (math.fsum(np.abs(u).tolist()) + math.fsum(v.tolist()))
         if total - room >= B:
             return {"kind": "assignment-dual", "threshold_s": float(threshold_s),
                     "u_hz": u.tolist(), "v_hz": v.tolist()}

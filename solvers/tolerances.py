@@ -92,9 +92,10 @@ CERTIFIED_GAP_RTOL = 1e-9
 #: 2^-53 each (1.1e-16), so 1e-12 makes every verified inequality hold exactly.
 CERTIFICATE_ROUNDING_RTOL = 1e-12
 
-#: The slack the certificate *producer* leaves in each dual inequality (ten times the
-#: checker's allowance, so that a certificate passes whatever the rounding of its own
-#: computation).  It lowers the certified bound by about this much, relative.
+#: The slack the certificate *producer* leaves in each dual inequality (the duals u are
+#: lowered by this much, relative, ten times the checker's allowance, so that a certificate
+#: passes whatever the rounding of its own computation).  It lowers the certified bound by
+#: about half this much, relative.
 CERTIFICATE_SLACK_RTOL = 1e-11
 
 #: SCIP's objective (its tau times the time scale) may be at most this much, relative, below

@@ -199,8 +199,10 @@ def test_certificates_at_every_magnitude(paper_instance, scale_s):
         assert res.status == Status.OPTIMAL and verified(inst, res, problem), (name, res.message)
 
 
-def test_ties_identical_devices():
-    inst = Instance.from_arrays([[1.0, 2.0, 3.0]] * 4, [1.0, 1.0, 1.0], [1.0] * 4, [1.0] * 4, 1.0, 1.0)
+@pytest.mark.parametrize("K", [4, 5000])
+def test_ties_identical_devices(K):
+    """Thousands of devices tied with the matched ones must not inflate the duals v (a bug once)."""
+    inst = Instance.from_arrays([[1.0, 2.0, 3.0]] * K, [1.0, 1.0, 1.0], [1.0] * K, [1.0] * K, 1.0, 1.0)
     for problem, name in (("P1", "crunch"), ("P2", "exact")):
         res = solvers.run(problem, name, inst)
         assert verified(inst, res, problem), res.message
