@@ -20,13 +20,16 @@ SolverFn = Callable[..., Result]
 
 REGISTRY: dict[tuple[str, str], SolverFn] = {
     ("P1", "crunch"): p1.crunch,
+    ("P1", "crunch-literal"): p1.crunch_literal,
     ("P1", "linear-search"): p1.linear_search,
+    ("P1", "hungarian-search"): p1.hungarian_search,
     ("P1", "milp"): p1.milp,
     ("P1", "compute-aware"): p1.compute_aware,
     ("P1", "comm-aware"): p1.comm_aware,
 }
 
-EXACT: dict[str, set[str]] = {"P1": {"crunch", "linear-search", "milp"}, "P2": set()}
+EXACT: dict[str, set[str]] = {"P1": {"crunch", "crunch-literal", "linear-search", "hungarian-search", "milp"},
+                              "P2": set()}
 BOUNDS: dict[str, set[str]] = {"P1": set(), "P2": set()}
 
 from .p2 import register as _register_p2  # noqa: E402 - the P2 methods join the registry

@@ -1,4 +1,4 @@
-"""P1 (BA): block allocation with the bandwidth split equally, solved four ways.
+"""P1 (BA): block allocation with the bandwidth split equally, solved six ways.
 
 P1 is a *bottleneck* assignment: give each of the M blocks a distinct device
 so that the largest latency ``c[k,m] = tcp[k,m] + D M / (B R_k)`` (seconds)
@@ -47,11 +47,19 @@ crunch
     entry, recount its row, check Proposition 1; the last removed value is the
     optimum.  Run here in closed form (the same first infeasible cut, read off
     Proposition 1 as one order statistic per block, see above), with the
-    literal cut-by-cut walk available as ``trace`` for teaching.
+    literal cut-by-cut walk available as ``trace`` for teaching and as
+    :func:`crunch_literal`.
+crunch_literal
+    Algorithm 2 as stated: the cut-recount-check loop, one entry per cut,
+    Proposition 1 checked after every cut (O(KM (K + M))).
 linear_search
     Sec. IV-A: thresholds from the largest value down, a maximum bipartite
     matching (SciPy, Hopcroft-Karp) at each step; stops at the first threshold
     without a perfect matching.
+hungarian_search
+    The same thresholds with the Hungarian method (SciPy's
+    ``linear_sum_assignment`` on 0/1 costs) as the test at each: the method
+    the paper says linear search + CRUNCH is much cheaper than.
 milp
     The Pyomo MILP of :mod:`models.p1`, solved by HiGHS: infeasibility proved
     first by Proposition 1 on the memory prefix, a start found by bisection
@@ -74,6 +82,7 @@ import heapq
 from typing import Callable, NamedTuple
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
@@ -146,6 +155,10 @@ def _check_sorted_rows(cost: np.ndarray) -> None:
                 f"row {k} has cost[{k},{m + 1}] = {cost[k, m + 1]!r} < cost[{k},{m}] = {cost[k, m]!r}")
 
 
+#: Up to this many rows :func:`bottleneck_rows` sorts the whole matrix's columns at once:
+#: a handful of NumPy calls, where the row filter would cost more than it saves.
+DENSE_ROWS = 128
+
 #: Rows per slice when a cost matrix is scanned in pieces: keeps CRUNCH's working
 #: memory at a few MB (a slice of 4096 x M costs) however many devices there are.
 CHUNK_ROWS = 4096
@@ -178,13 +191,17 @@ def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) ->
 
     Notes
     -----
-    Complexity: O(K) for the bound U and the row filter, O(nM) for the order
+    Up to :data:`DENSE_ROWS` rows the columns are sorted whole (O(KM log K), a
+    few NumPy calls).  Complexity: O(K) for the bound U and the row filter, O(nM) for the order
     statistics (``np.partition`` on slices of :data:`CHUNK_ROWS` rows, keeping
     each column's M smallest), O(M^2 log M) to sort those, O(n log M) for the
-    prefix counts under ``T*`` (binary search per row) and O(n log n) for the
-    assignment, where n <= K is the number of rows with ``c[k, 0] <= U``:
-    O(KM + K log K) at worst, O(K + nM) typically.  Extra memory
-    O(K + CHUNK_ROWS * M), independent of the size of the matrix.
+    prefix counts under ``T*`` (binary search per row; one comparison pass,
+    O(nM), when the n rows fit one slice) and O(n log n) for the assignment,
+    where n <= K is the number of rows with ``c[k, 0] <= U``: O(KM + K log K)
+    at worst, O(K + nM) typically.  Extra memory O(K + CHUNK_ROWS * M),
+    independent of the size of the matrix.  Hall's condition needs no
+    separate test: with M holders of the deepest block it holds, and
+    otherwise it fails exactly when some order statistic is ``inf``.
 
     Examples
     --------
@@ -196,18 +213,41 @@ def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) ->
     True
     """
     K, M = base.shape
-    prefix = np.minimum(np.asarray(prefix), M)
-    if not hall_check(prefix, M):
+    if M > K:
         return None
-    # U = M-th smallest cost of the deepest block: any M devices that hold it finish by U
+    prefix = np.minimum(np.asarray(prefix), M)
+    columns = np.arange(M)
+    if K <= DENSE_ROWS:
+        # few rows: the whole matrix at once, each column sorted (no filter: it would cost more)
+        cost = base + offset[:, None]
+        cost[columns[None, :] >= prefix[:, None]] = np.inf
+        value = float(np.sort(cost, axis=0)[M - 1 - columns, columns].max())
+        if not np.isfinite(value):   # some block i has fewer than M - i + 1 holders: Hall fails
+            return None
+        return value, assignment_from_counts(np.count_nonzero(cost <= value, axis=1), M)
+    # U = M-th smallest cost of the deepest block: any M devices that hold it finish by U,
+    # so Hall's condition holds and T* <= U
     holders = np.flatnonzero(prefix >= M)
     if holders.size >= M:
         upper = np.partition(base[holders, M - 1] + offset[holders], M - 1)[M - 1]
         rows = np.flatnonzero((prefix >= 1) & (base[:, 0] + offset <= upper))
     else:                      # too few devices hold the deepest block: no cheap bound, scan all
         rows = np.flatnonzero(prefix >= 1)
+        if rows.size < M:      # Hall fails for the set of all blocks
+            return None
+    if rows.size <= CHUNK_ROWS:
+        # one slice: the (n, M) costs of the kept rows, each column's M smallest, sorted
+        cost = base[rows]                               # a copy (fancy index): add in place
+        cost += offset[rows, None]
+        cost[columns[None, :] >= prefix[rows, None]] = np.inf
+        smallest = np.partition(cost, M - 1, axis=0)[:M] if rows.size > M else cost.copy()
+        smallest.sort(axis=0)
+        value = float(smallest[M - 1 - columns, columns].max())
+        if not np.isfinite(value):   # some block i has fewer than M - i + 1 holders: Hall fails
+            return None
+        counts = np.count_nonzero(cost <= value, axis=1)   # n_k(T*): the row's entries <= T*
+        return value, rows[assignment_from_counts(counts, M)]
     # each column's M smallest entries among the kept rows, slice by slice
-    columns = np.arange(M)
     smallest = np.full((M, M), np.inf)                  # row m: the M smallest of column m so far
     for first in range(0, rows.size, CHUNK_ROWS):
         chunk = rows[first:first + CHUNK_ROWS]
@@ -221,7 +261,7 @@ def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) ->
         del pool
     smallest.sort(axis=1)
     value = float(smallest[columns, M - 1 - columns].max())
-    if not np.isfinite(value):      # unreachable after the Hall check; kept as a guard
+    if not np.isfinite(value):      # some block i has fewer than M - i + 1 holders: Hall fails
         return None
     counts = prefix_counts(base, offset, prefix, rows, value)
     # the M devices with the largest counts all have counts >= 1, so all are in ``rows``
@@ -310,35 +350,55 @@ def bottleneck_crunch(cost: np.ndarray, trace: Trace | None = None) -> tuple[flo
             trace(f"initial check fails: counts n = {counts_all.tolist()} (M={M}, K={K}); no feasible assignment")
         return None
     if trace is not None:
-        return _crunch_walk(cost, counts_all, trace)
+        value, assignment, _, _ = _crunch_walk(cost, counts_all, trace)
+        return value, assignment
     return bottleneck_rows(cost, np.zeros(K), counts_all)
 
 
-def _crunch_walk(cost: np.ndarray, counts: np.ndarray, trace: Trace) -> tuple[float, np.ndarray]:
-    """Algorithm 2 literally: cut the largest entry, recount its row, check."""
+#: :func:`crunch_literal` reads the clock once per this many cuts.
+LITERAL_CLOCK_CUTS = 64
+
+
+def _crunch_walk(cost: np.ndarray, counts: np.ndarray, trace: Trace | None,
+                 sw: Stopwatch | None = None) -> tuple[float, np.ndarray, int, bool]:
+    """Algorithm 2 literally: cut the largest entry, recount its row, check.
+
+    Returns ``(value, assignment, cuts, finished)``.  ``finished`` is False only
+    when ``sw`` expired first; then ``value`` is the largest remaining entry and
+    ``assignment`` the matching of the current counts (Proposition 1 still holds).
+    The check is Proposition 1 on the counts: :func:`hall_slack` when tracing
+    (its slack is printed), :func:`hall_check` otherwise (the same test, by histogram).
+    """
     K, M = cost.shape
     counts = counts.copy()
-    trace(f"init: memory-feasible matrix, counts n = {counts.tolist()}; "
-          f"Hall slack n_(K-M+i) - i = {hall_slack(counts, M).tolist()} -> feasible")
+    if trace:
+        trace(f"init: memory-feasible matrix, counts n = {counts.tolist()}; "
+              f"Hall slack n_(K-M+i) - i = {hall_slack(counts, M).tolist()} -> feasible")
     # the largest remaining entry is the last non-zero of some row: keep a heap of row ends
     heap = [(-cost[k, counts[k] - 1], k) for k in range(K) if counts[k] > 0]
     heapq.heapify(heap)
     step = 0
     while heap:
+        if sw is not None and step % LITERAL_CLOCK_CUTS == 0 and sw.expired():
+            return float(-heap[0][0]), assignment_from_counts(counts, M), step, False
         neg, k = heapq.heappop(heap)
         value, m = -neg, counts[k] - 1
         step += 1
         counts[k] -= 1                                     # cut
-        slack = hall_slack(counts, M)                      # recount + check
-        ok = bool(np.all(slack >= 0))
-        trace(f"step {step}: cut c[{k},{m}] = {value:.6g}; recount n[{k}] = {counts[k]}; "
-              f"check Hall slack {slack.tolist()} -> {'feasible' if ok else 'INFEASIBLE'}")
+        if trace:
+            slack = hall_slack(counts, M)                  # recount + check
+            ok = bool(np.all(slack >= 0))
+            trace(f"step {step}: cut c[{k},{m}] = {value:.6g}; recount n[{k}] = {counts[k]}; "
+                  f"check Hall slack {slack.tolist()} -> {'feasible' if ok else 'INFEASIBLE'}")
+        else:
+            ok = hall_check(counts, M)                     # recount + check
         if not ok:
             counts[k] += 1                                  # undo: the last feasible matrix
             assignment = assignment_from_counts(counts, M)
-            trace(f"stop: optimal latency = last removed value {value:.6g}; "
-                  f"assignment (block -> device) = {assignment.tolist()}")
-            return float(value), assignment
+            if trace:
+                trace(f"stop: optimal latency = last removed value {value:.6g}; "
+                      f"assignment (block -> device) = {assignment.tolist()}")
+            return float(value), assignment, step, True
         if counts[k] > 0:
             heapq.heappush(heap, (-cost[k, counts[k] - 1], k))
     raise AssertionError("unreachable: cutting every entry must break feasibility")
@@ -362,23 +422,44 @@ def _infeasible(solver: str, sw: Stopwatch, instance: Instance, why: str | None 
 
 
 def _solution(solver: str, instance: Instance, assignment, sw: Stopwatch, status=Status.OPTIMAL,
-              bound=None, message="", info=None, problem="P1") -> Result:
+              bound=None, message="", info=None, problem="P1", objective=None) -> Result:
+    """The Result of ``assignment`` with equal bandwidth; ``objective`` (s) if the caller already has it."""
     assignment = np.asarray(assignment, dtype=int)
-    objective = p1_objective(instance, assignment)
+    if objective is None:
+        objective = p1_objective(instance, assignment)
     if status == Status.OPTIMAL and bound is None:
         bound = objective
-    return Result(solver, problem, status, objective, bound, sw.elapsed, tuple(assignment),
-                  tuple(equal_bandwidth(instance.K, assignment, instance.bandwidth_hz)), message, info or {})
+    # a list of ints and the (K,) array: Result converts them without a per-element NumPy scalar
+    return Result(solver, problem, status, objective, bound, sw.elapsed, assignment.tolist(),
+                  equal_bandwidth(instance.K, assignment, instance.bandwidth_hz), message, info or {})
+
+
+def p1_answer(instance: Instance) -> tuple[float, np.ndarray] | None:
+    """CRUNCH's optimum on an instance: ``(latency_s, assignment)`` or None if infeasible.
+
+    The lean core of :func:`crunch` (no Result, no clock): :func:`bottleneck_rows` on
+    ``tcp``, the equal-split upload time and the memory prefix.  The latency is the
+    matrix entry ``fl(tcp[k, m] + u_k)`` of the bottleneck pair, i.e. exactly
+    :func:`p1_objective` of the assignment.  Complexity as :func:`bottleneck_rows`.
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.5, 1.5], [0.5, 3.0]], [1e9, 2e9],
+    ...     [4e9, 1e9, 4e9], [1.0, 2.0, 4.0], gradient_bits=1e6, bandwidth_hz=1e6)
+    >>> value, assignment = p1_answer(inst)
+    >>> value, assignment.tolist(), value == p1_objective(inst, assignment)
+    (3.5, [1, 2], True)
+    """
+    return bottleneck_rows(instance.compute_latency, instance.upload_equal_s, instance.memory_prefix)
 
 
 def crunch(instance: Instance, trace: Trace | None = None, time_limit: float | None = None) -> Result:
-    """Solve P1 exactly with CRUNCH (Proposition 1 + Algorithm 2).
+    """Solve P1 exactly with CRUNCH (Proposition 1 + Algorithm 2), in closed form.
 
     Parameters
     ----------
     instance : Instance
     trace : callable, optional
-        Receives one line per cut / recount / check (teaching mode).
+        Receives one line per cut / recount / check (teaching mode: the literal walk).
     time_limit : float, optional
         Accepted for a uniform interface; CRUNCH always finishes well within it.
 
@@ -404,23 +485,111 @@ def crunch(instance: Instance, trace: Trace | None = None, time_limit: float | N
     budget in the sorted block memory), then :func:`bottleneck_rows`:
     O(K + nM + M^2 log M + n log n), n <= K the devices whose first block
     finishes under the bound U; O(KM + K log K) at worst.  Extra memory O(K + CHUNK_ROWS * M): the (K, M) cost matrix is never
-    built.  The traced walk builds it and costs O(KM K log K).
+    built.  The traced walk builds it and costs O(KM K log K).  The instance
+    was validated when it was built; nothing is re-checked here.
     """
     sw = Stopwatch(time_limit)
     if trace is not None:
         found = bottleneck_crunch(instance.p1_cost(), trace=trace)
     else:   # rows of tcp + upload are sorted by validation; no (K, M) matrix is built
-        found = bottleneck_rows(instance.compute_latency, instance.upload_equal_s, instance.memory_prefix)
+        found = p1_answer(instance)
     if found is None:
         return _infeasible("crunch", sw, instance)
-    _, assignment = found
-    return _solution("crunch", instance, assignment, sw)
+    value, assignment = found
+    return _solution("crunch", instance, assignment, sw, objective=value)
+
+
+def crunch_literal(instance: Instance, time_limit: float | None = None) -> Result:
+    """Solve P1 exactly by Algorithm 2 as the paper states it: cut, recount, check, one entry at a time.
+
+    Starting from the memory-feasible cost matrix (:meth:`Instance.p1_cost`),
+    repeat: *cut* the largest remaining entry ``c[k, m]`` (it is the last one of
+    its row, rows being sorted), *recount* ``n_k <- n_k - 1``, *check*
+    Proposition 1 on the counts (:func:`hall_check`).  The first cut that
+    breaks Proposition 1 is undone; its value is the optimum and
+    :func:`assignment_from_counts` of the counts is an optimal assignment.
+    The same value as :func:`crunch` (the closed form reads it off directly);
+    with ties the assignment may differ.
+
+    Parameters
+    ----------
+    instance : Instance
+    time_limit : float, optional
+        Seconds; the clock is read every :data:`LITERAL_CLOCK_CUTS` cuts.
+        Stopped, the method returns ``time_limit`` with the assignment of the
+        current (still feasible) counts and the elementary bound
+        :func:`elementary_bound`: the cuts so far prove nothing from below.
+
+    Notes
+    -----
+    Complexity: O(KM) to build the matrix, then up to KM cuts, each a heap
+    step (O(log K)) and a check of Proposition 1 by histogram (O(K + M)):
+    O(KM (K + M)) in all, against O(K + nM + M^2 log M) for the closed form.
+
+    Examples
+    --------
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.5, 1.5], [0.5, 3.0]], [1e9, 2e9],
+    ...     [4e9, 1e9, 4e9], [1.0, 2.0, 4.0], gradient_bits=1e6, bandwidth_hz=1e6)
+    >>> res = crunch_literal(inst)
+    >>> res.status.value, res.objective_s == crunch(inst).objective_s, res.info["cuts"]
+    ('optimal', True, 2)
+    """
+    sw = Stopwatch(time_limit)
+    why = memory_wall(instance.memory_prefix, instance.M)
+    if why is not None:
+        return _infeasible("crunch-literal", sw, instance, why)
+    cost = instance.p1_cost()
+    counts = np.isfinite(cost).sum(axis=1)
+    value, assignment, cuts, done = _crunch_walk(cost, counts, None, sw)
+    if not done:
+        return _solution("crunch-literal", instance, assignment, sw, Status.TIME_LIMIT, bound=elementary_bound(cost),
+                         message=f"time limit after {cuts} cuts: the assignment of the current counts "
+                                 f"and the elementary bound max_m min_k c[k, m]", info={"cuts": cuts})
+    return _solution("crunch-literal", instance, assignment, sw, info={"cuts": cuts}, objective=value)
 
 
 def _perfect_matching(allowed: np.ndarray) -> np.ndarray | None:
     """Maximum bipartite matching blocks -> devices; None unless it covers every block."""
     match = maximum_bipartite_matching(csr_matrix(allowed.T.astype(np.int8)), perm_type="column")
     return None if np.any(match < 0) else match
+
+
+def _lsap_perfect_matching(allowed: np.ndarray) -> np.ndarray | None:
+    """A matching of every block inside ``allowed`` by the Hungarian method, or None.
+
+    SciPy's rectangular LSAP (``linear_sum_assignment``, shortest augmenting
+    paths) on the 0/1 costs ``[pair not allowed]``: a perfect matching within
+    ``allowed`` exists iff the minimum cost is 0.  O(M^2 K).
+    """
+    above = (~allowed.T).astype(float)                 # (M blocks, K devices)
+    blocks, devices = linear_sum_assignment(above)
+    if blocks.size < above.shape[0] or above[blocks, devices].any():   # M > K, or a pair above T needed
+        return None
+    match = np.empty(allowed.shape[1], dtype=int)
+    match[blocks] = devices
+    return match
+
+
+def _descending_search(solver: str, instance: Instance, time_limit: float | None,
+                       matching: Callable[[np.ndarray], np.ndarray | None]) -> Result:
+    """Thresholds from the largest latency down, ``matching(cost <= T)`` at each (Sec. IV-A)."""
+    sw = Stopwatch(time_limit)
+    cost = instance.p1_cost()
+    values = np.unique(cost[np.isfinite(cost)])[::-1]
+    best = None
+    for step, threshold in enumerate(values):
+        match = matching(cost <= threshold)
+        if match is None:
+            break
+        best = match
+        if sw.expired():
+            return _solution(solver, instance, best, sw, Status.TIME_LIMIT, bound=elementary_bound(cost),
+                             message=f"time limit after {step + 1} of at most {values.size} thresholds; "
+                                     f"the last matching found and the elementary bound max_m min_k c[k, m]")
+    if best is None:
+        return _infeasible(solver, sw, instance)
+    return _solution(solver, instance, best, sw, info={"thresholds_tried": int(step + 1)})
 
 
 def linear_search(instance: Instance, time_limit: float | None = None) -> Result:
@@ -446,22 +615,30 @@ def linear_search(instance: Instance, time_limit: float | None = None) -> Result
     >>> linear_search(inst).objective_s
     3.5
     """
-    sw = Stopwatch(time_limit)
-    cost = instance.p1_cost()
-    values = np.unique(cost[np.isfinite(cost)])[::-1]
-    best = None
-    for step, threshold in enumerate(values):
-        match = _perfect_matching(cost <= threshold)
-        if match is None:
-            break
-        best = match
-        if sw.expired():
-            return _solution("linear-search", instance, best, sw, Status.TIME_LIMIT, bound=elementary_bound(cost),
-                             message=f"time limit after {step + 1} of at most {values.size} thresholds; "
-                                     f"the last matching found and the elementary bound max_m min_k c[k, m]")
-    if best is None:
-        return _infeasible("linear-search", sw, instance)
-    return _solution("linear-search", instance, best, sw, info={"thresholds_tried": int(step + 1)})
+    return _descending_search("linear-search", instance, time_limit, _perfect_matching)
+
+
+def hungarian_search(instance: Instance, time_limit: float | None = None) -> Result:
+    """Solve P1 exactly by linear search with the Hungarian method as the matching test.
+
+    The method the paper compares CRUNCH against: the thresholds T of
+    :func:`linear_search` (the distinct latencies, from the largest down), and
+    at each an assignment solve, SciPy's ``linear_sum_assignment`` on the 0/1
+    costs ``[c[k, m] > T]``; a perfect matching under T exists iff the minimum
+    is 0.  The last threshold with cost 0 is the optimum.  Time limit as in
+    :func:`linear_search`.
+
+    Complexity: O(KM) thresholds, each an LSAP in O(M^2 K): O(K^2 M^3).
+
+    Examples
+    --------
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.5, 1.5], [0.5, 3.0]], [1e9, 2e9],
+    ...     [4e9, 1e9, 4e9], [1.0, 2.0, 4.0], gradient_bits=1e6, bandwidth_hz=1e6)
+    >>> hungarian_search(inst).objective_s
+    3.5
+    """
+    return _descending_search("hungarian-search", instance, time_limit, _lsap_perfect_matching)
 
 
 # --------------------------------------------------------------------------------------

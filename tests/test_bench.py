@@ -9,7 +9,9 @@
   memory walls and M > K, also when the matrix is scanned in small slices and
   when fewer than M devices hold the deepest block; and it never builds the
   (K, M) matrix (tracemalloc).
-* The P2 oracle's candidate filter keeps a set of M cheapest devices of every block.
+* The P2 oracle's candidate filter keeps a set of M cheapest devices of every block;
+  the Newton root of the descent equals the bandwidth equation's root.
+* The peers of the bench (bisection + SciPy LSAP) find the exact optimum.
 """
 from __future__ import annotations
 
@@ -96,8 +98,18 @@ def test_quick_run_methods_agree(quick_run):
     assert compared >= 8          # crunch vs linear-search / milp, exact vs milp / minlp, several sizes
     assert {r["scenario"] for r in rows} == set(bench.SCENARIOS)
     methods = {(r["problem"], r["method"]) for r in rows}
-    assert {("P1", "crunch"), ("P1", "linear-search"), ("P1", "milp"), ("P1", "matrix-pass"),
-            ("P2", "exact"), ("P2", "milp"), ("P2", "minlp"), ("P2", "dual-ascent")} <= methods
+    assert {("P1", "crunch"), ("P1", "crunch-literal"), ("P1", "linear-search"), ("P1", "hungarian-search"),
+            ("P1", "milp"), ("P1", "matrix-pass"), ("P1", "peer"), ("P1", "crunch-batch"),
+            ("P2", "exact"), ("P2", "milp"), ("P2", "minlp"), ("P2", "dual-ascent"), ("P2", "peer"),
+            ("P2", "exact-batch")} <= methods
+    # the peer finds the optimum wherever it ran, and every row of its size carries the ratio to it
+    for r in rows:
+        if r["method"] == "peer":
+            assert r["objectives_agree"] == "True", r
+            key = (r["problem"], r["scenario"], r["K"], r["M"], r["seed"])
+            assert all(o["ratio_to_peer"] for o in groups[key] if not o["method"].endswith(("-batch", "-single")))
+        if r["method"].endswith("-batch"):
+            assert r["objectives_agree"] == "True", r
 
 
 def test_quick_run_ratios_growth_and_targets_are_consistent(quick_run):
@@ -112,6 +124,11 @@ def test_quick_run_ratios_growth_and_targets_are_consistent(quick_run):
     for r in rows:
         if r["method"] in ("crunch", "matrix-pass", "exact"):
             assert int(r["peak_bytes"]) > 0
+        if r["ratio_to_peer"]:
+            peer = seconds[tuple(r[k] for k in key) + ("peer",)]
+            assert math.isclose(float(r["ratio_to_peer"]), float(r["seconds"]) / peer, rel_tol=1e-9)
+        if r["method"] in ("crunch", "exact") and r["status"] in ("optimal", "infeasible"):
+            assert float(r["certify_s"]) > 0                  # the certificate's own cost, timed apart
     _, growth = read_csv(out / "growth.csv")
     steps = [g for g in growth if g["kind"] == "step"]
     assert any(g["method"] == "crunch" for g in steps)
@@ -122,7 +139,7 @@ def test_quick_run_ratios_growth_and_targets_are_consistent(quick_run):
                             rel_tol=1e-9)
     assert any(g["kind"] == "fit" and g["method"] == "crunch" for g in growth)
     _, targets = read_csv(out / "targets.csv")
-    assert len(targets) == 8
+    assert len(targets) == 17
     measured = {t["target"]: t for t in targets if t["measured"]}
     assert any("than milp" in name for name in measured) and any("linear-search" in name for name in measured)
 
@@ -130,8 +147,8 @@ def test_quick_run_ratios_growth_and_targets_are_consistent(quick_run):
 def test_growth_exponent_and_time_call():
     assert math.isclose(bench.growth_exponent([10, 20, 40, 80], [3.0, 3.0 * 8, 3.0 * 64, 3.0 * 512]), 3.0)
     calls = []
-    best, runs, out = bench.time_call(lambda: calls.append(1) or len(calls), budget_s=1e9, max_repeats=7)
-    assert runs == 7 == len(calls) and out == 7 and best >= 0
+    median, runs, out = bench.time_call(lambda: calls.append(1) or len(calls), budget_s=1e9, max_repeats=7)
+    assert runs == 7 == len(calls) and out == 7 and median >= 0
     best, runs, _ = bench.time_call(lambda: None, budget_s=0.0, max_repeats=7)
     assert runs == 1
     best, runs, _ = bench.time_call(lambda: None, budget_s=0.0, max_repeats=7, min_repeats=4)
@@ -210,18 +227,18 @@ def sorted_matrices(draw):
 
 
 @settings(max_examples=400, deadline=None)
-@given(sorted_matrices(), st.sampled_from([1, 2, 3, 8192]))
-def test_bottleneck_rows_equals_definition(matrix, chunk):
-    """Any slice size; few or many holders of the deepest block; ties; walls."""
+@given(sorted_matrices(), st.sampled_from([1, 2, 3, 8192]), st.sampled_from([0, 128]))
+def test_bottleneck_rows_equals_definition(matrix, chunk, dense_rows):
+    """Any slice size, the dense path or the row filter; few or many holders of the deepest block; ties; walls."""
     base, offset, prefix = matrix
     K, M = base.shape
     cost = np.where(np.arange(M)[None, :] < prefix[:, None], base + offset[:, None], np.inf)
-    saved = p1.CHUNK_ROWS
-    p1.CHUNK_ROWS = chunk
+    saved = p1.CHUNK_ROWS, p1.DENSE_ROWS
+    p1.CHUNK_ROWS, p1.DENSE_ROWS = chunk, dense_rows
     try:
         found = p1.bottleneck_rows(base, offset, prefix)
     finally:
-        p1.CHUNK_ROWS = saved
+        p1.CHUNK_ROWS, p1.DENSE_ROWS = saved
     assert_same(found, crunch_by_definition(cost))
 
 
@@ -233,13 +250,15 @@ def test_bottleneck_rows_paths_on_a_large_instance():
     offset = rng.choice([0.0, 1.0, 2.5], size=K)
     for prefix in (np.full(K, M), np.where(np.arange(K) < 3, M, rng.integers(1, M, size=K))):
         cost = np.where(np.arange(M)[None, :] < prefix[:, None], base + offset[:, None], np.inf)
-        saved = p1.CHUNK_ROWS
-        p1.CHUNK_ROWS = 257
-        try:
-            found = p1.bottleneck_rows(base, offset, prefix)
-        finally:
-            p1.CHUNK_ROWS = saved
-        assert_same(found, crunch_by_definition(cost))
+        expected = crunch_by_definition(cost)
+        for chunk in (257, 8192):                       # several slices, and one slice
+            saved = p1.CHUNK_ROWS
+            p1.CHUNK_ROWS = chunk
+            try:
+                found = p1.bottleneck_rows(base, offset, prefix)
+            finally:
+                p1.CHUNK_ROWS = saved
+            assert_same(found, expected)
 
 
 def test_prefix_counts_are_the_row_counts():
@@ -325,3 +344,36 @@ def test_sliced_cheapest_devices_keep_every_blocks_cheapest(instance, extra, sli
     assert sliced.status == whole.status
     if whole.objective_s is not None:
         assert close(sliced.objective_s, whole.objective_s, 1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# The peers and the descent's root
+# --------------------------------------------------------------------------------------
+@settings(max_examples=150, deadline=None)
+@given(instances(max_devices=8, max_blocks=4))
+def test_peers_find_the_optimum(instance):
+    from solvers.p2_exact import exact_jbba
+
+    found = bench.peer_p1(instance)
+    exact = p1.crunch(instance)
+    assert (found is None) == (exact.objective_s is None)
+    if found is not None:
+        assert found[0] == exact.objective_s
+    found = bench.peer_p2(instance)
+    exact = exact_jbba(instance)
+    assert (found is None) == (exact.objective_s is None)
+    if found is not None:
+        assert close(found[0], exact.objective_s, 1e-9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 1e6), st.floats(1e-9, 1e9)), min_size=1, max_size=12))
+def test_newton_root_equals_the_bandwidth_equation(devices):
+    from solvers.bandwidth import solve_bandwidth_equation
+    from solvers.p2_exact import latency_root_s
+
+    a_s = np.array([a for a, _ in devices])
+    coef = np.array([c for _, c in devices])
+    T_newton = latency_root_s(a_s, coef / 7.0)
+    T_brent, _ = solve_bandwidth_equation(a_s, coef, 7.0)
+    assert T_newton is not None and close(T_newton, T_brent, 1e-13)

@@ -1,4 +1,4 @@
-"""P1 (BA): CRUNCH, linear search and the MILP agree with brute force and with each other."""
+"""P1 (BA): CRUNCH (closed form and literal), both linear searches and the MILP agree with brute force and each other."""
 from __future__ import annotations
 
 import numpy as np
@@ -53,6 +53,52 @@ def test_linear_search_matches_brute_force(instance):
     check_against_brute_force(instance, p1.linear_search(instance))
 
 
+@settings(max_examples=200, deadline=None)
+@given(instances())
+def test_crunch_literal_matches_brute_force_and_crunch(instance):
+    """Algorithm 2 cut by cut: the brute-force optimum, and exactly crunch's value (the same matrix entry)."""
+    res = p1.crunch_literal(instance)
+    check_against_brute_force(instance, res)
+    if res.status == Status.OPTIMAL:
+        assert res.objective_s == p1.crunch(instance).objective_s
+        assert res.info["cuts"] >= 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(instances())
+def test_hungarian_search_matches_brute_force_and_crunch(instance):
+    res = p1.hungarian_search(instance)
+    check_against_brute_force(instance, res)
+    if res.status == Status.OPTIMAL:
+        assert res.objective_s == p1.crunch(instance).objective_s
+        assert res.objective_s == p1.linear_search(instance).objective_s
+
+
+@pytest.mark.parametrize("name", ["crunch-literal", "hungarian-search"])
+def test_new_methods_are_registered_as_exact(name):
+    import solvers
+
+    assert name in solvers.EXACT["P1"] and ("P1", name) in solvers.REGISTRY
+    res = solvers.run("P1", name, fig3_like_instance())
+    assert res.status == Status.OPTIMAL and res.certificate is not None and res.objective_s == 7.0
+
+
+@pytest.mark.parametrize("method", [p1.crunch_literal, p1.hungarian_search, p1.linear_search],
+                         ids=lambda f: f.__name__)
+def test_slow_exact_methods_honour_a_time_limit(method):
+    """Stopped at once: a valid incumbent (never below the optimum) and a bound never above it."""
+    rng = np.random.default_rng(4)
+    tcp = np.sort(rng.uniform(1, 5, (300, 12)), axis=1)
+    inst = Instance.from_arrays(tcp, np.arange(1, 13.0), rng.uniform(6, 13, 300), rng.uniform(0.1, 3, 300), 1e5, 1e7)
+    optimum = p1.crunch(inst).objective_s
+    res = method(inst, time_limit=0.0)
+    assert res.status == Status.TIME_LIMIT and res.message
+    assert_valid_p1(inst, res)
+    assert res.objective_s >= optimum and res.bound_s <= optimum
+    full = method(inst, time_limit=60.0)
+    assert full.status == Status.OPTIMAL and full.objective_s == optimum
+
+
 @settings(max_examples=40, deadline=None)
 @given(instances(max_devices=5, max_blocks=3))
 def test_milp_matches_brute_force(instance):
@@ -63,7 +109,8 @@ def test_milp_matches_brute_force(instance):
 @given(instances(max_devices=14, max_blocks=8, min_devices=6))
 def test_exact_methods_agree_beyond_brute_force(instance):
     """On instances too big to enumerate, the three exact methods agree."""
-    results = [p1.crunch(instance), p1.linear_search(instance), p1.milp(instance, time_limit=60.0)]
+    results = [p1.crunch(instance), p1.crunch_literal(instance), p1.linear_search(instance),
+               p1.hungarian_search(instance), p1.milp(instance, time_limit=60.0)]
     statuses = {r.status for r in results}
     assert len(statuses) == 1, [(r.solver, r.status) for r in results]
     if statuses == {Status.OPTIMAL}:
@@ -143,7 +190,7 @@ def test_trace_on_fig3_example():
     assert_valid_p1(inst, res)
 
 
-@pytest.mark.parametrize("method", [p1.crunch, p1.linear_search, p1.milp])
+@pytest.mark.parametrize("method", [p1.crunch, p1.crunch_literal, p1.linear_search, p1.hungarian_search, p1.milp])
 def test_infeasible_cases(method):
     more_blocks = Instance.from_arrays([[1, 2, 3]], [1, 1, 1], [5], [1], 1, 1)
     wall = Instance.from_arrays([[1, 2], [1, 2]], [1, 5], [4, 4], [1, 1], 1, 1)

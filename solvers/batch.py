@@ -1,0 +1,308 @@
+"""Many instances of one shape in one call: P1 ``crunch`` and P2 ``exact`` for Monte-Carlo work.
+
+Signatures
+----------
+``crunch_batch(compute_latency, block_memory, device_memory, spectral_efficiency, gradient_bits, bandwidth_hz)``
+``exact_batch(...)`` (the same arguments)
+    Arrays with a leading draw axis of length d (units as in an instance file):
+
+    ===================== ======================== =====================
+    argument              shape                    unit
+    ===================== ======================== =====================
+    compute_latency       (d, K, M)                s
+    block_memory          (d, M) or (M,)           bytes
+    device_memory         (d, K)                   bytes
+    spectral_efficiency   (d, K)                   bit/s/Hz
+    gradient_bits         (d,) or scalar           bit
+    bandwidth_hz          (d,) or scalar           Hz
+    ===================== ======================== =====================
+
+``crunch_instances(instances)``, ``exact_instances(instances)``
+    The same for a sequence of :class:`instances.Instance` of one shape (K, M).
+
+All four return a :class:`BatchResult`: ``objective_s`` (d,), ``assignment``
+(d, M), ``bandwidth_hz`` (d, K), ``feasible`` (d,) and ``iterations`` (d,),
+draw by draw exactly what one call of :func:`solvers.p1.crunch` /
+:func:`solvers.p2_exact.exact_jbba` per draw returns (same objective, same
+assignment, same bandwidths); an infeasible draw has ``feasible = False``,
+objective ``nan``, assignment ``-1`` and bandwidths 0.  No certificate is
+attached (:func:`solvers.run` does that for single calls); every draw's
+answer is the one a certified single call would give.
+
+Validation
+----------
+Every draw is validated as :class:`instances.Instance` validates at
+construction (finite, signs, ranges ``[1e-60, 1e60]``, rows and block memory
+non-decreasing, derived upload times and P1 costs in range), vectorised over
+the draws; a draw that fails is rebuilt as an ``Instance`` so that the same
+:class:`instances.InstanceError` is raised, its source naming the draw
+(``"draw 17"``).  Wrong shapes raise ``ValueError`` naming the argument and
+the expected shape.  ``*_instances`` take already validated instances.
+
+Method
+------
+*P1.*  CRUNCH's closed form (:mod:`solvers.p1`): with ``c[k,m] = tcp[k,m] +
+D M / (B R_k)`` (``inf`` where ``mu_m > cap_k``),
+
+.. math:: T^* = \\max_m \\; (M-m)\\text{-th smallest of } c_{\\cdot m}
+          \\quad (0\\text{-based } m),
+
+and the assignment is Proposition 1's matching on the counts
+``n_k = #{m : c[k,m] <= T*}`` (:func:`solvers.p1.assignment_from_counts`,
+stable ties).  Both vectorise over the draws: one ``np.partition`` along the
+device axis keeps each column's M smallest, one sort orders them, and a
+stable ``argsort`` of the counts gives all assignments.  The values are the
+same floating-point entries as the single call's (the same additions), and
+the assignment is the same because the single call's row filter drops only
+rows of count 0, never among the M largest.  O(d K M) time, draws processed
+in groups of about :data:`BATCH_ENTRIES` costs (memory independent of d).
+
+*P2.*  The batch's CRUNCH gives every draw its warm start (exactly the single
+call's), then the parametric-assignment descent of
+:func:`solvers.p2_exact.parametric_assignment` runs per draw, with SciPy's
+LSAP at each step, on a view of the draw's arrays (no second validation).
+Per draw: as :func:`solvers.p2_exact.exact_jbba` without its CRUNCH.
+
+Examples
+--------
+>>> import numpy as np
+>>> tcp = np.array([[[1.0, 2.0], [1.5, 1.5], [0.5, 3.0]]] * 2)
+>>> out = crunch_batch(tcp, [1e9, 2e9], [[4e9, 1e9, 4e9], [4e9, 1e9, 1e9]], [[1.0, 2.0, 4.0]] * 2, 1e6, 1e6)
+>>> out.objective_s.tolist(), out.assignment.tolist(), out.feasible.tolist()
+([3.5, 4.0], [[1, 2], [2, 0]], [True, True])
+>>> exact_batch(tcp, [1e9, 2e9], [[4e9, 1e9, 4e9], [1e9, 1e9, 1e9]], [[1.0, 2.0, 4.0]] * 2, 1e6, 1e6).feasible.tolist()
+[True, False]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from instances import Instance
+from instances.core import MAX_BLOCKS, MAX_DEVICES, MAX_ENTRIES, VALUE_MAX, VALUE_MIN
+
+from .p2_exact import lsap_oracle, parametric_assignment
+from .result import Status
+
+#: Costs held at once by :func:`crunch_batch` (2^15 float64 = 256 kB per array: the
+#: group stays in cache and NumPy reuses its buffers; larger groups were slower).
+BATCH_ENTRIES = 1 << 15
+
+
+@dataclass
+class BatchResult:
+    """Answers for d draws of one shape (K devices, M blocks).
+
+    Attributes
+    ----------
+    objective_s : (d,) float
+        Round latency of each draw's optimum, s; ``nan`` where infeasible.
+    assignment : (d, M) int
+        ``assignment[i, m]`` = device of block m in draw i; -1 where infeasible.
+    bandwidth_hz : (d, K) float
+        Each device's bandwidth, Hz (P1: the equal split B / M; P2: optimal); 0 where infeasible.
+    feasible : (d,) bool
+        False for a draw with no assignment (M > K or a memory wall).
+    iterations : (d,) int
+        P2: assignment steps solved per draw (as ``Result.info["iterations"]``); P1: 0.
+    """
+
+    objective_s: np.ndarray
+    assignment: np.ndarray
+    bandwidth_hz: np.ndarray
+    feasible: np.ndarray
+    iterations: np.ndarray
+
+
+# --------------------------------------------------------------------------------------
+# Shapes and validation
+# --------------------------------------------------------------------------------------
+def _as_batch(compute_latency, block_memory, device_memory, spectral_efficiency, gradient_bits, bandwidth_hz):
+    """The six arguments as float arrays of shapes (d,K,M), (d,M), (d,K), (d,K), (d,), (d,); ValueError if not."""
+    tcp = np.asarray(compute_latency, dtype=float)
+    if tcp.ndim != 3 or 0 in tcp.shape:
+        raise ValueError(f"compute_latency must have shape (draws, K, M) with every size >= 1, got {tcp.shape}")
+    d, K, M = tcp.shape
+
+    def shaped(name, value, per_draw, trailing):
+        arr = np.asarray(value, dtype=float)
+        want = (d,) + trailing
+        if arr.shape == trailing and not per_draw:
+            return np.broadcast_to(arr, want)
+        if arr.shape != want:
+            shapes = f"{trailing} or {want}" if not per_draw else f"{want}"
+            raise ValueError(f"{name} must have shape {shapes} for compute_latency of shape {tcp.shape}, "
+                             f"got {arr.shape}")
+        return arr
+
+    mu = shaped("block_memory", block_memory, False, (M,))
+    cap = shaped("device_memory", device_memory, True, (K,))
+    rate = shaped("spectral_efficiency", spectral_efficiency, True, (K,))
+    bits = shaped("gradient_bits", gradient_bits, False, ())
+    band = shaped("bandwidth_hz", bandwidth_hz, False, ())
+    return tcp, mu, cap, rate, bits, band
+
+
+def _out_of_range(arr: np.ndarray, zero_ok: bool) -> np.ndarray:
+    bad = (arr < VALUE_MIN) | (arr > VALUE_MAX) | ~np.isfinite(arr)
+    if zero_ok:
+        bad &= arr != 0
+    return bad
+
+
+def _validate(tcp, mu, cap, rate, bits, band) -> None:
+    """Instance's checks, vectorised over the draws; a failing draw raises Instance's own error."""
+    d, K, M = tcp.shape
+    if K > MAX_DEVICES or M > MAX_BLOCKS or K * M > MAX_ENTRIES:
+        raise ValueError(f"too large: {K} devices x {M} blocks per draw "
+                         f"(limits {MAX_DEVICES}, {MAX_BLOCKS}, {MAX_ENTRIES} entries)")
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        bad = (_out_of_range(tcp, True) | (tcp < 0)).any(axis=(1, 2))
+        bad |= (_out_of_range(mu, True) | (mu < 0)).any(axis=1)
+        bad |= (_out_of_range(cap, True) | (cap < 0)).any(axis=1)
+        bad |= (_out_of_range(rate, False) | (rate <= 0)).any(axis=1)
+        bad |= _out_of_range(bits, False) | (bits <= 0)
+        bad |= _out_of_range(band, False) | (band <= 0)
+        if M > 1:
+            bad |= (np.diff(tcp, axis=2) < 0).any(axis=(1, 2))
+            bad |= (np.diff(mu, axis=1) < 0).any(axis=1)
+        upload_equal_s = bits[:, None] * M / (band[:, None] * rate)     # as Instance.upload_equal_s
+        upload_full_s = bits[:, None] / rate / band[:, None]            # as Instance.upload_full_s
+        bad |= ~(upload_equal_s <= VALUE_MAX).all(axis=1) | ~(upload_full_s >= VALUE_MIN).all(axis=1)
+        bad |= ~(tcp + upload_equal_s[:, :, None] <= VALUE_MAX).all(axis=(1, 2))
+    for i in np.flatnonzero(bad):
+        # Instance names the field, the entry and the reason (and raises); if it accepts
+        # the draw, the vectorised test above was only stricter (e.g. NaN in a sum)
+        _instance(tcp, mu, cap, rate, bits, band, int(i))
+
+
+def _instance(tcp, mu, cap, rate, bits, band, i: int) -> Instance:
+    return Instance.from_arrays(tcp[i], mu[i], cap[i], rate[i], float(bits[i]), float(band[i]),
+                                name=f"draw-{i}", source=f"draw {i}")
+
+
+def _stack(instances: Sequence[Instance]):
+    if len(instances) == 0:
+        raise ValueError("no instances given")
+    shape = instances[0].compute_latency.shape
+    for i, inst in enumerate(instances):
+        if not isinstance(inst, Instance):
+            raise ValueError(f"instances[{i}] is a {type(inst).__name__}, not an Instance")
+        if inst.compute_latency.shape != shape:
+            raise ValueError(f"instances[{i}] has shape {inst.compute_latency.shape} (K, M); "
+                             f"instances[0] has {shape}: a batch needs one shape")
+    return (np.stack([i.compute_latency for i in instances]), np.stack([i.block_memory for i in instances]),
+            np.stack([i.device_memory for i in instances]), np.stack([i.spectral_efficiency for i in instances]),
+            np.array([i.gradient_bits for i in instances]), np.array([i.bandwidth_hz for i in instances]))
+
+
+# --------------------------------------------------------------------------------------
+# P1: CRUNCH's closed form over a draw axis
+# --------------------------------------------------------------------------------------
+def _crunch_arrays(tcp, mu, cap, rate, bits, band) -> BatchResult:
+    d, K, M = tcp.shape
+    objective = np.full(d, np.nan)
+    assignment = np.full((d, M), -1, dtype=np.intp)
+    bandwidth = np.zeros((d, K))
+    feasible = np.zeros(d, dtype=bool)
+    if M <= K:
+        columns = np.arange(M)
+        step = max(1, BATCH_ENTRIES // (K * M))
+        for first in range(0, d, step):
+            part = slice(first, min(first + step, d))
+            n = part.stop - part.start
+            upload_s = bits[part, None] * M / (band[part, None] * rate[part])        # as Instance.upload_equal_s
+            prefix = (mu[part, None, :] <= cap[part, :, None]).sum(axis=2)          # = Instance.memory_prefix
+            cost = np.empty((n, M, K))                                              # block-major: K last
+            np.add(tcp[part].transpose(0, 2, 1), upload_s[:, None, :], out=cost)
+            cost[columns[None, :, None] >= prefix[:, None, :]] = np.inf
+            smallest = np.partition(cost, M - 1, axis=2)[:, :, :M] if K > M else cost.copy()
+            smallest.sort(axis=2)
+            value = smallest[:, columns, M - 1 - columns].max(axis=1)              # T* per draw
+            ok = np.isfinite(value)
+            counts = np.count_nonzero(cost <= value[:, None, None], axis=1)        # (n, K): n_k(T*)
+            chosen = np.argsort(counts, axis=1, kind="stable")[:, K - M:]           # block i -> rank K-M+i
+            objective[part] = np.where(ok, value, np.nan)
+            assignment[part] = np.where(ok[:, None], chosen, -1)
+            feasible[part] = ok
+            rows = np.flatnonzero(ok)
+            bandwidth[part][rows[:, None], chosen[rows]] = (band[part][rows] / M)[:, None]
+    return BatchResult(objective, assignment, bandwidth, feasible, np.zeros(d, dtype=int))
+
+
+def crunch_batch(compute_latency, block_memory, device_memory, spectral_efficiency, gradient_bits,
+                 bandwidth_hz) -> BatchResult:
+    """P1 optimum of every draw (see the module docstring for shapes, units and the method).
+
+    Complexity O(d K M) time, O(BATCH_ENTRIES) extra memory beyond the inputs and outputs.
+    """
+    arrays = _as_batch(compute_latency, block_memory, device_memory, spectral_efficiency, gradient_bits,
+                       bandwidth_hz)
+    _validate(*arrays)
+    return _crunch_arrays(*arrays)
+
+
+def crunch_instances(instances: Sequence[Instance]) -> BatchResult:
+    """:func:`crunch_batch` on validated instances of one shape."""
+    return _crunch_arrays(*_stack(instances))
+
+
+# --------------------------------------------------------------------------------------
+# P2: the batch's CRUNCH as warm starts, then the descent per draw
+# --------------------------------------------------------------------------------------
+class _DrawView:
+    """The arrays of one validated draw with the attributes of :class:`Instance` that P2's descent reads."""
+
+    __slots__ = ("compute_latency", "block_memory", "device_memory", "spectral_efficiency", "gradient_bits",
+                 "bandwidth_hz", "K", "M", "memory_prefix", "comm_coef", "upload_equal_s")
+
+    def __init__(self, tcp, mu, cap, rate, bits, band):
+        self.compute_latency, self.block_memory, self.device_memory = tcp, mu, cap
+        self.spectral_efficiency, self.gradient_bits, self.bandwidth_hz = rate, float(bits), float(band)
+        self.K, self.M = tcp.shape
+        # the same operations as Instance's properties
+        self.memory_prefix = np.searchsorted(mu, cap, side="right")
+        self.comm_coef = self.gradient_bits / rate
+        self.upload_equal_s = self.gradient_bits * self.M / (self.bandwidth_hz * rate)
+
+
+def _exact_arrays(tcp, mu, cap, rate, bits, band) -> BatchResult:
+    start = _crunch_arrays(tcp, mu, cap, rate, bits, band)
+    d, K, M = tcp.shape
+    objective = np.full(d, np.nan)
+    bandwidth = np.zeros((d, K))
+    assignment = start.assignment.copy()
+    iterations = np.zeros(d, dtype=int)
+    for i in np.flatnonzero(start.feasible):
+        view = _DrawView(tcp[i], mu[i], cap[i], rate[i], bits[i], band[i])
+        res = parametric_assignment(view, lsap_oracle(view), "exact", start=start.assignment[i])
+        if res.status != Status.OPTIMAL:   # unreachable without a time limit; kept as a guard
+            raise RuntimeError(f"draw {i}: the descent ended with {res.status}: {res.message}")
+        objective[i] = res.objective_s
+        assignment[i] = res.assignment
+        bandwidth[i] = res.bandwidth_hz
+        iterations[i] = res.info["iterations"]
+    return BatchResult(objective, assignment, bandwidth, start.feasible.copy(), iterations)
+
+
+def exact_batch(compute_latency, block_memory, device_memory, spectral_efficiency, gradient_bits,
+                bandwidth_hz) -> BatchResult:
+    """P2 optimum of every draw (see the module docstring for shapes, units and the method).
+
+    Complexity: one :func:`crunch_batch`, then per feasible draw the steps of
+    :func:`solvers.p2_exact.exact_jbba` (2-5 LSAPs on at most min(K, M^2) devices).
+    """
+    arrays = _as_batch(compute_latency, block_memory, device_memory, spectral_efficiency, gradient_bits,
+                       bandwidth_hz)
+    _validate(*arrays)
+    return _exact_arrays(*arrays)
+
+
+def exact_instances(instances: Sequence[Instance]) -> BatchResult:
+    """:func:`exact_batch` on validated instances of one shape."""
+    return _exact_arrays(*_stack(instances))
+
+
+__all__ = ["BatchResult", "crunch_batch", "crunch_instances", "exact_batch", "exact_instances", "BATCH_ENTRIES"]
