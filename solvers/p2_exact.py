@@ -66,7 +66,8 @@ cheapest devices: if m sits on a device outside that set, at most M-1 of the
 set's devices hold other blocks, so one is free and at most as cheap; moving m
 there does not raise the cost.  The LSAP therefore runs on the union of the M
 cheapest devices of each block (at most ``min(K, M^2)`` columns), which matters
-because SciPy's LSAP is slow on these weights (SOLVER-NOTES).
+because SciPy's LSAP is slow on these weights (10-190x slower than on random
+matrices of the same shape; measured 16 s against 0.09 s at 2000 x 4000).
 
 The same argument, with rows sorted (``w_km`` grows with m because
 ``t_km`` does), shows that a device whose block-0 weight exceeds the M-th

@@ -2,7 +2,7 @@
 
 Uses Pyomo's newer ``pyomo.contrib.solver`` HiGHS interface, which reports an
 infeasible model as a termination condition instead of raising (the older
-``appsi_highs`` raises even with ``load_solution=False``; see SOLVER-NOTES).
+``appsi_highs`` raises even with ``load_solution=False``: Pyomo issues 2920, 3130).
 
 Every solver call runs under :func:`quiet_solver_call`: the solver's output
 goes to a temporary *file* (:func:`solvers.capture.capture_fds`), never to a

@@ -1,6 +1,6 @@
 """Independent checker: is a returned solution feasible, and is its latency what was reported?
 
-Written from the formulation (``docs``/FORMULATION.md) with plain Python loops,
+Written from the formulation (``docs/formulation.md``) with plain Python loops,
 deliberately sharing no code with the solvers (not ``p1_objective``,
 ``p2_objective``, ``Instance.p1_cost`` or ``Instance.memory_ok``), so that a bug
 in a solver's own bookkeeping cannot hide itself.
