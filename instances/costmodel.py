@@ -142,6 +142,7 @@ True
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -457,3 +458,209 @@ class EncoderCostModel:
             "single_device_memory_bytes": self.single_device_memory_bytes,
             **split,
         }
+
+
+# --------------------------------------------------------------------------------------
+# Measured cost model (a file written by ``python -m instances.profile``)
+# --------------------------------------------------------------------------------------
+#: Format of a measured cost-model file.
+COST_MODEL_FORMAT = "deft-cost-model/1"
+
+#: ``cost_model_version`` of instances generated from a measured cost model.
+MEASURED_COST_MODEL_VERSION = "measured/1"
+
+_ENCODER_FIELDS = ("num_layers", "hidden", "ffn", "heads", "vocab", "max_positions", "lora_rank",
+                   "batch_size", "seq_len")
+_BLOCK_ARRAYS = ("latency_s", "forward_s", "backward_s", "memory_bytes", "saved_activation_bytes", "executed_flops")
+
+
+def nondecreasing_fit(values) -> np.ndarray:
+    """The least-squares non-decreasing sequence closest to ``values`` (pool adjacent violators).
+
+    Used for measured latencies, whose medians can dip by timing noise while
+    an instance's rows must be non-decreasing in the block depth.  O(n).
+
+    >>> nondecreasing_fit([1.0, 3.0, 2.0, 4.0]).tolist()
+    [1.0, 2.5, 2.5, 4.0]
+    """
+    blocks: list[list[float]] = []          # [mean, count]
+    for v in np.asarray(values, dtype=float).ravel():
+        blocks.append([float(v), 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            mean, count = blocks.pop()
+            blocks[-1] = [(blocks[-1][0] * blocks[-1][1] + mean * count) / (blocks[-1][1] + count),
+                          blocks[-1][1] + count]
+    return np.concatenate([np.full(int(c), m) for m, c in blocks]) if blocks else np.zeros(0)
+
+
+@dataclass(frozen=True)
+class MeasuredCostModel:
+    """Per-block latency and memory measured by ``python -m instances.profile`` (one block per layer).
+
+    Every per-block tuple is in block order m = 1..L (block 1 = the top
+    layer, backpropagation through m layers), as in :class:`EncoderCostModel`.
+
+    Attributes
+    ----------
+    name, date, machine, torch_version, sha256 : str
+        The profile's name, ISO date, a one-line machine description, the
+        PyTorch version and the SHA-256 of the file it was read from.
+    dtype : str
+        Dtype of weights and activations during the measurement.
+    num_layers, hidden, ffn, heads, vocab, max_positions, lora_rank, batch_size, seq_len : int
+        The measured encoder and workload.
+    latency_s, forward_s, backward_s : tuple of float
+        Median wall time of one step for block m (forward + backward), and its parts, s.
+    memory_bytes : tuple of float
+        Peak memory of that step, bytes (weights included).
+    saved_activation_bytes, executed_flops : tuple of float
+        Bytes autograd saved for backward and FLOPs executed (cross-checks).
+    weight_memory_bytes : float
+        Parameters and buffers, bytes.
+    """
+
+    name: str
+    date: str
+    machine: str
+    torch_version: str
+    sha256: str
+    dtype: str
+    num_layers: int
+    hidden: int
+    ffn: int
+    heads: int
+    vocab: int
+    max_positions: int
+    lora_rank: int
+    batch_size: int
+    seq_len: int
+    latency_s: tuple
+    forward_s: tuple
+    backward_s: tuple
+    memory_bytes: tuple
+    saved_activation_bytes: tuple
+    executed_flops: tuple
+    weight_memory_bytes: float
+
+    def __post_init__(self) -> None:
+        for name in _ENCODER_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"measured cost model: {name} must be a positive integer, got {value!r}")
+        for name in _BLOCK_ARRAYS:
+            raw = getattr(self, name)
+            try:
+                values = tuple(float(v) for v in raw)
+            except (TypeError, ValueError):
+                raise ValueError(f"measured cost model: {name} must be a list of numbers, got {raw!r}") from None
+            if len(values) != self.num_layers:
+                raise ValueError(f"measured cost model: {name} has {len(values)} entries, "
+                                 f"expected one per layer ({self.num_layers})")
+            bad = [i for i, v in enumerate(values) if not (math.isfinite(v) and v > 0)]
+            if bad:
+                raise ValueError(f"measured cost model: {name}[{bad[0]}] must be positive and finite, "
+                                 f"got {values[bad[0]]!r}")
+            object.__setattr__(self, name, values)
+        w = self.weight_memory_bytes
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not (math.isfinite(w) and w > 0):
+            raise ValueError(f"measured cost model: weight_memory_bytes must be positive, got {w!r}")
+        for name in ("name", "date", "machine", "torch_version", "sha256", "dtype"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"measured cost model: {name} must be a string, got {getattr(self, name)!r}")
+
+    @classmethod
+    def from_document(cls, doc: dict, sha256: str = "") -> "MeasuredCostModel":
+        """From the parsed JSON of a ``deft-cost-model/1`` file; ValueError naming the missing or bad field."""
+        if not isinstance(doc, dict):
+            raise ValueError("a cost-model file holds one JSON object")
+        if doc.get("format") != COST_MODEL_FORMAT:
+            raise ValueError(f"format must be {COST_MODEL_FORMAT!r}, got {doc.get('format')!r}")
+        try:
+            config, blocks, machine = doc["config"], doc["blocks"], doc["machine"]
+            kwargs = {name: config[name] for name in _ENCODER_FIELDS}
+            kwargs.update({name: blocks[name] for name in _BLOCK_ARRAYS})
+            kwargs.update(name=doc["name"], date=doc["date"], dtype=config["dtype"],
+                          weight_memory_bytes=doc["weight_memory_bytes"], torch_version=machine["torch"],
+                          machine=f"{machine['cpu']}, {machine['torch_threads']} thread(s), "
+                                  f"{doc.get('method', {}).get('clock', 'wall')} clock")
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"missing field {exc}") from None
+        return cls(sha256=sha256, **kwargs)
+
+    def encoder_fields(self) -> dict:
+        """The :class:`EncoderCostModel` fields fixed by the measurement (architecture and workload)."""
+        return {name: getattr(self, name) for name in _ENCODER_FIELDS}
+
+    def _per_block(self, values, M: int) -> np.ndarray:
+        layers = EncoderCostModel(**self.encoder_fields()).block_layers(M)   # d_m: block m's layer from the output
+        return np.asarray(values, dtype=float)[layers - 1]
+
+    def block_compute_latency_s(self, M: int) -> np.ndarray:
+        """t(m) for m = 1..M, s: the non-decreasing fit (:func:`nondecreasing_fit`) of the measured medians.
+
+        For M > L a block placed in layer d_m takes layer d_m's latency.
+        """
+        return self._per_block(nondecreasing_fit(self.latency_s), M)
+
+    def compute_latency_matrix(self, compute_factor, M: int, local_iterations: int = 1) -> np.ndarray:
+        """tcp[k, m] = I t(m) / f_k, seconds, (K, M): the profiling machine is the normalised device (f = 1)."""
+        f = np.asarray(compute_factor, dtype=float)
+        if f.ndim != 1 or np.any(~np.isfinite(f)) or np.any(f <= 0):
+            raise ValueError("compute_factor must be a 1-D array of positive finite numbers")
+        return (local_iterations * self.block_compute_latency_s(M))[None, :] / f[:, None]
+
+    def block_memory_bytes(self, M: int) -> np.ndarray:
+        """mu_m for m = 1..M, bytes: the running maximum of the measured peaks (never below a measurement).
+
+        For M > L a block placed in layer d_m is charged layer d_m's whole
+        measured memory (an over-estimate by at most that layer's LoRA gradients).
+        """
+        return self._per_block(np.maximum.accumulate(np.asarray(self.memory_bytes, dtype=float)), M)
+
+    def summary(self, M: int) -> dict:
+        """Derived quantities for an instance's ``meta``, JSON-ready."""
+        return {
+            "version": MEASURED_COST_MODEL_VERSION,
+            "source": self.name, "sha256": self.sha256, "date": self.date, "machine": self.machine,
+            "torch": self.torch_version, "dtype": self.dtype,
+            "measured_latency_s": list(self.latency_s),
+            "block_compute_latency_s": self.block_compute_latency_s(M).tolist(),
+            "block_memory_bytes": self.block_memory_bytes(M).tolist(),
+            "weight_memory_bytes": self.weight_memory_bytes,
+        }
+
+
+def load_cost_model(path) -> MeasuredCostModel:
+    """Read a measured cost-model file (``deft-cost-model/1``, written by ``python -m instances.profile``).
+
+    Raises
+    ------
+    ValueError
+        One line naming the file and what is wrong with it (also for a
+        missing file or bad JSON).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> cm = load_cost_model(Path(__file__).parent / "cost_models" / "roberta-base-cpu.costmodel")
+    >>> len(cm.latency_s) == cm.num_layers == 12
+    True
+    >>> bool(np.all(np.diff(cm.block_compute_latency_s(12)) >= 0))
+    True
+    """
+    import hashlib
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        doc = json.loads(raw.decode("utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the cost-model file: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a JSON cost-model file: {exc}") from None
+    try:
+        return MeasuredCostModel.from_document(doc, sha256=hashlib.sha256(raw).hexdigest())
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None

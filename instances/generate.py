@@ -57,6 +57,16 @@ Command line (``python -m instances.generate --help`` lists every flag)::
     python -m instances.generate -K 100 -M 48 --out deep/   # layers split into 4 blocks each
     python -m instances.generate -K 20 --memory-gb 4 11 --allow-infeasible --count 5
     python -m instances.generate --corpus            # rewrite the shipped corpus
+    python -m instances.generate -K 20 --memory-gb 0.5 1.5 \
+        --cost-model instances/cost_models/roberta-base-cpu.costmodel   # measured t(m) and mu_m
+
+With ``--cost-model FILE`` (a ``deft-cost-model/1`` file of
+``python -m instances.profile``) the measured per-block latency (its
+non-decreasing least-squares fit) and memory replace the analytic ones,
+tcp[k, m] = I t(m) / f_k with the profiling machine as the normalised device;
+the compute factors, budgets and channels are drawn as usual, and the flags
+of the model, the workload and the throughput are refused (the file fixes
+them).
 
 Complexity: O(KM) time and memory, vectorised (K = 100,000 takes well under a
 second, mostly in validation); the feasibility check is O(K + M).
@@ -93,7 +103,8 @@ import numpy as np
 
 from .core import Instance, InstanceError, save_instance
 from .cli import add_version
-from .costmodel import COST_MODEL_VERSION, GB, EncoderCostModel
+from .costmodel import (COST_MODEL_VERSION, GB, MEASURED_COST_MODEL_VERSION, EncoderCostModel, MeasuredCostModel,
+                        load_cost_model)
 
 #: Bumped whenever the same seed and parameters would give a different instance.
 GENERATOR_VERSION = "1"
@@ -137,6 +148,12 @@ class ScenarioParams:
         B, total uplink bandwidth in MHz (100, the paper).
     gradient_bits : float or None
         D in bits; ``None`` takes the cost model's LoRA count x 32 bit (786,432).
+    measured_cost_model : MeasuredCostModel or None
+        A measured profile (``python -m instances.profile``, ``--cost-model FILE``):
+        when given, its latencies t(m) and memories mu_m replace the analytic
+        ones (tcp[k, m] = I t(m) / f_k); ``model`` then carries the measured
+        architecture and workload (for D and the block layout) and must agree
+        with it.  A dict of its fields is accepted (as written in ``meta``).
     """
 
     model: EncoderCostModel = field(default_factory=EncoderCostModel)
@@ -150,10 +167,26 @@ class ScenarioParams:
     fading: str = "rayleigh"
     bandwidth_mhz: float = 100.0
     gradient_bits: float | None = None
+    measured_cost_model: MeasuredCostModel | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, EncoderCostModel):
             raise ValueError(f"model must be an EncoderCostModel, got {type(self.model).__name__}")
+        measured = self.measured_cost_model
+        if isinstance(measured, dict):
+            try:
+                measured = MeasuredCostModel(**measured)
+            except TypeError as exc:
+                raise ValueError(f"measured_cost_model: {exc}") from None
+            object.__setattr__(self, "measured_cost_model", measured)
+        if measured is not None:
+            if not isinstance(measured, MeasuredCostModel):
+                raise ValueError(f"measured_cost_model must be a MeasuredCostModel, got {type(measured).__name__}")
+            differ = [f"{k} = {getattr(self.model, k)} (the file: {v})"
+                      for k, v in measured.encoder_fields().items() if getattr(self.model, k) != v]
+            if differ:
+                raise ValueError(f"the measured cost model {measured.name!r} fixes the architecture and workload; "
+                                 f"differs: {', '.join(differ)}")
         if isinstance(self.local_iterations, bool) or not isinstance(self.local_iterations, (int, np.integer)) \
                 or self.local_iterations < 1:
             raise ValueError(f"local_iterations must be a positive integer, got {self.local_iterations!r}")
@@ -190,6 +223,15 @@ class ScenarioParams:
         unknown = sorted(set(overrides) - own - model_fields)
         if unknown:
             raise ValueError(f"unknown scenario parameter(s): {', '.join(unknown)}")
+        measured = overrides.get("measured_cost_model")
+        if isinstance(measured, dict):
+            try:
+                measured = MeasuredCostModel(**measured)
+            except TypeError as exc:
+                raise ValueError(f"measured_cost_model: {exc}") from None
+            overrides = {**overrides, "measured_cost_model": measured}
+        if isinstance(measured, MeasuredCostModel):   # the measured architecture and workload, unless given
+            overrides = {**measured.encoder_fields(), **overrides}
         model = replace(base.model, **{k: v for k, v in overrides.items() if k in model_fields})
         return replace(base, model=model, **{k: v for k, v in overrides.items() if k in own})
 
@@ -197,7 +239,17 @@ class ScenarioParams:
         """All values (the cost model's included, flattened) as a JSON-ready dict."""
         data = asdict(self)
         data.update(data.pop("model"))
+        if data["measured_cost_model"] is None:      # absent unless used: analytic instances stay as they were
+            del data["measured_cost_model"]
+        else:
+            data["measured_cost_model"] = {k: list(v) if isinstance(v, tuple) else v
+                                           for k, v in data["measured_cost_model"].items()}
         return data
+
+    @property
+    def cost(self) -> "EncoderCostModel | MeasuredCostModel":
+        """The model that gives tcp and mu: the measured one when given, else the analytic :attr:`model`."""
+        return self.measured_cost_model if self.measured_cost_model is not None else self.model
 
     @property
     def effective_gradient_bits(self) -> float:
@@ -323,13 +375,13 @@ def generate_arrays(K: int, M: int = 12, seed: int = 0, params: ScenarioParams |
         raise InfeasibleRequest(f"infeasible, {infeasibility_reason(K, M, None, None, params)}")
     rng = np.random.default_rng(seed)
     draws = draw_devices(K, params, rng)
-    block_memory = params.model.block_memory_bytes(M)
+    block_memory = params.cost.block_memory_bytes(M)
     device_memory = draws["memory_gb"] * GB
     reason = infeasibility_reason(K, M, block_memory, device_memory, params)
     if reason is not None and not allow_infeasible:
         raise InfeasibleRequest(f"seed {seed}: infeasible, {reason}")
     return {
-        "compute_latency": params.model.compute_latency_matrix(draws["compute_factor"], M, params.local_iterations),
+        "compute_latency": params.cost.compute_latency_matrix(draws["compute_factor"], M, params.local_iterations),
         "block_memory": block_memory,
         "device_memory": device_memory,
         "spectral_efficiency": spectral_efficiency(draws["channel_gain"], params.snr_db, params.path_loss_db),
@@ -403,13 +455,14 @@ def generate_instance(K: int, M: int = 12, seed: int = 0, params: ScenarioParams
     meta = {
         "generator": "instances.generate",
         "generator_version": GENERATOR_VERSION,
-        "cost_model_version": COST_MODEL_VERSION,
+        "cost_model_version": (COST_MODEL_VERSION if params.measured_cost_model is None
+                               else MEASURED_COST_MODEL_VERSION),
         "seed": int(seed),
         "devices": int(K),
         "blocks": int(M),
         "scenario": params.flat(),
         "gradient_bits_source": "explicit" if params.gradient_bits is not None else "lora-count",
-        "cost_model": params.model.summary(M),
+        "cost_model": params.cost.summary(M),
         "draws": {"compute_factor": draws["compute_factor"].tolist(),
                   "channel_gain": draws["channel_gain"].tolist()},
     }
@@ -462,6 +515,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-infeasible", action="store_true",
                    help="write infeasible draws too (M > K, memory wall) and say how many were written; "
                         "without it such a request is refused with the option that makes it feasible")
+    p.add_argument("--cost-model", metavar="FILE", default=None,
+                   help="a measured cost-model file (python -m instances.profile; shipped: "
+                        "instances/cost_models/roberta-base-cpu.costmodel): its per-block latencies and memories "
+                        "replace the analytic FLOP model's; the compute factors and memory budgets still apply, "
+                        "the model, workload and throughput flags do not")
     g = p.add_argument_group("scenario (defaults: ScenarioParams / EncoderCostModel)")
     for flag, fname, typ, text in SCENARIO_FLAGS:
         if fname is None:   # --peak-tflops, stored in FLOP/s
@@ -491,6 +549,15 @@ def _overrides(args: argparse.Namespace) -> dict:
         out["compute_factor_min"], out["compute_factor_max"] = args.compute_factor
     if args.memory_gb is not None:
         out["memory_min_gb"], out["memory_max_gb"] = args.memory_gb
+    if args.cost_model is not None:
+        model_fields = {f.name for f in fields(EncoderCostModel)}
+        fixed = [flag for flag, fname, _, _ in SCENARIO_FLAGS
+                 if (fname is None and args.peak_tflops is not None)
+                 or (fname in model_fields and getattr(args, fname) is not None)]
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} cannot be combined with --cost-model: the measured file "
+                             f"fixes the model, its workload and the latencies")
+        out["measured_cost_model"] = load_cost_model(args.cost_model)
     return out
 
 
@@ -549,6 +616,8 @@ def main(argv: list[str] | None = None) -> int:
     infeasible = None
     try:
         if args.corpus:
+            if args.cost_model is not None:
+                raise ValueError("--cost-model does not apply to --corpus (the shipped corpus uses the analytic model)")
             from .corpus import build_corpus
             root = Path(args.out) if args.out else Path(__file__).resolve().parent
             written = [str(p) for p in build_corpus(root)]
