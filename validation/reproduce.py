@@ -638,10 +638,18 @@ def _pyplot():
     return plt
 
 
-def plot_fig4(table: pd.DataFrame, path: Path) -> None:
-    """Fig. 4 analogue: memory per block (bars, single-device line) and latency per block."""
+def plot_fig4(table: pd.DataFrame, path: Path, measured: pd.DataFrame | None = None) -> None:
+    """Fig. 4 analogue: memory per block (bars, single-device line) and latency per block.
+
+    With ``measured`` (:func:`instances.profile.fig4_comparison` of a profile
+    measured on a CPU), two more panels put the measured shape beside the
+    analytic one at the profile's batch and sequence length: latency relative
+    to the shallowest block, and memory per block.
+    """
     plt = _pyplot()
-    fig, (ax_m, ax_t) = plt.subplots(1, 2, figsize=(10, 3.8))
+    rows = 1 if measured is None else 2
+    fig, axes = plt.subplots(rows, 2, figsize=(10, 3.8 * rows), squeeze=False)
+    ax_m, ax_t = axes[0]
     blocks = table["block"].to_numpy()
     ax_m.bar(blocks, table["memory_gb"], color="tab:blue", label="one block (multi-device DEFT)")
     ax_m.axhline(table["single_device_memory_gb"].iloc[0], color="tab:red", ls="--",
@@ -659,10 +667,43 @@ def plot_fig4(table: pd.DataFrame, path: Path) -> None:
     ax_t.legend(fontsize=8, loc="upper left")
     for ax in (ax_m, ax_t):
         ax.set_xticks(blocks)
-    fig.suptitle("Fig. 4 analogue: RoBERTa-base, LoRA r = 8, batch 32 (cost model)", fontsize=10)
+    if measured is not None:
+        ax_c, ax_d = axes[1]
+        mblocks = measured["block"].to_numpy()
+        where = (f"measured on {measured.attrs.get('machine', 'this CPU')}, batch {measured.attrs.get('batch_size')}, "
+                 f"sequence {measured.attrs.get('seq_len')}")
+        ax_c.plot(mblocks, measured["analytic_latency_over_shallowest"], "s--", color="tab:gray", label="analytic")
+        ax_c.plot(mblocks, measured["measured_latency_over_shallowest"], "o-", color="tab:green",
+                  label=f"measured (fit R² = {measured.attrs.get('measured_latency_r2', float('nan')):.3f})")
+        ax_c.set(xlabel="block depth m", ylabel="latency / latency of block 1",
+                 title="(c) latency shape: measured vs analytic")
+        ax_d.plot(mblocks, measured["analytic_memory_gb"], "s--", color="tab:gray", label="analytic")
+        ax_d.plot(mblocks, measured["measured_memory_gb"], "o-", color="tab:green", label="measured (tensor memory)")
+        ax_d.set(xlabel="block depth m", ylabel="memory (GB)", title="(d) memory per block: measured vs analytic")
+        for ax in (ax_c, ax_d):
+            ax.set_xticks(mblocks)
+            ax.legend(fontsize=8, loc="upper left")
+        ax_c.text(0.98, 0.02, where, transform=ax_c.transAxes, ha="right", va="bottom", fontsize=7)
+    fig.suptitle("Fig. 4 analogue: RoBERTa-base, LoRA r = 8 (a, b: cost model, batch 32; "
+                 "c, d: profile measured on this machine)" if measured is not None else
+                 "Fig. 4 analogue: RoBERTa-base, LoRA r = 8, batch 32 (cost model)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _measured_fig4() -> pd.DataFrame | None:
+    """The shipped measured profile beside its analytic counterpart (:func:`instances.profile.fig4_comparison`).
+
+    Needs only the shipped file, not PyTorch; None (with the figure's lower
+    panels left out) if it cannot be read.
+    """
+    try:
+        from instances.profile import SHIPPED_COST_MODEL, fig4_comparison
+
+        return fig4_comparison(SHIPPED_COST_MODEL)
+    except Exception:   # noqa: BLE001 - the figure is drawn without the measured panels
+        return None
 
 
 #: The paper's values drawn as markers on the ratio panels: (sweep, x, ratio kind, value, low, high).
@@ -826,7 +867,11 @@ def reproduce(out: str | Path = "reproduction", quick: bool = False, draws: int 
 
     fig4 = fig4_table(params)
     fig4.to_csv(out / "fig4_cost_model.csv", index=False)
-    plot_fig4(fig4, out / "fig4_cost_model.png")
+    measured = _measured_fig4()
+    if measured is not None:
+        measured.to_csv(out / "fig4_measured.csv", index=False)
+        files.append(out / "fig4_measured.csv")
+    plot_fig4(fig4, out / "fig4_cost_model.png", measured)
     files += [out / "fig4_cost_model.csv", out / "fig4_cost_model.png"]
 
     all_draws, summaries = {}, {}
