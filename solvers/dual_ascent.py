@@ -1,4 +1,4 @@
-"""P2 (JBBA) heuristics: the paper's dual ascent (Algorithm 3) and CRUNCH + bandwidth.
+"""P2 (JBBA) heuristics: the paper's dual ascent (Algorithm 3), an improved variant, CRUNCH + bandwidth.
 
 Problem (P2 with the involvement variables of Sec. V-A, the paper's (13)):
 
@@ -9,8 +9,9 @@ Problem (P2 with the involvement variables of Sec. V-A, the paper's (13)):
     \\sum_k B_k \\le B \\;(\\eta \\ge 0), \\quad
     z_k = \\sum_m x_{km} \\;(\\nu_k \\in \\mathbb{R}),
 
-with x in C1-C3, z binary, :math:`\\sum_k z_k = M` (implied), ``t = tcp`` (s)
-and :math:`c_k = D / R_k` (Hz s).  Its Lagrangian splits (the paper's (15)):
+with x in C1-C3 (every block on one device, at most one block per device,
+memory), z binary with :math:`\\sum_k z_k = M`, :math:`t = tcp` (s) and
+:math:`c_k = D / R_k` (Hz s).  Its Lagrangian splits (the paper's (15)):
 
 .. math::
 
@@ -18,166 +19,102 @@ and :math:`c_k = D / R_k` (Hz s).  Its Lagrangian splits (the paper's (15)):
       + \\sum_{k,m} x_{km} (\\lambda_k t_{km} - \\nu_k)
       + \\sum_k \\Big[ z_k \\Big(\\frac{\\lambda_k c_k}{B_k} + \\nu_k\\Big) + \\eta B_k \\Big] - \\eta B.
 
-* (i) T: a linear term; its minimum over T in ``[0, T_ub]`` is
-  :math:`T_{ub} \\min(0, 1 - \\sum_k \\lambda_k)`.
-* (ii) blocks: a min-sum assignment with weights :math:`\\lambda_k t_{km} - \\nu_k`.
-  As the paper does (Sec. V-C), CRUNCH first prunes the weighted matrix (its rows
-  stay sorted because :math:`\\lambda_k \\ge 0`) to the pairs under its bottleneck
-  optimum, then a minimum-weight perfect matching (Hungarian method, SciPy's
-  ``linear_sum_assignment``) runs on the surviving pairs.
-* (iii) Lemma 1: :math:`B_k = \\sqrt{\\lambda_k c_k / \\eta}` and
-  :math:`z_k = 1` for the M devices with least :math:`2\\sqrt{\\lambda_k \\eta c_k} + \\nu_k`.
+Algorithm 3 (:func:`dual_ascent`, registered as ``dual-ascent``) minimises
+the three parts for fixed duals and moves the duals along the constraint
+violations:
 
-The duals then take projected subgradient steps on the constraint violations
-(the paper's (16)).
+* T: the linear term is least at :math:`T_i = T_{ub}` if
+  :math:`\\sum_k \\lambda_k > 1` and at 0 if it is below 1, with :math:`T_{ub}`
+  an upper bound on the latency;
+* blocks (Sec. V-C): CRUNCH prunes the row-sorted matrix
+  :math:`w_{km} = \\lambda_k t_{km} - \\nu_k` to the pairs under its bottleneck
+  optimum, then the Hungarian method finds the minimum-weight perfect matching
+  :math:`x_i` on the surviving pairs;
+* involvement and bandwidth (Lemma 1, eq. (17)):
+  :math:`B_k = \\sqrt{\\lambda_k c_k / \\eta}` and :math:`z_k = 1` for the M
+  devices with least :math:`2\\sqrt{\\lambda_k \\eta c_k} + \\nu_k`;
+* dual update (eq. (16)), projected subgradient steps of length :math:`\\alpha_i`:
 
-Why the literal iteration stalls, and what is done about it
------------------------------------------------------------
-Measured on the project's generator (``instances.generate.generate_instance(K,
-12, seed)``, default ``ScenarioParams``: tcp[k, m] = t(m) / f_k, Rayleigh R_k),
-where the first implementation (``recovery="iterate"``, diminishing steps) was
-above the exact optimum on every draw (K = 20: median 4.7 %, max 19.9 %) and
-kept CRUNCH's starting point on 23 of 40 seeds:
+  .. math::
 
-1. *The block step sees no channel.*  (ii) weighs a pair by
-   :math:`\\lambda_k t_{km} - \\nu_k`; uploads enter only through
-   :math:`\\nu`, which starts at 0 and moves by one step length per iteration.
-   So the iterate's x is a weighted sum of computation latencies and its
-   device set ignores :math:`R_k`.
-2. *The dual optimum is a poor place for primal answers.*  The Lagrangian
-   dual is no stronger than the convex relaxation with x in [0, 1] (without
-   block rows: 16-29 % below the optimum at K = 20, 52-63 % at K = 50, seeds
-   0-5); our bounds reach 28 % and 64 % below (medians).  As the duals approach it,
-   :math:`\\lambda` spreads over all K devices and the Lagrangian's minimisers
-   are degenerate and poor (on seed 0: latencies of 1.0-1.9 tau against an
-   optimum of 0.73 tau).  The good primal answers appear in the first tens of
-   iterations (median iteration 6, 90th percentile 26, at K = 20), so each
-   iterate's duals must be turned into primal candidates, not only its x.
-3. *The step did not scale with K.*  alpha_0 / sqrt(t) with alpha_0 = 0.02 on
-   :math:`\\lambda_k \\approx 1/K` changed lambda by 40 % per step at K = 20
-   and 100 % at K = 50.
+      \\lambda_k \\leftarrow \\Big[\\lambda_k + \\alpha_i\\Big(\\sum_m x_{km} t_{km}
+          + z_k \\frac{c_k}{B_k} - T_i\\Big)\\Big]^+, \\quad
+      \\eta \\leftarrow \\Big[\\eta + \\alpha_i\\Big(\\sum_k z_k B_k - B\\Big)\\Big]^+, \\quad
+      \\nu_k \\leftarrow \\nu_k + \\alpha_i\\Big(z_k - \\sum_m x_{km}\\Big).
 
-Fixes, all inside Algorithm 3's structure (same duals, same sub-problems, same
-projected steps; the exact P2 solver is never called):
+The answer is the best iterate's assignment :math:`x_i` given its optimal
+bandwidth (:func:`solvers.bandwidth.optimal_bandwidth`).  Weak duality makes
+the dual function
 
-* **Best involvement prices** (:func:`best_nu`).  For given
-  :math:`\\lambda, \\eta` the dual function is maximised over :math:`\\nu` in
-  closed form by :math:`\\nu^*_k = -2\\sqrt{\\lambda_k \\eta c_k}`; there the
-  block step weighs each pair by computation *plus* its Lemma 1 upload price,
-  :math:`\\lambda_k t_{km} + 2\\sqrt{\\lambda_k \\eta c_k}`.  Its exact minimiser
-  gives the bound (never below the bound at the iterate's :math:`\\nu`) and a
-  primal candidate; the paper's own CRUNCH-pruned step on the same weights
-  gives another.  The iterate's :math:`\\nu` still follows eq. (16).
-* **Block step for the iterate's bandwidth** (:func:`bandwidth_block_step`):
-  Lemma 1 gives every device a bandwidth share :math:`\\sqrt{\\lambda_k c_k/\\eta}`;
-  CRUNCH solves the bottleneck block allocation under those shares (P1 with
-  unequal bands), a third candidate.
-* **Polyak steps** (``step_rule="polyak"``, default), scale-free in K.
+.. math::
 
-Choices made here (the paper leaves them open)
-----------------------------------------------
-Units
-    Time is measured in units of the P1 optimum :math:`\\tau` (CRUNCH's latency,
-    > 0) and bandwidth in units of B, so latencies are O(1), bandwidth shares
-    sum to 1, and one step rule serves instances of any magnitude.
-Step rule
-    ``"polyak"`` (default): :math:`\\alpha_t = \\theta_t (\\bar T - g_t) / \\|s_t\\|^2`
-    with :math:`\\bar T` the incumbent, :math:`g_t` the dual value at the best
-    :math:`\\nu` (an estimate: the subgradient :math:`s_t` is the paper's, at the
-    iterate's :math:`\\nu`), :math:`\\|s_t\\|^2` over all three duals (lambda's
-    part with its mean removed on the simplex, the direction the projection
-    sees), :math:`\\theta_0` = ``step`` = 0.05, halved after
-    :data:`HALVE_AFTER` = 20 iterations without a better bound (Held, Wolfe and
-    Crowder's rule [4]).  ``"diminishing"``: :math:`\\alpha_t = \\alpha_0 / \\sqrt t`
-    (the first implementation's rule, with ``step`` = alpha_0).  The same
-    :math:`\\alpha_t` moves every dual.
-Domain of lambda
-    ``"simplex"`` (default): :math:`\\lambda \\ge 0,\\ \\sum_k \\lambda_k = 1`, the
-    set on which the coefficient of T vanishes, as the paper says it must
-    ("tend to 0"); the Euclidean projection onto the simplex is invariant to a
-    common shift, so T's value drops out of the update.  ``"orthant"``: plain
-    :math:`\\lambda \\ge 0` with T the incumbent (the paper's "upper bound").
-Initial duals
-    :math:`\\lambda_k = 1/K`; :math:`\\eta` such that Lemma 1's bandwidths of the
-    M devices of CRUNCH's assignment exactly exhaust B; :math:`\\nu_k = 0`.
-    So the first Lemma 1 shares follow the square-root rule
-    :math:`b_k \\propto \\sqrt{c_k}` on *every* device.  Tried and rejected:
-    lambda from the KKT conditions of CRUNCH's assignment with its optimal
-    bandwidth (:math:`\\lambda_k \\propto B_k^2 / c_k`, :math:`\\eta` matching):
-    it is 0 on the K - M idle devices, which then look free in (ii) and get no
-    bandwidth in Lemma 1; K = 20 gaps rose to median 1.1 % (mean 1.7 %, max 7.8 %),
-    and mixing it with the uniform start did no better than the uniform start alone.
-Subgradient guard
-    A device with :math:`z_k = 1` but :math:`\\lambda_k = 0` gets no bandwidth in
-    Lemma 1 (infinite upload time); its upload term in the subgradient is capped
-    at twice the incumbent latency.
-Primal recovery
-    ``recovery="rich"`` (default): per iterate up to four block allocations,
-    each a valid C1-C3 assignment given its optimal bandwidth
-    (:func:`solvers.bandwidth.optimal_bandwidth`): the paper's step at the
-    iterate's :math:`\\nu` (``"paper step"``), the exact and the CRUNCH-pruned
-    minimisers at :math:`\\nu^*` (``"lagrangian"``, ``"pruned lagrangian"``) and
-    CRUNCH under Lemma 1's shares (``"lemma-1 bandwidth"``).  ``"iterate"``:
-    the paper's step only.  The best is kept, starting from CRUNCH's P1
-    assignment, so **dual ascent is never worse than crunch+bandwidth**.  It
-    is a heuristic and may stop above the optimum.
-Dual bound
-    :math:`g(\\lambda, \\eta, \\nu^*)` (:func:`dual_function` at :func:`best_nu`),
-    with (ii) solved exactly (min-sum assignment over all memory-feasible
-    pairs, not the pruned ones) and T's term over ``[0, T_ub]`` with ``T_ub``
-    the incumbent (>= optimum), is a valid lower bound (weak duality); the best
-    one, floored at 0, is ``bound_s``.
-Defaults and measurements
-    ``step = 0.05``, ``max_iter = 200``, ``patience = 100``.  Gap to the exact
-    optimum (``solvers.REGISTRY[("P2", "exact")]``), before (first
-    implementation: diminishing steps 0.02, iterate recovery, 500 iterations)
-    -> now:
+    g(\\lambda, \\eta, \\nu) = T_{ub} \\min\\Big(0, 1 - \\sum_k \\lambda_k\\Big)
+      + \\min_{x \\in C1\\text{-}C3} \\sum_{k,m} x_{km} w_{km}
+      + \\min_{|S| = M} \\sum_{k \\in S} \\big(2\\sqrt{\\lambda_k \\eta c_k} + \\nu_k\\big) - \\eta B
 
-    ============================  ===========================  ===========================
-    family                        before: median / mean / max  now: median / mean / max
-    ============================  ===========================  ===========================
-    generator K = 20, seeds 0-39  4.68 / 5.91 / 19.9 %         0.24 / 0.48 / 2.28 %
-    generator K = 50, seeds 0-19  2.51 / 2.76 / 7.23 %         0.59 / 0.76 / 2.40 %
-    generator K = 200, seeds 0-9  1.35 / 1.70 / 4.13 %         0.45 / 0.58 / 1.20 %
-    tcp U(1..5 s), K = 20, 0-39   0.004 / 0.021 / 0.32 %       0.002 / 0.006 / 0.04 %
-    ============================  ===========================  ===========================
+a lower bound on the optimum whenever :math:`T_{ub} \\ge` the optimum, but
+only with the block term minimised over *every* assignment: the pruned
+matching is the minimum over bottleneck-optimal assignments only, which may
+be larger, so its Lagrangian value is no bound.  ``bound_s`` is therefore
+computed with an exact min-sum assignment (SciPy's ``linear_sum_assignment``
+on all memory-feasible pairs), which the iteration itself never uses.
 
-    (the last family: ``tests.test_dual_ascent.realistic``; tcp = depth x
-    U(1, 2.5), R_k ~ U(0.05, 3)).  Exactly optimal on 1 of 40 draws at K = 20,
-    0 of 20 at K = 50; CRUNCH's starting point is kept on 0 of 40 (before: 23).
-    Each part counts: with the rich recovery but diminishing steps (0.005)
-    K = 20 is 0.25 / 0.49 / 2.28 %, K = 50 0.81 / 0.97 / 2.40 %; with Polyak
-    steps but the paper's recovery only, K = 20 is 1.92 / 2.23 / 6.68 % and
-    K = 50 unchanged from before.  Where the best came from (K = 20):
-    lemma-1 bandwidth 22, pruned lagrangian 13, lagrangian 3, paper step 2.
-    Time: 0.09-0.11 s per run at K = 20 and K = 50 (200 iterations; the old
-    default took 0.1-0.2 s for 500), about 0.3 s at K = 1000 (2 cores, shared).
-    theta_0 in 0.01..0.5 changes the K = 20 mean gap by under 0.1 percentage
-    point; 500 or 1000 iterations found nothing that 200 did not (the best
-    answer's iteration: median 6, max 143 at K = 20).  ``patience`` rarely acts:
-    the bound keeps creeping up by more than STALL_RTOL.
-Strength of the bound
-    The Lagrangian dual cannot beat the convex relaxation with x in [0, 1]
-    (``relaxation``), which spreads blocks fractionally over devices; the best
-    dual bound lies 28 % (K = 20), 64 % (K = 50) and 90 % (K = 200) below the
-    optimum on the generator's instances (medians), 47 % on the U(1..5 s)
-    family.  The bound is valid, not tight.
-Stopping
-    ``max_iter`` iterations, the time limit (status ``time_limit``, still with
-    the incumbent), ``patience`` iterations without the incumbent or the bound
-    improving by more than :data:`solvers.tolerances.STALL_RTOL`, or the bound
-    meeting the incumbent (:data:`solvers.tolerances.EXACT_RTOL`).
-    No randomness: the result is deterministic.
+Choices the paper leaves open (:func:`dual_ascent`; the step constants were
+picked by the sweep of :func:`step_sweep`, see ``docs/dual-ascent.md``):
 
-Complexity: per iteration three CRUNCH bottleneck searches (O(KM + K log K)
-each, see :func:`solvers.p1.bottleneck_rows`), three assignments on a K x M
-matrix (O(K M^2)) and up to four bandwidth equations (O(M) per root step),
-O(max_iter (K M^2 + K log K)) in all.
+==================  ===================================================================
+choice              made here
+==================  ===================================================================
+units               time in units of the P1 optimum :math:`\\tau` (CRUNCH's latency),
+                    bandwidth in fractions of B, so one step rule fits every instance
+initial primal      CRUNCH's P1 assignment (iteration 0): the first incumbent and
+                    :math:`T_{ub}`
+:math:`T_{ub}`      the incumbent's latency (an upper bound on the optimum, as the
+                    paper asks), so the dual value is a valid bound
+T at a tie          :math:`T_i = T_{ub}` when :math:`\\sum_k \\lambda_k = 1` exactly
+initial duals       :math:`\\lambda_k = s_\\lambda / K`; :math:`\\nu_k = 0`;
+                    :math:`\\eta = s_\\eta (\\sum_{k \\in x_0} \\sqrt{\\lambda_k c_k})^2`
+                    (Lemma 1's bands of CRUNCH's devices exactly exhaust B when
+                    :math:`s_\\eta = 1`); :math:`s_\\lambda` = 2
+                    (:data:`PAPER_LAMBDA_SCALE`), :math:`s_\\eta` = 1 (:data:`PAPER_ETA_SCALE`)
+step rule           diminishing, the same for every dual:
+                    :math:`\\alpha_i = a / (b + i)^p` with a = 0.003
+                    (:data:`PAPER_STEP_SCALE`), b = 10 (:data:`PAPER_STEP_OFFSET`),
+                    p = 1/2 (:data:`PAPER_STEP_POWER`), the least mean gap of the sweep
+projection          :math:`\\lambda \\ge 0` (the orthant), :math:`\\eta \\ge 10^{-12}`
+                    (so Lemma 1's bands stay finite), :math:`\\nu` free
+idle-band guard     :math:`z_k = 1` with :math:`\\lambda_k = 0` gets no band in Lemma 1;
+                    its upload term in the subgradient is capped at
+                    :math:`2 T_{ub}`
+ties                Lemma 1: lower device index; matching: SciPy's, on the devices
+                    that keep a pair (at most each block's M cheapest of them)
+primal answer       the best iterate's :math:`x_i` (iteration 0 included) with its
+                    optimal bandwidth; the earliest among equals
+dual bound          the best :math:`g` over the iterates, block term exact, lowered by
+                    ``ROUNDING_RTOL`` times its terms' magnitude, floored at 0
+stopping            200 iterations (:data:`DEFAULT_MAX_ITER`), the time limit (checked
+                    before every iteration), the bound meeting the incumbent
+                    (``EXACT_RTOL``), or a zero subgradient
+==================  ===================================================================
+
+The improved variant (:func:`dual_ascent_rich`, ``dual-ascent-rich``) keeps the
+duals, sub-problems and projected steps, and adds (details and measurements in
+``docs/dual-ascent.md``): best involvement prices :math:`\\nu^*_k = -2\\sqrt{\\lambda_k\\eta c_k}`
+for the bound and two more block allocations (:func:`best_nu`); a CRUNCH block
+allocation under Lemma 1's bands (:func:`bandwidth_block_step`); Polyak steps
+with halving; :math:`\\lambda` on the simplex; four primal candidates per
+iteration; stopping on stagnation.  Both are heuristics (status ``feasible``).
+
+Complexity: per iteration of :func:`dual_ascent`, one bottleneck value
+(O(KM)), one matching on the pruned pairs and, when the bound may improve, one
+on all pairs (O(K M^2) each), Lemma 1 (O(K log K)) and at most one bandwidth
+equation (O(M) per root step); :func:`dual_ascent_rich` does about three
+times that.
 
 References
 ----------
 .. [1] "Resource Management for Low-latency Cooperative Fine-tuning of
-   Foundation Models at the Network Edge", Sec. V (Lemma 1, eq. (16), Algorithm 3).
+   Foundation Models at the Network Edge", Sec. V (Lemma 1, eqs. (15)-(17), Algorithm 3).
 .. [2] S. Boyd, L. Xiao, A. Mutapcic, "Subgradient methods", lecture notes, 2003.
 .. [3] W. Wang, M. A. Carreira-Perpinan, "Projection onto the probability simplex", 2013.
 .. [4] M. Held, P. Wolfe, H. P. Crowder, "Validation of subgradient optimization",
@@ -189,18 +126,18 @@ Examples
 >>> from tests.bruteforce import brute_force_p2
 >>> inst = Instance.from_arrays([[1.0, 2.0], [1.5, 1.5], [0.5, 3.0]], [1e9, 2e9],
 ...     [4e9, 1e9, 4e9], [1.0, 2.0, 4.0], gradient_bits=1e6, bandwidth_hz=1e6)
->>> res = dual_ascent(inst)
->>> res.status.value
-'feasible'
 >>> optimum = brute_force_p2(inst)
->>> bool(res.bound_s <= optimum * (1 + 1e-9) and res.objective_s >= optimum * (1 - 1e-9))
-True
->>> res.objective_s <= crunch_bandwidth(inst).objective_s
+>>> for method in (dual_ascent, dual_ascent_rich):
+...     res = method(inst)
+...     assert res.status.value == "feasible"
+...     assert res.bound_s <= optimum * (1 + 1e-9) <= res.objective_s * (1 + 2e-9)
+>>> dual_ascent_rich(inst).objective_s <= crunch_bandwidth(inst).objective_s
 True
 """
 from __future__ import annotations
 
 import math
+import sys
 from numbers import Real
 from typing import NamedTuple
 
@@ -212,21 +149,35 @@ from instances import Instance
 from . import p1
 from .bandwidth import optimal_bandwidth
 from .result import Result, Status, Stopwatch
-from .tolerances import EXACT_RTOL, STALL_RTOL, close
+from .tolerances import EXACT_RTOL, ROUNDING_RTOL, STALL_RTOL, close, rel_gap
 
-#: Default iteration cap of :func:`dual_ascent`.
+#: Default iteration cap of both variants.
 DEFAULT_MAX_ITER = 200
-#: Default initial Polyak fraction theta_0 (see the module docstring).
+#: :func:`dual_ascent`: step alpha_i = PAPER_STEP_SCALE / (PAPER_STEP_OFFSET + i) ** PAPER_STEP_POWER
+#: (normalised units; chosen by :func:`step_sweep`, see docs/dual-ascent.md).
+PAPER_STEP_SCALE = 0.003
+PAPER_STEP_OFFSET = 10.0
+PAPER_STEP_POWER = 0.5
+#: :func:`dual_ascent`: initial lambda_k = PAPER_LAMBDA_SCALE / K.
+PAPER_LAMBDA_SCALE = 2.0
+#: :func:`dual_ascent`: initial eta = PAPER_ETA_SCALE x the square-root rule's eta.
+PAPER_ETA_SCALE = 1.0
+#: :func:`dual_ascent_rich`: default initial Polyak fraction theta_0.
 DEFAULT_STEP = 0.05
 #: Polyak rule: theta is halved after this many iterations without a better bound.
 HALVE_AFTER = 20
-#: Default number of iterations without improvement before stopping.
+#: :func:`dual_ascent_rich`: iterations without improvement before stopping.
 DEFAULT_PATIENCE = 100
 #: Upload time (in units of the incumbent) charged in the subgradient to an
 #: involved device that Lemma 1 gives no bandwidth (lambda_k = 0).
 _UPLOAD_CAP = 2.0
 #: Floor of eta (normalised) so that Lemma 1's bandwidths stay finite.
 _ETA_FLOOR = 1e-12
+#: An assignment's bandwidth equation is not solved when its latency provably exceeds the
+#: incumbent by this much, relative (far above the root's rounding, so no decision changes).
+_SKIP_RTOL = 1e-9
+#: Seeds of :func:`step_sweep` (disjoint from the shipped corpus's and the reproduction's).
+SWEEP_SEEDS = range(1000, 1020)
 
 
 # --------------------------------------------------------------------------------------
@@ -273,6 +224,7 @@ def crunch_bandwidth(instance: Instance, time_limit: float | None = None) -> Res
                   {"p1_objective_s": base.objective_s})
 
 
+
 # --------------------------------------------------------------------------------------
 # Pieces of Algorithm 3 (all in normalised units)
 # --------------------------------------------------------------------------------------
@@ -308,12 +260,26 @@ def lemma1(lam: np.ndarray, eta: float, nu: np.ndarray, coef: np.ndarray, M: int
     True
     """
     per_device = 2.0 * np.sqrt(lam * eta * coef) + nu
-    order = np.argsort(per_device, kind="stable")
-    z = np.zeros(lam.size, dtype=bool)
-    z[order[:M]] = True
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # eta -> 0: infimum not attained
-        b = np.where(lam > 0, np.sqrt(lam * coef / eta), 0.0)
-    return z, b, float(per_device[order[:M]].sum())
+    K = lam.size
+    if K > 4 * M:
+        # the M least without sorting all K: those below the M-th least value, then its ties by
+        # index (what a stable sort keeps); summed in ascending order, as a full sort would
+        cut = np.partition(per_device, M - 1)[M - 1]
+        z = per_device < cut
+        ties = np.flatnonzero(per_device == cut)[: M - int(np.count_nonzero(z))]
+        z[ties] = True
+        chosen = np.sort(per_device[z])
+    else:
+        order = np.argsort(per_device, kind="stable")
+        z = np.zeros(K, dtype=bool)
+        z[order[:M]] = True
+        chosen = per_device[order[:M]]
+    if eta >= _ETA_FLOOR:   # both variants keep eta here (no overflow); lam = 0 gives b = 0
+        b = np.sqrt(lam * coef / eta)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # eta -> 0: infimum not attained
+            b = np.where(lam > 0, np.sqrt(lam * coef / eta), 0.0)
+    return z, b, float(chosen.sum())
 
 
 def min_sum_assignment(weights: np.ndarray) -> tuple[np.ndarray, float]:
@@ -332,16 +298,75 @@ def min_sum_assignment(weights: np.ndarray) -> tuple[np.ndarray, float]:
     return assignment, float(weights[assignment, np.arange(weights.shape[1])].sum())
 
 
-def crunch_pruned_assignment(weights: np.ndarray) -> np.ndarray:
+def _min_sum_value(weights: np.ndarray) -> float:
+    """The value of :func:`min_sum_assignment` (the assignment itself is not returned).
+
+    Some min-sum assignment uses, for every block, one of its M cheapest devices
+    (if block m's device is not among them, one of them is free: the other M - 1
+    blocks hold at most M - 1 devices, and moving m there costs nothing more), so
+    at large K the matching runs on the union of those, at most M^2 devices.
+    """
+    K, M = weights.shape
+    if K > 4 * M:
+        rows = np.unique(np.argpartition(weights, M - 1, axis=0)[:M])
+        weights = weights[rows]
+    return min_sum_assignment(weights)[1]
+
+
+def bottleneck_value(cost: np.ndarray) -> float:
+    """The least bottleneck of a row-sorted cost matrix that has an assignment (Proposition 1).
+
+    .. math:: T^* = \\max_m \\big(M - m\\big)\\text{-th smallest of } c_{\\cdot m} \\quad (m = 0..M-1)
+
+    the value :func:`solvers.p1.bottleneck_crunch` finds (the same matrix entry),
+    without re-validating the rows: the caller guarantees sorted rows (``inf``
+    only as a suffix) and that some assignment exists (Hall's condition), as
+    every caller in this module does.  ``inf`` if none exists.  O(KM).
+
+    >>> cost = np.array([[1., 5.], [2., 3.], [4., np.inf]])
+    >>> bottleneck_value(cost) == p1.bottleneck_crunch(cost)[0]
+    True
+    """
+    K, M = cost.shape
+    if K > 4 * M:
+        # U = the M-th least cost of the deepest block bounds T*; a row starting above U has no
+        # entry <= T*, so dropping it changes no order statistic that matters
+        upper = np.partition(cost[:, M - 1], M - 1)[M - 1]
+        if math.isfinite(upper):
+            cost = cost[cost[:, 0] <= upper]
+            K = cost.shape[0]
+    low = np.partition(cost, M - 1, axis=0)[:M] if K > M else cost   # each column's M smallest
+    low = np.sort(low, axis=0)
+    columns = np.arange(M)
+    return float(low[M - 1 - columns, columns].max())
+
+
+def crunch_pruned_assignment(weights: np.ndarray, compact: bool = False) -> np.ndarray:
     """The paper's block step (Sec. V-C): CRUNCH-prune ``weights``, then Hungarian.
 
     CRUNCH finds the bottleneck optimum v of the row-sorted weight matrix; the
     pairs above v are removed and a minimum-weight perfect matching runs on the
     rest.  This minimises the sum among bottleneck-optimal assignments, which
     need not be the unrestricted minimum (hence the exact step for the bound).
+    The caller guarantees that an assignment exists.  O(KM + K M^2).  With
+    ``compact`` the matching runs only on the devices with a pair left and, when
+    more than 4M are, only on each block's M cheapest of them (some optimal
+    matching uses only those, see :func:`_min_sum_value`): the same optimal sum,
+    faster at large K, but among tied matchings SciPy may then pick another one.
     """
-    v, _ = p1.bottleneck_crunch(weights)
-    return min_sum_assignment(np.where(weights <= v, weights, np.inf))[0]
+    v = bottleneck_value(weights)
+    if not math.isfinite(v):
+        raise ValueError("no assignment of every block to a distinct allowed device exists")
+    if not compact:
+        return min_sum_assignment(np.where(weights <= v, weights, np.inf))[0]
+    rows = np.flatnonzero(weights[:, 0] <= v)    # the other rows have no pair left (rows sorted)
+    kept = weights[rows]
+    kept = np.where(kept <= v, kept, np.inf)
+    M = weights.shape[1]
+    if rows.size > 4 * M:                         # each block's M cheapest pairs hold an optimum
+        cheapest = np.unique(np.argpartition(kept, M - 1, axis=0)[:M])
+        rows, kept = rows[cheapest], kept[cheapest]
+    return rows[min_sum_assignment(kept)[0]]
 
 
 class DualValue(NamedTuple):
@@ -395,9 +420,6 @@ def dual_function(tcp: np.ndarray, coef: np.ndarray, allowed: np.ndarray, lam: n
     return DualValue(t_term + block_term + z_term - eta, assignment, involved, share)
 
 
-# --------------------------------------------------------------------------------------
-# Algorithm 3
-# --------------------------------------------------------------------------------------
 def best_nu(lam: np.ndarray, eta: float, coef: np.ndarray) -> np.ndarray:
     """The involvement duals that maximise the dual function for given lambda and eta.
 
@@ -451,21 +473,276 @@ def bandwidth_block_step(tcp: np.ndarray, coef: np.ndarray, allowed: np.ndarray,
     with np.errstate(divide="ignore"):
         upload = np.where(share > 0, coef / np.where(share > 0, share, 1.0), np.inf)
     cost = np.where(allowed & np.isfinite(upload)[:, None], tcp + upload[:, None], np.inf)
-    found = p1.bottleneck_crunch(cost)
-    return None if found is None else found[1]
+    if not p1.hall_check(np.isfinite(cost).sum(axis=1), cost.shape[1]):
+        return None
+    # the prefix counts under the bottleneck optimum, and Proposition 1's matching of them (the
+    # same assignment as solvers.p1.bottleneck_crunch: ties to the higher device index)
+    counts = (cost <= bottleneck_value(cost)).sum(axis=1)
+    return p1.assignment_from_counts(counts, cost.shape[1])
 
 
-def _bad_parameter(sw: Stopwatch, why: str) -> Result:
-    return Result("dual-ascent", "P2", Status.ERROR, seconds=sw.elapsed, message=why)
+# --------------------------------------------------------------------------------------
+# Shared by both variants
+# --------------------------------------------------------------------------------------
+class _Latencies:
+    """Optimal-bandwidth latency of assignments, in units of ``tau_s``; each root solved at most once.
+
+    With an incumbent given, an assignment whose latency provably exceeds it (the
+    bandwidth equation's left side at the incumbent, widened by ``_SKIP_RTOL``,
+    still asks for more than B) is answered ``inf`` without solving its root:
+    no caller's decision changes, since ``inf`` and the root both lose to it.
+    """
+
+    def __init__(self, instance: Instance, tau_s: float):
+        self.instance, self.tau_s = instance, tau_s
+        self.tcp_s, self.coef = instance.compute_latency, instance.comm_coef
+        self.cols = np.arange(instance.M)
+        self.known: dict[tuple[int, ...], float] = {}
+        self.seen: set[tuple[int, ...]] = set()
+
+    def __call__(self, assignment, incumbent: float = math.inf) -> float:
+        array = isinstance(assignment, np.ndarray)
+        key = tuple(assignment.tolist()) if array else tuple(int(k) for k in assignment)
+        self.seen.add(key)
+        value = self.known.get(key)
+        if value is None:
+            if incumbent < math.inf and self._exceeds(assignment if array else np.array(key), incumbent):
+                return math.inf
+            value = self.known[key] = optimal_bandwidth(self.instance, key)[0] / self.tau_s
+        return value
+
+    def _exceeds(self, devices: np.ndarray, incumbent: float) -> bool:
+        a_s = self.tcp_s[devices, self.cols]
+        t_s = incumbent * self.tau_s * (1.0 + _SKIP_RTOL)
+        if a_s.max() >= t_s:
+            return True
+        # sum_k c_k / (T - a_k) decreases in T: above B at t_s means the root lies beyond t_s
+        return float(np.sum(self.coef[devices] / (t_s - a_s))) > self.instance.bandwidth_hz * (1.0 + _SKIP_RTOL)
+
+
+def _start(instance: Instance, sw: Stopwatch, solver: str) -> Result:
+    """CRUNCH's P1 assignment, or ``infeasible`` (proven by Hall's condition) / ``no_solution``."""
+    if not p1.hall_check(instance.memory_prefix, instance.M):
+        why = (f"M = {instance.M} blocks > K = {instance.K} devices" if instance.M > instance.K
+               else "memory wall: no assignment of all blocks to distinct devices fits the memory budgets")
+        return Result(solver, "P2", Status.INFEASIBLE, seconds=sw.elapsed, message=why)
+    base = p1.crunch(instance)
+    if not base.has_solution:   # not reached: Hall's condition is CRUNCH's own test
+        return Result(solver, "P2", Status.NO_SOLUTION, seconds=sw.elapsed,
+                      message=f"{solver}: CRUNCH found no starting assignment ({base.message})")
+    return base
+
+
+def _bad_parameter(sw: Stopwatch, solver: str, why: str) -> Result:
+    return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, message=why)
+
+
+def _stopwatch(time_limit) -> Stopwatch:
+    ok = isinstance(time_limit, Real) and not isinstance(time_limit, bool)
+    return Stopwatch(time_limit if ok else None)
+
+
+def _common_parameter_error(time_limit, max_iter) -> str | None:
+    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, Real)
+                                   or not math.isfinite(time_limit) or time_limit < 0):
+        return f"time_limit must be None or a non-negative number of seconds, got {time_limit!r}"
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
+        return f"max_iter must be a non-negative integer, got {max_iter!r}"
+    return None
+
+
+def _positive(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, Real) and math.isfinite(value) and value > 0
+
+
+def _message(solver: str, what: str, stop: str, iterations: int, best_iteration: int, best_from: str) -> str:
+    origin = ("CRUNCH (iteration 0)" if best_iteration == 0
+              else f"iteration {best_iteration} ({best_from})")
+    return f"{solver} ({what}) stopped: {stop}, after {iterations} iteration(s); best assignment from {origin}"
+
+
+# --------------------------------------------------------------------------------------
+# Algorithm 3 as published
+# --------------------------------------------------------------------------------------
+def step_length(i: int, scale: float = PAPER_STEP_SCALE, offset: float = PAPER_STEP_OFFSET,
+                power: float = PAPER_STEP_POWER) -> float:
+    """The diminishing step of :func:`dual_ascent` at iteration ``i >= 1``: ``scale / (offset + i) ** power``.
+
+    >>> step_length(4, scale=0.2, offset=0.0, power=0.5)
+    0.1
+    """
+    return scale / (offset + i) ** power
 
 
 def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: int = DEFAULT_MAX_ITER,
+                step_scale: float = PAPER_STEP_SCALE, step_offset: float = PAPER_STEP_OFFSET,
+                step_power: float = PAPER_STEP_POWER, lambda_scale: float = PAPER_LAMBDA_SCALE,
+                eta_scale: float = PAPER_ETA_SCALE, trace=None) -> Result:
+    """The paper's dual ascent for JBBA (Algorithm 3), as published.
+
+    Each iteration i: :math:`T_i` from the sign of :math:`1 - \\sum_k \\lambda_k`,
+    the CRUNCH-pruned minimum-weight matching on :math:`\\lambda_k t_{km} - \\nu_k`,
+    Lemma 1 for z and B, then the projected subgradient step of eq. (16) with
+    :math:`\\alpha_i = a / (b + i)^p`.  The answer is the best iterate's
+    assignment with its optimal bandwidth.  The module docstring states the
+    method and every choice the paper leaves open.
+
+    Parameters
+    ----------
+    instance : Instance
+    time_limit : float, optional
+        Seconds, for everything (checked before every iteration); on expiry the
+        incumbent is returned with status ``time_limit``.
+    max_iter : int
+        Iteration cap (default :data:`DEFAULT_MAX_ITER`).
+    step_scale, step_offset, step_power : float
+        a > 0, b >= 0, p in (0, 1] of the step :math:`a / (b + i)^p` (normalised units).
+    lambda_scale, eta_scale : float
+        :math:`s_\\lambda, s_\\eta > 0` of the initial duals (module docstring).
+    trace : callable, optional
+        Called once per iteration, before the dual step, with a dict of that
+        iteration's ``iteration``, duals ``lam``, ``eta``, ``nu`` (before the
+        step), ``t`` (:math:`T_i`), block step ``x``, Lemma 1's ``z`` and
+        ``share`` (fractions of B), and step length ``alpha``; time in units of
+        ``tau_s`` (also given), the P1 optimum.
+
+    Returns
+    -------
+    Result
+        ``feasible`` (a heuristic, maybe above the optimum), ``time_limit``,
+        ``infeasible`` (Hall's condition fails: no assignment satisfies C1-C3),
+        ``no_solution`` or ``error`` (bad parameters).  ``bound_s``: the best
+        valid dual bound, None if no iteration ran.  ``info``: ``iterations``,
+        ``best_iteration`` (0 = CRUNCH's assignment), ``best_from``, ``stop``,
+        ``bound_iteration``, ``assignments_evaluated``, ``crunch_bandwidth_s``,
+        ``variant`` and the settings.
+
+    Notes
+    -----
+    Complexity: O(max_iter (K M^2 + K log K)).
+    """
+    solver = "dual-ascent"
+    sw = _stopwatch(time_limit)
+    why = _common_parameter_error(time_limit, max_iter)
+    if why is None:
+        for label, value in (("step_scale", step_scale), ("lambda_scale", lambda_scale), ("eta_scale", eta_scale)):
+            if not _positive(value):
+                why = f"{label} must be a positive finite number, got {value!r}"
+                break
+    if why is None and (isinstance(step_offset, bool) or not (_positive(step_offset) or step_offset == 0)):
+        why = f"step_offset must be a non-negative finite number, got {step_offset!r}"
+    if why is None and not (_positive(step_power) and step_power <= 1):
+        why = f"step_power must be in (0, 1] (a diminishing, non-summable step), got {step_power!r}"
+    if why is not None:
+        return _bad_parameter(sw, solver, why)
+    base = _start(instance, sw, solver)
+    if base.status != Status.OPTIMAL:
+        return base
+
+    K, M = instance.K, instance.M
+    tau_s = float(base.objective_s)                       # time unit: the P1 optimum (> 0)
+    tcp = instance.compute_latency / tau_s                # normalised computation latency
+    coef = instance.comm_coef / (instance.bandwidth_hz * tau_s)   # upload = coef / share of B
+    forbidden = ~instance.memory_ok
+    any_forbidden = bool(forbidden.any())
+    cols = np.arange(M)
+    latency_of = _Latencies(instance, tau_s)
+
+    best_assignment = tuple(int(k) for k in base.assignment)
+    best = latency_of(best_assignment)                    # incumbent (normalised): also T_ub
+    best_iteration, best_bound, bound_iteration = 0, -math.inf, None
+
+    lam = np.full(K, float(lambda_scale) / K)
+    x0 = np.asarray(best_assignment)
+    eta = max(float(eta_scale) * float(np.sum(np.sqrt(lam[x0] * coef[x0]))) ** 2, _ETA_FLOOR)
+    nu = np.zeros(K)
+
+    stop, it = "max_iter", 0
+    for it in range(1, max_iter + 1):
+        if sw.expired():
+            stop, it = "time_limit", it - 1
+            break
+        t_ub = best
+        lam_sum = float(lam.sum())
+        t_i = t_ub if lam_sum >= 1.0 else 0.0             # minimiser of T (1 - sum lambda) over [0, T_ub]
+        # blocks: CRUNCH-pruned Hungarian on lambda_k t_km - nu_k (rows sorted: lambda >= 0)
+        weights = lam[:, None] * tcp
+        weights -= nu[:, None]
+        if any_forbidden:
+            weights[forbidden] = np.inf
+        x = crunch_pruned_assignment(weights, compact=True)
+        # involvement and bandwidth: Lemma 1
+        z, share, z_term = lemma1(lam, eta, nu, coef, M)
+        # primal answer: this iterate's x with its optimal bandwidth
+        value = latency_of(x, best)
+        if value < best:
+            best, best_assignment, best_iteration = value, tuple(int(k) for k in x), it
+        # dual bound: g at these duals needs the block term's minimum over *all* assignments; the
+        # pruned matching's sum is >= it, so the exact one is needed only when the bound may rise
+        t_term = t_ub * min(0.0, 1.0 - lam_sum)
+        if t_term + float(weights[x, cols].sum()) + z_term - eta > best_bound:
+            block_term = _min_sum_value(weights)
+            g = t_term + block_term + z_term - eta
+            g -= ROUNDING_RTOL * (abs(t_term) + abs(block_term) + abs(z_term) + eta)
+            if g > best_bound:
+                best_bound, bound_iteration = g, it
+        if best_bound >= best or close(best_bound, best, EXACT_RTOL):
+            stop = "bound meets incumbent"
+            break
+        # eq. (16): projected subgradient step on the violations of (x, z, B, T_i)
+        g_lam = np.full(K, -t_i)
+        g_lam[x] += tcp[x, cols]                          # computation of x's devices
+        on = np.flatnonzero(z)
+        on_share = share[on]
+        upload = np.full(M, _UPLOAD_CAP * t_ub)           # the guard where Lemma 1 gives no band
+        np.divide(coef[on], on_share, out=upload, where=on_share > 0)
+        g_lam[on] += np.minimum(upload, _UPLOAD_CAP * t_ub)
+        g_eta = float(on_share.sum()) - 1.0
+        g_nu = z.astype(float)
+        g_nu[x] -= 1.0
+        if not (g_lam.any() or g_eta or g_nu.any()):
+            stop = "zero subgradient"
+            break
+        alpha = step_length(it, step_scale, step_offset, step_power)
+        if trace is not None:
+            trace({"iteration": it, "lam": lam.copy(), "eta": eta, "nu": nu.copy(), "t": t_i, "x": x.copy(),
+                   "z": z.copy(), "share": share.copy(), "alpha": alpha, "tau_s": tau_s})
+        lam = np.maximum(lam + alpha * g_lam, 0.0)
+        eta = max(eta + alpha * g_eta, _ETA_FLOOR)
+        nu = nu + alpha * g_nu
+
+    status = Status.TIME_LIMIT if stop == "time_limit" else Status.FEASIBLE
+    latency_s, band_hz = optimal_bandwidth(instance, best_assignment)
+    bound_s = None if bound_iteration is None else max(best_bound * tau_s, 0.0)
+    message = _message(solver, "the paper's Algorithm 3", stop, it, best_iteration, "paper step")
+    info = {"variant": "paper", "iterations": it, "best_iteration": best_iteration,
+            "best_from": "crunch" if best_iteration == 0 else "paper step", "stop": stop,
+            "bound_iteration": bound_iteration, "assignments_evaluated": len(latency_of.seen),
+            "crunch_bandwidth_s": latency_of.known[tuple(int(k) for k in base.assignment)] * tau_s,
+            "step_scale": step_scale, "step_offset": step_offset, "step_power": step_power,
+            "lambda_scale": lambda_scale, "eta_scale": eta_scale}
+    return Result(solver, "P2", status, latency_s, bound_s, sw.elapsed, best_assignment, band_hz, message, info)
+
+
+# --------------------------------------------------------------------------------------
+# The improved variant
+# --------------------------------------------------------------------------------------
+def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_iter: int = DEFAULT_MAX_ITER,
                 step: float = DEFAULT_STEP, patience: int = DEFAULT_PATIENCE,
                 lambda_domain: str = "simplex", step_rule: str = "polyak", recovery: str = "rich") -> Result:
-    """The paper's dual ascent for JBBA (Algorithm 3), with primal recovery and a dual bound.
+    """Dual ascent for JBBA with the additions of ``docs/dual-ascent.md`` (``dual-ascent-rich``).
 
-    See the module docstring for the Lagrangian, the three sub-problems, and
-    every choice the paper leaves open (units, step rule, initial duals, recovery).
+    The duals, sub-problems and projected steps of :func:`dual_ascent`, plus:
+    the dual bound and two more block allocations at the best involvement
+    prices :func:`best_nu`; CRUNCH under Lemma 1's bands
+    (:func:`bandwidth_block_step`); Polyak steps whose fraction theta is halved
+    after :data:`HALVE_AFTER` iterations without a better bound; lambda on the
+    simplex (T drops out of its step); up to four primal candidates per
+    iteration, each with its optimal bandwidth; stopping on stagnation.
+    Initial duals: :math:`\\lambda_k = 1/K`, :math:`\\nu = 0`, :math:`\\eta` by the
+    square-root rule on CRUNCH's devices.  The bound is
+    :math:`g(\\lambda, \\eta, \\nu^*)` with the block term exact and
+    :math:`T_{ub}` the incumbent.  Never worse than :func:`crunch_bandwidth`.
 
     Parameters
     ----------
@@ -477,13 +754,17 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
     step : float
         ``"polyak"``: theta_0, the initial fraction of the Polyak step (halved
         after every :data:`HALVE_AFTER` iterations without a better bound);
-        ``"diminishing"``: alpha_0 of alpha_t = alpha_0 / sqrt(t).  Normalised units.
+        ``"diminishing"``: alpha_0 of alpha_t = alpha_0 / sqrt(t).  Normalised units
+        (time in units of the P1 optimum, bandwidth in fractions of B).
     patience : int
         Stop after this many iterations without improvement of incumbent or bound.
     lambda_domain : {"simplex", "orthant"}
-        Where lambda is projected (see the module docstring).
+        ``"simplex"``: :math:`\\lambda \\ge 0, \\sum_k \\lambda_k = 1`, lambda's step is the
+        latencies minus their mean; ``"orthant"``: :math:`\\lambda \\ge 0` with T the incumbent.
     step_rule : {"polyak", "diminishing"}
-        How long a step is (see the module docstring).
+        ``"polyak"``: :math:`\\alpha_t = \\theta_t (\\bar T - g_t) / \\|s_t\\|^2` (incumbent
+        :math:`\\bar T`, dual value :math:`g_t` at the best nu, subgradient :math:`s_t`);
+        ``"diminishing"``: alpha_0 / sqrt(t).
     recovery : {"rich", "iterate"}
         ``"rich"`` (default): every iterate's four block allocations are given
         their optimal bandwidth; ``"iterate"``: only the paper's block step
@@ -493,38 +774,37 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
     -------
     Result
         ``feasible`` (a heuristic: never worse than :func:`crunch_bandwidth`,
-        maybe above the optimum), ``time_limit``, ``infeasible`` (no assignment
-        satisfies C1-C3) or ``error`` (bad parameters).  ``bound_s`` is the best
+        maybe above the optimum), ``time_limit``, ``infeasible`` (Hall's
+        condition fails: no assignment satisfies C1-C3), ``no_solution`` or
+        ``error`` (bad parameters).  ``bound_s`` is the best
         dual bound (a valid lower bound); ``info`` holds ``iterations``,
         ``best_iteration`` (0 = CRUNCH's assignment), ``best_from`` (which
         block step found it: ``"crunch"``, ``"paper step"``, ``"lagrangian"``,
         ``"pruned lagrangian"`` or ``"lemma-1 bandwidth"``), ``stop`` (why it
-        stopped), ``bound_iteration``, ``assignments_evaluated`` and the settings.
+        stopped), ``bound_iteration``, ``assignments_evaluated``, ``variant`` and the settings.
 
     Notes
     -----
     Complexity: O(max_iter (K M^2 + K log K)).
     """
-    sw = Stopwatch(time_limit if isinstance(time_limit, Real) and not isinstance(time_limit, bool) else None)
-    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, Real)
-                                   or not math.isfinite(time_limit) or time_limit < 0):
-        return _bad_parameter(sw, f"time_limit must be None or a non-negative number of seconds, got {time_limit!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
-        return _bad_parameter(sw, f"max_iter must be a non-negative integer, got {max_iter!r}")
-    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
-        return _bad_parameter(sw, f"patience must be a positive integer, got {patience!r}")
-    if isinstance(step, bool) or not isinstance(step, Real) or not math.isfinite(step) or step <= 0:
-        return _bad_parameter(sw, f"step must be a positive finite number, got {step!r}")
-    if lambda_domain not in ("simplex", "orthant"):
-        return _bad_parameter(sw, f"lambda_domain must be 'simplex' or 'orthant', got {lambda_domain!r}")
-    if step_rule not in ("polyak", "diminishing"):
-        return _bad_parameter(sw, f"step_rule must be 'polyak' or 'diminishing', got {step_rule!r}")
-    if recovery not in ("rich", "iterate"):
-        return _bad_parameter(sw, f"recovery must be 'rich' or 'iterate', got {recovery!r}")
-
-    base = p1.crunch(instance)
-    if not base.has_solution:
-        return Result("dual-ascent", "P2", Status.INFEASIBLE, seconds=sw.elapsed, message=base.message)
+    solver = "dual-ascent-rich"
+    sw = _stopwatch(time_limit)
+    why = _common_parameter_error(time_limit, max_iter)
+    if why is None and (isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1):
+        why = f"patience must be a positive integer, got {patience!r}"
+    if why is None and not _positive(step):
+        why = f"step must be a positive finite number, got {step!r}"
+    if why is None and lambda_domain not in ("simplex", "orthant"):
+        why = f"lambda_domain must be 'simplex' or 'orthant', got {lambda_domain!r}"
+    if why is None and step_rule not in ("polyak", "diminishing"):
+        why = f"step_rule must be 'polyak' or 'diminishing', got {step_rule!r}"
+    if why is None and recovery not in ("rich", "iterate"):
+        why = f"recovery must be 'rich' or 'iterate', got {recovery!r}"
+    if why is not None:
+        return _bad_parameter(sw, solver, why)
+    base = _start(instance, sw, solver)
+    if base.status != Status.OPTIMAL:
+        return base
 
     K, M = instance.K, instance.M
     tau_s = float(base.objective_s)                       # time unit: the P1 optimum (> 0)
@@ -533,13 +813,7 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
     allowed = instance.memory_ok
     cols = np.arange(M)
 
-    seen: dict[tuple[int, ...], float] = {}
-
-    def evaluate(assignment) -> float:
-        key = tuple(int(k) for k in assignment)
-        if key not in seen:
-            seen[key] = optimal_bandwidth(instance, key)[0] / tau_s
-        return seen[key]
+    evaluate = _Latencies(instance, tau_s)   # optimal-bandwidth latency, normalised
 
     best_assignment = tuple(int(k) for k in base.assignment)
     best = evaluate(best_assignment)                       # incumbent, normalised
@@ -591,7 +865,7 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
             if x_band is not None:
                 candidates.append(("lemma-1 bandwidth", x_band))
         for source, candidate in candidates:
-            value = evaluate(candidate)
+            value = evaluate(candidate, best)   # inf when it surely cannot beat the incumbent
             if value < best * (1.0 - STALL_RTOL):
                 improved = True
             if value < best:
@@ -632,11 +906,154 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
     status = Status.TIME_LIMIT if stop == "time_limit" else Status.FEASIBLE
     latency_s, band_hz = optimal_bandwidth(instance, best_assignment)
     bound_s = None if bound_iteration is None else max(best_bound * tau_s, 0.0)
-    message = (f"dual ascent stopped ({stop}) after {it} iteration(s); best assignment from "
-               + ("CRUNCH (iteration 0)" if best_iteration == 0 else f"iteration {best_iteration} ({best_from})"))
-    info = {"iterations": it, "best_iteration": best_iteration, "best_from": best_from, "stop": stop,
-            "bound_iteration": bound_iteration, "assignments_evaluated": len(seen),
-            "crunch_bandwidth_s": seen[tuple(int(k) for k in base.assignment)] * tau_s,
+    message = _message(solver, "Algorithm 3 with the additions of docs/dual-ascent.md", stop, it,
+                       best_iteration, best_from)
+    info = {"variant": "rich", "iterations": it, "best_iteration": best_iteration, "best_from": best_from, "stop": stop,
+            "bound_iteration": bound_iteration, "assignments_evaluated": len(evaluate.seen),
+            "crunch_bandwidth_s": evaluate.known[tuple(int(k) for k in base.assignment)] * tau_s,
             "lambda_domain": lambda_domain, "step": step, "step_rule": step_rule, "recovery": recovery}
-    return Result("dual-ascent", "P2", status, latency_s, bound_s, sw.elapsed, best_assignment, band_hz,
+    return Result(solver, "P2", status, latency_s, bound_s, sw.elapsed, best_assignment, band_hz,
                   message, info)
+
+
+# --------------------------------------------------------------------------------------
+# The step-size sweep behind the constants of dual_ascent
+# --------------------------------------------------------------------------------------
+#: The grid of :func:`step_sweep`: every combination is run.
+SWEEP_GRID = {"step_power": (0.5, 1.0), "step_scale": (1e-4, 3e-4, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0),
+              "step_offset": (0.0, 10.0), "lambda_scale": (0.5, 1.0, 2.0), "eta_scale": (0.1, 1.0, 10.0)}
+
+
+def step_sweep(devices=(20, 50), seeds=SWEEP_SEEDS, grid=None, max_iter: int = DEFAULT_MAX_ITER) -> list[dict]:
+    """Mean gap of :func:`dual_ascent` to the exact optimum for every setting of ``grid``.
+
+    Instances: ``instances.generate.generate_instance(K, 12, seed)`` for K in
+    ``devices`` and every seed (default 1000-1019, disjoint from the shipped
+    corpus and the reproduction).  The optimum is ``solvers.p2_exact.exact_jbba``.
+    Returns one row per setting, best mean gap first, with ``mean_gap_K<K>``,
+    ``max_gap``, ``improved`` (runs whose answer beats CRUNCH + bandwidth),
+    ``runs`` and the median and largest ``best_iteration``; the first rows are :func:`crunch_bandwidth` and
+    :func:`dual_ascent_rich` for reference.  Deterministic.
+    """
+    import itertools
+
+    from instances.generate import generate_instance
+
+    from .p2_exact import exact_jbba
+
+    grid = SWEEP_GRID if grid is None else grid
+    cases = []
+    for K in devices:
+        for seed in seeds:
+            inst = generate_instance(K, 12, seed=seed)
+            opt = exact_jbba(inst)
+            if opt.status != Status.OPTIMAL:
+                raise RuntimeError(f"exact JBBA did not prove an optimum on K={K} seed={seed}: {opt.message}")
+            cases.append((K, inst, opt.objective_s, crunch_bandwidth(inst).objective_s))
+
+    def row(label: dict, method) -> dict:
+        gaps = {K: [] for K in devices}
+        improved, found_at = 0, []
+        for K, inst, optimum_s, baseline_s in cases:
+            res = method(inst)
+            gaps[K].append(rel_gap(res.objective_s, optimum_s))
+            improved += res.objective_s < baseline_s * (1.0 - STALL_RTOL)
+            found_at.append(res.info.get("best_iteration", 0))
+        every = [g for K in devices for g in gaps[K]]
+        out = dict(label)
+        out.update({f"mean_gap_K{K}": float(np.mean(gaps[K])) for K in devices})
+        out.update(mean_gap=float(np.mean(every)), max_gap=float(np.max(every)), improved=improved,
+                   runs=len(every), best_iteration_median=float(np.median(found_at)),
+                   best_iteration_max=int(np.max(found_at)))
+        return out
+
+    reference = [row({"method": "crunch+bandwidth"}, crunch_bandwidth),
+                 row({"method": "dual-ascent-rich"}, dual_ascent_rich)]
+    names = list(grid)
+    rows = []
+    for values in itertools.product(*(grid[n] for n in names)):
+        settings = dict(zip(names, values))
+        rows.append(row({"method": "dual-ascent", **settings},
+                        lambda inst, s=settings: dual_ascent(inst, max_iter=max_iter, **s)))
+    rows.sort(key=lambda r: (r["mean_gap"], r["max_gap"]))
+    return reference + rows
+
+
+def time_ratios(devices=(20, 1000), seeds=(1, 2, 3), repeats: int = 3) -> list[dict]:
+    """Wall time of both variants and of ``exact`` (the exact P2 optimum) on generated instances.
+
+    For each K: the median over ``seeds`` of each method's fastest of ``repeats``
+    runs (after one untimed warm-up run), in seconds, and the ratios to ``exact``.
+    A measurement, not a test: it depends on the machine and its load.
+    """
+    import time
+
+    from instances.generate import generate_instance
+
+    from .p2_exact import exact_jbba
+
+    methods = {"exact": exact_jbba, "dual-ascent": dual_ascent, "dual-ascent-rich": dual_ascent_rich}
+    rows = []
+    for K in devices:
+        times: dict[str, list[float]] = {name: [] for name in methods}
+        for seed in seeds:
+            inst = generate_instance(K, 12, seed=seed)
+            for name, method in methods.items():
+                method(inst)
+                runs = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    method(inst)
+                    runs.append(time.perf_counter() - start)
+                times[name].append(min(runs))
+        row = {"K": K, **{f"{name}_s": float(np.median(v)) for name, v in times.items()}}
+        for name in ("dual-ascent", "dual-ascent-rich"):
+            row[f"{name}_ratio"] = row[f"{name}_s"] / row["exact_s"]
+        rows.append(row)
+    return rows
+
+
+def _markdown(rows: list[dict], top: int) -> str:
+    keys = ["method", "step_power", "step_scale", "step_offset", "lambda_scale", "eta_scale"]
+    gaps = [k for k in rows[0] if k.startswith("mean_gap_K")] + ["mean_gap", "max_gap"]
+    lines = ["| " + " | ".join(keys + gaps + ["improved", "best iteration (median, max)"]) + " |",
+             "|" + "---|" * (len(keys) + len(gaps) + 2)]
+    tuned = [r for r in rows if r["method"] == "dual-ascent"]
+    shown = [r for r in rows if r["method"] != "dual-ascent"] + tuned[:top] + tuned[max(top, len(tuned) - 3):]
+    for r in shown:
+        cells = [str(r.get(k, "")) for k in keys] + [f"{100 * r[g]:.2f} %" for g in gaps]
+        cells += [f"{r['improved']} of {r['runs']}", f"{r['best_iteration_median']:g}, {r['best_iteration_max']}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """``python -m solvers.dual_ascent [--sweep [--seeds N] [--top N]] [--time]``: the step-size sweep, timings."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m solvers.dual_ascent", description=main.__doc__)
+    parser.add_argument("--sweep", action="store_true", help="run the step-size sweep of dual-ascent")
+    parser.add_argument("--seeds", type=int, default=len(SWEEP_SEEDS),
+                        help="number of seeds from 1000 (default 20)")
+    parser.add_argument("--top", type=int, default=10, help="best settings shown (default 10)")
+    parser.add_argument("--time", action="store_true", help="time both variants against exact (K = 20, 1000)")
+    args = parser.parse_args(argv)
+    if args.time:
+        print("| K | exact | dual-ascent | dual-ascent-rich |\n|---|---|---|---|")
+        for r in time_ratios():
+            print(f"| {r['K']} | {1e3 * r['exact_s']:.2f} ms | {1e3 * r['dual-ascent_s']:.1f} ms "
+                  f"({r['dual-ascent_ratio']:.0f}x) | {1e3 * r['dual-ascent-rich_s']:.1f} ms "
+                  f"({r['dual-ascent-rich_ratio']:.0f}x) |")
+    if not args.sweep:
+        if not args.time:
+            parser.print_help()
+        return 0
+    rows = step_sweep(seeds=range(SWEEP_SEEDS.start, SWEEP_SEEDS.start + args.seeds))
+    print(_markdown(rows, args.top))
+    best = next(r for r in rows if r["method"] == "dual-ascent")
+    print("\nbest setting:", {k: best[k] for k in SWEEP_GRID})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -120,9 +120,11 @@ SHARE_PRUNE_RTOL = 1e-9
 MINLP_HEADROOM_RTOL = 1e-6
 
 #: SCIP's ``numerics/epsilon`` (zero tolerance) for the P2 MINLP.  SCIP assumes
-#: epsilon <= feastol; its default 1e-9 is above ``MINLP_FEASTOL``, and then probing
-#: (presolve) fixed binaries by reasoning at 1e-9 on rows checked at 1e-10 and declared
-#: the better assignments infeasible: "optimal" warm starts 4.5 % above the optimum
-#: (K = M = 4).  Kept below feastol: it is also the size below which SCIP drops a
+#: epsilon <= feastol: with both at 1e-9 (at the time feastol was 1e-10, above epsilon)
+#: probing (presolve) fixed binaries by reasoning at the coarser tolerance and declared the
+#: better assignments infeasible: "optimal" warm starts 4.5 % above the optimum (K = M = 4).
+#: Not below 1e-10 either: SCIP then asks SoPlex for LP tolerances it cannot reach without
+#: GMP ("Cannot set feasibility tolerance to small value 1e-12") and stalls, e.g. on
+#: uploads 1e-16 of the computation time.  It is also the size below which SCIP drops a
 #: linear coefficient.
-MINLP_EPSILON = 1e-12
+MINLP_EPSILON = 1e-10
