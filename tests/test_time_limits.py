@@ -62,7 +62,7 @@ SIZES = {
 #: Methods run at every size: those that build a model or loop over thresholds or iterations.
 #: The others (closed forms, benchmarks, the exact P2 method) run at K = 500 only.
 SCALING_METHODS = [("P1", "milp"), ("P1", "linear-search"), ("P2", "milp"), ("P2", "minlp"),
-                   ("P2", "relaxation"), ("P2", "dual-ascent")]
+                   ("P2", "relaxation"), ("P2", "dual-ascent"), ("P2", "dual-ascent-rich")]
 
 
 @functools.lru_cache(maxsize=None)

@@ -231,6 +231,7 @@ def plan(quick: bool) -> list[Case]:
             case("P2", K, 12).add("peer")
         for K in (20, 50):
             case("P2", K, 12).add("dual-ascent")
+            case("P2", K, 12).add("dual-ascent-rich")
         case("P2", 20, 12).add("milp", DEFAULT_TIME_LIMIT_S)
         for method in ("crunch", "matrix-pass", "linear-search", "peer"):
             case("P1", 200, 12, scenario="identical-devices").add(method, DEFAULT_TIME_LIMIT_S)
@@ -273,6 +274,7 @@ def plan(quick: bool) -> list[Case]:
                 c = case("P2", K, 12, seed)
                 c.add("exact")
                 c.add("dual-ascent")
+                c.add("dual-ascent-rich")
         for M in (96, 384):                                # exact at M = 384 against M = 96, K = 10,000
             case("P2", 10000, M).add("exact")
         for K in (200, 12500, 100000):                      # worst case of the row filters

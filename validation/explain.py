@@ -330,7 +330,7 @@ def _print_p2_comparison(instance: Instance, exact, out: TextIO) -> None:
     from solvers.tolerances import rel_gap
 
     print("\n== the same instance by the heuristics (gap to the exact optimum)", file=out)
-    for name in ("crunch+bandwidth", "dual-ascent"):
+    for name in ("crunch+bandwidth", "dual-ascent", "dual-ascent-rich"):   # Algorithm 3 as published, improved
         res = run("P2", name, instance)
         if res.objective_s is None:
             print(f"   {name:17s} {res.status.value}: {res.message}", file=out)
