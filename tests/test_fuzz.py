@@ -52,6 +52,13 @@ DATA = Path(__file__).parent / "data"
 FUZZ_EXAMPLES = int(os.environ.get("DEFT_FUZZ_EXAMPLES", "0") or 0)
 TIME_LIMIT_S = 30.0
 
+#: Time limit (s) of SCIP (minlp) in the fuzz tests.  SCIP sometimes cannot close its gap on tiny
+#: instances whose uploads are a small fraction of the computation (identical devices, K = M = 4,
+#: uploads 4e-6 of the latency: its LP tolerances would need GMP, "Cannot set feasibility
+#: tolerance to small value 1e-12"); it then stops at its limit with a sound incumbent and bound,
+#: which the tests accept (``check_p2``'s ``may_stop``) and count.  A wrong claim never passes.
+MINLP_TIME_LIMIT_S = 10.0
+
 P1_EXACT = ("crunch", "linear-search", "milp")
 P2_EXACT = ("exact", "milp", "minlp")
 
@@ -104,7 +111,7 @@ def run_checked(inst: Instance, problem: str, names) -> dict[str, Outcome]:
     for name in names:
         if name in GUARDED:
             _worker = _worker or GuardedWorker()
-            res = _worker.run_one(Job(0, "fuzz", problem, name, inst, TIME_LIMIT_S), grace_s=TIME_LIMIT_S)
+            res = _worker.run_one(Job(0, "fuzz", problem, name, inst, MINLP_TIME_LIMIT_S), grace_s=TIME_LIMIT_S)
         else:
             res = solvers.run(problem, name, inst, time_limit=TIME_LIMIT_S)
         out[name] = checked_outcome(problem, name, inst, res, "fuzz")
@@ -198,7 +205,7 @@ def test_p1_exact_methods_agree_with_brute_force(inst):
 # P2: exact, milp, minlp agree with brute force; relaxation <= exact <= heuristics; exact <= P1
 # --------------------------------------------------------------------------------------
 def check_p2(inst: Instance, outcomes: dict[str, Outcome], optimum_s: float | None, p1_optimum_s: float | None,
-             may_stop: tuple[str, ...] = ()):
+             may_stop: tuple[str, ...] = ("minlp",)):
     """Every P2 relation, given the proven (brute-force or exact) optimum.
 
     The methods of ``may_stop`` may end at their time limit instead of proving the
@@ -344,7 +351,7 @@ def test_exact_methods_agree_on_larger_instances(inst, data):
     assert (opt is None) == (p1_opt is None)
     # SCIP's branch and bound may not close the gap within the limit on many identical devices
     # (K = 14 copies of one device, M = 4): a sound time_limit, not a wrong claim
-    check_p2(inst, p2, opt, p1_opt, may_stop=("minlp",))
+    check_p2(inst, p2, opt, p1_opt)
 
 
 # --------------------------------------------------------------------------------------
