@@ -107,7 +107,7 @@ from instances import Instance
 from .bandwidth import optimal_bandwidth
 from .p1 import bottleneck_crunch, crunch, hall_check, p1_answer, p1_objective
 from .result import Result, Status, Stopwatch
-from .tolerances import (BISECTION_RTOL, CONIC_TOL, MINLP_EPSILON, MINLP_GAP_RTOL, MINLP_FEASTOL, MINLP_HEADROOM_RTOL, ROUNDING_RTOL, SCIP_OBJECTIVE_RTOL,
+from .tolerances import (BISECTION_RTOL, CONIC_TOL, MINLP_EPSILON, MINLP_GAP_RTOL, MINLP_FEASTOL, MINLP_FEASTOL_RETRY, MINLP_HEADROOM_RTOL, ROUNDING_RTOL, SCIP_OBJECTIVE_RTOL,
                          SHARE_PRUNE_RTOL)
 
 
@@ -685,8 +685,23 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     try:
         with quiet_solver_call() as output:
             res = scip.solve(model, **kwargs)
-    except Exception as exc:  # a solver crash becomes an error row
-        return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, message=f"SCIP failed: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001
+        # at MINLP_FEASTOL SoPlex (no GMP) can fail ("error in LP solver") on instances whose
+        # uploads are a tiny fraction of the computation: try once more at MINLP_FEASTOL_RETRY
+        if options["numerics/feastol"] == MINLP_FEASTOL_RETRY or sw.expired():
+            return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed,
+                          message=f"SCIP failed: {type(exc).__name__}: {exc}")
+        info["scip_retry"] = f"{type(exc).__name__}: {exc}; again with feastol {MINLP_FEASTOL_RETRY:g}"
+        options["numerics/feastol"] = MINLP_FEASTOL_RETRY
+        if time_limit is not None:
+            kwargs["time_limit"] = float(max(sw.remaining, 0.01))
+        _load_start(model, instance, x0)
+        try:
+            with quiet_solver_call() as output:
+                res = scip.solve(model, **kwargs)
+        except Exception as exc2:  # a solver crash becomes an error row
+            return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed,
+                          message=f"SCIP failed: {type(exc2).__name__}: {exc2} (first: {exc})")
     if output.text:
         info["scip_output"] = output.text                # head and tail, see solvers.capture
         info["scip_output_bytes"] = output.total_bytes
