@@ -670,12 +670,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="profile name (default encoder-L{L}-h{h}-b{b}-s{s}-{dtype})")
     p.add_argument("--out", default="cost-model.json", help="output file (default cost-model.json)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--tiny", action="store_true",
+                   help="a tiny encoder in seconds, to check the set-up: " + " ".join(map(str, TINY_PRESET)) +
+                        " (flags given after --tiny override it)")
     add_version(p)
     return p
 
 
+#: ``--tiny``: 2 layers, hidden 64, batch 2, sequence 16 (what the tests measure).
+TINY_PRESET = ("--layers", 2, "--hidden", 64, "--ffn", 256, "--heads", 4, "--vocab", 1000,
+               "--max-positions", 64, "--batch-size", 2, "--seq-len", 16, "--repeats", 3, "--threads", 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; 0 when written, 2 on bad input or without PyTorch (one line on stderr)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--tiny" in argv:          # the preset first, so that flags the user gives win
+        argv = [str(a) for a in TINY_PRESET] + argv
     args = _parser().parse_args(argv)
     try:
         config = ProfileConfig(**{fname: getattr(args, fname) for _, fname, _, _ in PROFILE_FLAGS})

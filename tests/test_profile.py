@@ -231,6 +231,16 @@ def test_profile_cli_tiny(tmp_path):
     assert load_cost_model(out).num_layers == 2
 
 
+def test_profile_cli_tiny_preset(tmp_path):
+    """``python -m instances.profile --tiny``: the set-up check CI runs."""
+    pytest.importorskip("torch", reason=NO_TORCH)
+    out = tmp_path / "tiny.json"
+    res = run("instances.profile", "--tiny", "--quiet", "--out", out)
+    assert res.returncode == 0, res.stderr
+    model = load_cost_model(out)
+    assert model.num_layers == 2
+
+
 def test_profile_cli_bad_input_and_missing_torch(tmp_path):
     res = run("instances.profile", "--clock", "cpu", "--out", tmp_path / "x.json")     # cpu clock needs 1 thread
     assert res.returncode == 2 and res.stderr.startswith("error:") and "threads = 1" in res.stderr
