@@ -276,3 +276,21 @@ def test_check_cli(tmp_path, paper_instance):
     assert out.returncode == 2 and out.stderr.strip() == f"{junk}: field 'problem' must be \"P1\" or \"P2\", got 'P3'"
     out = run_check(tmp_path / "missing.json", good)
     assert out.returncode == 2 and "missing.json" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_wrong_scip_optimum_is_withdrawn_not_reported():
+    """Uploads 1e-7 of the computation: SCIP 'proves' 1e7 + 2 s, the optimum is 1e7 + 1.5 s.
+
+    Whatever SCIP says, the row is either a certified optimum equal to the true one, or
+    the claim is withdrawn with the solution kept.
+    """
+    inst = Instance.from_arrays([[1e7, 1e7]] * 4 + [[1e7, 2e7]], [1.0, 1.0], [1.0] * 5, [1.0, 1.0, 1.0, 1.0, 2.0],
+                                1.0, 1.0)
+    best = brute_force_p2(inst)
+    assert math.isclose(best, 1e7 + 1.5, rel_tol=1e-12)
+    res = solvers.run("P2", "minlp", inst, time_limit=20)
+    if res.status == Status.OPTIMAL:
+        assert verified(inst, res, "P2") and math.isclose(res.objective_s, best, rel_tol=CERTIFIED_GAP_RTOL)
+    else:
+        assert res.status in (Status.FEASIBLE, Status.TIME_LIMIT) and res.certificate is None
+        assert res.objective_s >= best * (1 - 1e-12)
