@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 
 EXIT_OK = 0
 EXIT_FINDING = 1
@@ -47,7 +49,14 @@ def version() -> str:
 
 
 def add_version(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Give ``parser`` the ``--version`` option (prints ``PROG VERSION`` and exits 0)."""
+    """Give ``parser`` the ``--version`` option (prints ``PROG VERSION`` and exits 0).
+
+    Run as a console script (``deft-compare``, ...), the program is named so in
+    its usage and messages, rather than ``python -m ...``.
+    """
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if script.startswith("deft-"):
+        parser.prog = script
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     return parser
 
