@@ -31,6 +31,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from instances import Instance
+from models.pairs import first_empty, index_pairs
 
 
 def usable_pairs(instance: Instance, upper_bound_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -174,14 +175,9 @@ def build_p1_milp(instance: Instance, upper_bound_s: float | None = None) -> pyo
         unit_s = 1.0
         devices, blocks = np.divmod(np.arange(K * M), M)
         memory_unit = [1.0] * K
-    pairs = list(zip(devices.tolist(), blocks.tolist()))
-    by_device: list[list[int]] = [[] for _ in range(K)]    # blocks of device k with a variable
-    by_block: list[list[int]] = [[] for _ in range(M)]     # devices of block m with a variable
-    for k, m in pairs:
-        by_device[k].append(m)
-        by_block[m].append(k)
-    if scaled and not all(by_block):
-        m = next(m for m in range(M) if not by_block[m])
+    pairs, by_device, by_block = index_pairs(devices, blocks, K, M)   # blocks of k, devices of m with a variable
+    m = first_empty(by_block)
+    if scaled and m is not None:
         raise ValueError(f"upper_bound_s = {unit_s!r} s is below every usable pair of block {m}: "
                          f"no assignment finishes by it")
 

@@ -51,6 +51,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from instances import Instance
+from models.pairs import first_empty, index_pairs
 from solvers.tolerances import ROUNDING_RTOL
 
 
@@ -144,16 +145,10 @@ def build_p2_assignment(instance: Instance, threshold_s: float, max_share: float
     tcp = instance.compute_latency
     w = assignment_weights(instance, T)                     # inf where tcp >= T or memory fails
     keep = np.isfinite(w) if max_share is None else w <= max_share
-    dev, blk = np.nonzero(keep)
-    pairs = list(zip(dev.tolist(), blk.tolist()))
-    by_device = {k: [] for k in range(instance.K)}
-    by_block = {m: [] for m in range(instance.M)}
-    for k, m in pairs:
-        by_device[k].append(m)
-        by_block[m].append(k)
-    empty = [m for m, devices in by_block.items() if not devices]
-    if empty:
-        raise ValueError(f"no device can take block {empty[0]} by T = {T!r} s: the assignment model is infeasible")
+    pairs, by_device, by_block = index_pairs(*np.nonzero(keep), instance.K, instance.M)
+    empty = first_empty(by_block)
+    if empty is not None:
+        raise ValueError(f"no device can take block {empty} by T = {T!r} s: the assignment model is infeasible")
     model = pyo.ConcreteModel(name=f"P2_assignment_{instance.name}")
     # Sets
     model.K = pyo.RangeSet(0, instance.K - 1, doc="devices")
@@ -341,15 +336,10 @@ def build_p2_minlp(instance: Instance, upper_bound_s: float | None = None, usabl
     most_slack = np.maximum(most_slack, q)          # only rounding can make it smaller
     sigma = np.minimum(most_slack, np.sqrt(q))
     r = q / sigma
-    pairs = list(zip(dev.tolist(), blk.tolist()))
-    by_device = {int(k): [] for k in active}
-    by_block = {m: [] for m in range(instance.M)}
-    for k, m in pairs:
-        by_device[k].append(m)
-        by_block[m].append(k)
-    empty = [m for m, devices in by_block.items() if not devices]
-    if empty:
-        raise ValueError(f"no device can take block {empty[0]} within {ub!r} s: the MINLP is infeasible "
+    pairs, by_device, by_block = index_pairs(dev, blk, instance.K, instance.M)
+    empty = first_empty(by_block)
+    if empty is not None:
+        raise ValueError(f"no device can take block {empty} within {ub!r} s: the MINLP is infeasible "
                          "(upper_bound_s is below the optimum)")
 
     model = pyo.ConcreteModel(name=f"P2_minlp_{instance.name}")

@@ -533,6 +533,13 @@ def _start(instance: Instance, sw: Stopwatch, solver: str) -> Result:
     return base
 
 
+def _normalised(instance: Instance, base: Result) -> tuple[float, np.ndarray, np.ndarray]:
+    """The time unit ``tau_s`` (s: the P1 optimum of ``base``, > 0), the computation latency
+    ``tcp / tau_s`` and the upload coefficient ``D / (R_k B tau_s)`` (upload = coef / share of B)."""
+    tau_s = float(base.objective_s)
+    return tau_s, instance.compute_latency / tau_s, instance.comm_coef / (instance.bandwidth_hz * tau_s)
+
+
 def _bad_parameter(sw: Stopwatch, solver: str, why: str) -> Result:
     return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, message=why)
 
@@ -640,9 +647,7 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
         return base
 
     K, M = instance.K, instance.M
-    tau_s = float(base.objective_s)                       # time unit: the P1 optimum (> 0)
-    tcp = instance.compute_latency / tau_s                # normalised computation latency
-    coef = instance.comm_coef / (instance.bandwidth_hz * tau_s)   # upload = coef / share of B
+    tau_s, tcp, coef = _normalised(instance, base)
     forbidden = ~instance.memory_ok
     any_forbidden = bool(forbidden.any())
     cols = np.arange(M)
@@ -807,9 +812,7 @@ def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_it
         return base
 
     K, M = instance.K, instance.M
-    tau_s = float(base.objective_s)                       # time unit: the P1 optimum (> 0)
-    tcp = instance.compute_latency / tau_s                # normalised computation latency
-    coef = instance.comm_coef / (instance.bandwidth_hz * tau_s)   # upload = coef / share of B
+    tau_s, tcp, coef = _normalised(instance, base)
     allowed = instance.memory_ok
     cols = np.arange(M)
 
