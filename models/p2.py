@@ -51,8 +51,9 @@ import numpy as np
 import pyomo.environ as pyo
 
 from instances import Instance
+from models.costs import threshold_weights
 from models.pairs import first_empty, index_pairs
-from solvers.tolerances import ROUNDING_RTOL
+from instances.tolerances import ROUNDING_RTOL
 
 
 # --------------------------------------------------------------------------------------
@@ -73,12 +74,8 @@ def assignment_weights(instance: Instance, threshold_s: float) -> np.ndarray:
     >>> assignment_weights(inst, 3.0).tolist()    # device 1, block 1: 4 s >= 3 s
     [[0.25, 0.5], [0.125, inf]]
     """
-    tcp = instance.compute_latency
-    gap = threshold_s - tcp
-    share = (instance.comm_coef / instance.bandwidth_hz)[:, None]
-    with np.errstate(divide="ignore"):
-        w = share / gap
-    return np.where((gap > 0) & instance.memory_ok, w, np.inf)
+    return threshold_weights(instance.upload_full_s[:, None], instance.compute_latency, threshold_s,
+                             instance.memory_ok)
 
 
 def build_p2_assignment(instance: Instance, threshold_s: float, max_share: float | None = None) -> pyo.ConcreteModel:
@@ -208,12 +205,14 @@ def default_upper_bound_s(instance: Instance) -> float:
     .. math:: \\bar T = \\max\\{t_{km} + D M / (B R_k) : \\mu_m \\le \\mathrm{cap}_k\\} \\;\\ge\\; T^*_{P1} \\;\\ge\\; T^*_{P2}.
 
     >>> from instances import Instance
-    >>> from tests.bruteforce import brute_force_p2
     >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
     ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
     >>> default_upper_bound_s(inst)                # device 1, block 1: 4 + 1 * 2 / (1 * 2)
     5.0
-    >>> default_upper_bound_s(inst) >= brute_force_p2(inst)
+    >>> from itertools import permutations
+    >>> from solvers.bandwidth import optimal_bandwidth
+    >>> best_s = min(optimal_bandwidth(inst, a)[0] for a in permutations(range(inst.K), inst.M))   # enumeration
+    >>> default_upper_bound_s(inst) >= best_s
     True
     """
     cost = instance.p1_cost()
@@ -311,13 +310,15 @@ def build_p2_minlp(instance: Instance, upper_bound_s: float | None = None, usabl
     >>> import pyomo.environ as pyo
     >>> from pyomo.contrib.solver.common.factory import SolverFactory
     >>> from instances import Instance
-    >>> from tests.bruteforce import brute_force_p2
     >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
     ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
     >>> model = build_p2_minlp(inst)
     >>> res = SolverFactory("scip_direct").solve(model, solver_options={"numerics/feastol": 1e-9})
     >>> T = pyo.value(model.tau) * pyo.value(model.time_scale_s)       # back to seconds
-    >>> abs(T - brute_force_p2(inst)) < 1e-6                          # re-check by enumeration
+    >>> from itertools import permutations
+    >>> from solvers.bandwidth import optimal_bandwidth
+    >>> best_s = min(optimal_bandwidth(inst, a)[0] for a in permutations(range(inst.K), inst.M))   # enumeration
+    >>> abs(T - best_s) < 1e-6                          # re-check by enumeration
     True
     """
     ub = default_upper_bound_s(instance) if upper_bound_s is None else float(upper_bound_s)

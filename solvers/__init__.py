@@ -12,9 +12,10 @@ from typing import Callable
 
 from instances import Instance
 
-from . import p1
+from . import benchmarks, p1
 from . import plugins as _plugins
 from .result import Result, Status
+from .scope import missing_features, refusal
 
 SolverFn = Callable[..., Result]
 
@@ -24,8 +25,8 @@ REGISTRY: dict[tuple[str, str], SolverFn] = {
     ("P1", "linear-search"): p1.linear_search,
     ("P1", "hungarian-search"): p1.hungarian_search,
     ("P1", "milp"): p1.milp,
-    ("P1", "compute-aware"): p1.compute_aware,
-    ("P1", "comm-aware"): p1.comm_aware,
+    ("P1", "compute-aware"): benchmarks.compute_aware,
+    ("P1", "comm-aware"): benchmarks.comm_aware,
 }
 
 EXACT: dict[str, set[str]] = {"P1": {"crunch", "crunch-literal", "linear-search", "hungarian-search", "milp"},
@@ -71,13 +72,27 @@ def run(problem: str, name: str, instance: Instance, time_limit: float | None = 
     from .certify import attach
     from .result import Stopwatch
 
+    method = REGISTRY[(problem, name)]
+    missing = missing_features(method, instance)
+    if missing:
+        return _with_alternatives(refusal(name, problem, missing), problem, instance)
     sw = Stopwatch()
     try:
-        result = REGISTRY[(problem, name)](instance, time_limit=time_limit)
+        result = method(instance, time_limit=time_limit)
     except Exception as exc:  # one failing method never stops the others
-        return Result(name, problem, Status.ERROR, seconds=sw.elapsed,
+        return Result(solver=name, problem=problem, status=Status.ERROR, seconds=sw.elapsed,
                       message=f"{type(exc).__name__}: {exc}")
+    if isinstance(result, Result) and result.status == Status.UNSUPPORTED:
+        return _with_alternatives(result, problem, instance)
     return attach(instance, result, problem) if certify and isinstance(result, Result) else result
+
+
+def _with_alternatives(result: Result, problem: str, instance: Instance) -> Result:
+    """``result`` (a refusal) with the names of the registered methods that solve ``instance``."""
+    able = [n for (p, n), f in REGISTRY.items()
+            if p == problem and getattr(f, "features", None) is not None and not missing_features(f, instance)]
+    result.message += f"; methods for it: {', '.join(able)}" if able else "; no registered method solves it"
+    return result
 
 
 __all__ = ["REGISTRY", "EXACT", "BOUNDS", "PLUGINS", "PROBLEMS", "Result", "Status", "run", "solvers_for",

@@ -89,7 +89,7 @@ from scipy.sparse.csgraph import maximum_bipartite_matching
 from instances import Instance
 
 from .result import CLAIMS, Result, Status
-from .tolerances import CERTIFICATE_ROUNDING_RTOL, CERTIFICATE_SLACK_RTOL, CERTIFIED_GAP_RTOL
+from instances.tolerances import CERTIFICATE_ROUNDING_RTOL, CERTIFICATE_SLACK_RTOL, CERTIFIED_GAP_RTOL
 
 #: Relative distances ``delta`` below a P2 claim at which a dual certificate is
 #: tried, in order (the first that verifies is kept; all within CERTIFIED_GAP_RTOL).

@@ -149,7 +149,7 @@ from instances import Instance
 from . import p1
 from .bandwidth import optimal_bandwidth
 from .result import Result, Status, Stopwatch
-from .tolerances import EXACT_RTOL, ROUNDING_RTOL, STALL_RTOL, close, rel_gap
+from instances.tolerances import EXACT_RTOL, ROUNDING_RTOL, STALL_RTOL, close, rel_gap
 
 #: Default iteration cap of both variants.
 DEFAULT_MAX_ITER = 200

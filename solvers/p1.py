@@ -1,4 +1,4 @@
-"""P1 (BA): block allocation with the bandwidth split equally, solved six ways.
+"""P1 (BA): block allocation with the bandwidth split equally, solved five ways exactly.
 
 P1 is a *bottleneck* assignment: give each of the M blocks a distinct device
 so that the largest latency ``c[k,m] = tcp[k,m] + D M / (B R_k)`` (seconds)
@@ -65,10 +65,10 @@ milp
     first by Proposition 1 on the memory prefix, a start found by bisection
     with matchings, then the model scaled to the start's latency and reduced
     to the pairs that can beat it, built only if the time limit allows.
-compute_aware, comm_aware
-    The paper's benchmarks (Sec. VI-A4); they ignore memory, so they may hit the
-    memory wall and then report ``no_solution`` (a fact about the benchmark,
-    not the instance); with ``M > K`` they report ``infeasible`` (a proof).
+
+The paper's benchmarks (computation- and communication-aware) are in
+:mod:`solvers.benchmarks`; the array functions (Proposition 1, CRUNCH on a
+cost matrix) in :mod:`solvers.bottleneck`.
 
 References
 ----------
@@ -78,7 +78,6 @@ References
 """
 from __future__ import annotations
 
-import heapq
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -88,320 +87,9 @@ from scipy.sparse.csgraph import maximum_bipartite_matching
 
 from instances import Instance
 
+from .bottleneck import Trace, assignment_from_counts, bottleneck_crunch, bottleneck_rows, crunch_walk, hall_check
 from .result import Result, Status, Stopwatch, equal_bandwidth
-
-Trace = Callable[[str], None]
-
-
-# --------------------------------------------------------------------------------------
-# Proposition 1 and the assignment it constructs
-# --------------------------------------------------------------------------------------
-def hall_check(counts: np.ndarray, M: int) -> bool:
-    """Proposition 1: is there a matching of all M blocks given prefix lengths ``counts``?
-
-    Parameters
-    ----------
-    counts : (K,) int array
-        ``counts[k]`` = number of blocks (a prefix 1..n_k) device k may take.
-    M : int
-        Number of blocks.
-
-    Examples
-    --------
-    >>> hall_check(np.array([2, 1, 0]), 2)   # block 2 -> device 0, block 1 -> device 1
-    True
-    >>> hall_check(np.array([1, 1, 5]), 3)   # only one device reaches block 2
-    False
-    """
-    K = counts.shape[0]
-    if M > K:
-        return False
-    # n_(K-M+i) >= i for all i  <=>  #{k : n_k <= j} <= K - M + j for j = 0..M-1
-    # (a histogram instead of a sort: O(K + M))
-    at_most = np.cumsum(np.bincount(np.minimum(counts, M), minlength=M + 1))[:M]
-    return bool(np.all(at_most <= K - M + np.arange(M)))
-
-
-def hall_slack(counts: np.ndarray, M: int) -> np.ndarray:
-    """``n_(K-M+i) - i`` for i = 1..M: Proposition 1 holds iff all are >= 0."""
-    ranked = np.sort(counts)[counts.shape[0] - M:]
-    return ranked - np.arange(1, M + 1)
-
-
-def assignment_from_counts(counts: np.ndarray, M: int) -> np.ndarray:
-    """The matching of Proposition 1's proof: block i to the device of rank K-M+i.
-
-    Returns ``assignment`` with ``assignment[m]`` the device of block m (0-based).
-    Ties in the counts are broken by device index, so the result is deterministic.
-    """
-    K = counts.shape[0]
-    order = np.argsort(counts, kind="stable")
-    return order[K - M:].copy()   # rank K-M+i (1-based i) takes block i
-
-
-def _check_sorted_rows(cost: np.ndarray) -> None:
-    finite = np.isfinite(cost)
-    # infinite entries (memory wall) must form a suffix of each row
-    if cost.shape[1] > 1:
-        if np.any(~finite[:, :-1] & finite[:, 1:]):
-            k = int(np.argwhere(~finite[:, :-1] & finite[:, 1:])[0][0])
-            raise ValueError(f"crunch needs sorted rows: row {k} has a forbidden pair before an allowed one")
-        with np.errstate(invalid="ignore"):
-            bad = np.diff(cost, axis=1) < 0
-        if bad.any():
-            k, m = (int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(
-                f"crunch needs rows non-decreasing in the block depth (Proposition 1 relies on it): "
-                f"row {k} has cost[{k},{m + 1}] = {cost[k, m + 1]!r} < cost[{k},{m}] = {cost[k, m]!r}")
-
-
-#: Up to this many rows :func:`bottleneck_rows` sorts the whole matrix's columns at once:
-#: a handful of NumPy calls, where the row filter would cost more than it saves.
-DENSE_ROWS = 128
-
-#: Rows per slice when a cost matrix is scanned in pieces: keeps CRUNCH's working
-#: memory at a few MB (a slice of 4096 x M costs) however many devices there are.
-CHUNK_ROWS = 4096
-
-
-def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) -> tuple[float, np.ndarray] | None:
-    """CRUNCH on the implicit row-sorted matrix ``c[k,m] = base[k,m] + offset[k]`` (m < prefix[k]).
-
-    .. math:: c_{km} = b_{km} + o_k \\;(m < p_k), \\qquad c_{km} = +\\infty \\;(m \\ge p_k),
-              \\qquad T^* = \\max_{m} \\; \\big(M - m\\big)\\text{-th smallest of } c_{\\cdot m}
-
-    (0-based m; see the module docstring for why this is Algorithm 2's answer).
-    The (K, M) cost matrix is never built: P1 passes ``base = tcp`` (s),
-    ``offset`` = the equal-split upload time (s) and ``prefix`` = the memory
-    prefix, so C3 costs nothing.
-
-    Parameters
-    ----------
-    base : (K, M) array, rows non-decreasing (not re-checked here)
-    offset : (K,) array, added to every entry of the row
-    prefix : (K,) int array, entries ``m >= prefix[k]`` are forbidden
-
-    Returns
-    -------
-    (value, assignment) or None
-        ``value`` = ``fl(base[k,m] + offset[k])`` for some allowed pair, the
-        least bottleneck; ``assignment`` = :func:`assignment_from_counts` of the
-        prefix lengths under ``value`` (ties to the higher device index, exactly
-        as the cut-by-cut walk leaves them).  ``None`` if no assignment exists.
-
-    Notes
-    -----
-    Up to :data:`DENSE_ROWS` rows the columns are sorted whole (O(KM log K), a
-    few NumPy calls).  Complexity: O(K) for the bound U and the row filter, O(nM) for the order
-    statistics (``np.partition`` on slices of :data:`CHUNK_ROWS` rows, keeping
-    each column's M smallest), O(M^2 log M) to sort those, O(n log M) for the
-    prefix counts under ``T*`` (binary search per row; one comparison pass,
-    O(nM), when the n rows fit one slice) and O(n log n) for the assignment,
-    where n <= K is the number of rows with ``c[k, 0] <= U``: O(KM + K log K)
-    at worst, O(K + nM) typically.  Extra memory O(K + CHUNK_ROWS * M),
-    independent of the size of the matrix.  Hall's condition needs no
-    separate test: with M holders of the deepest block it holds, and
-    otherwise it fails exactly when some order statistic is ``inf``.
-
-    Examples
-    --------
-    >>> base = np.array([[1., 5.], [2., 3.], [4., 9.]])
-    >>> value, assignment = bottleneck_rows(base, np.zeros(3), np.array([2, 2, 1]))
-    >>> float(value), assignment.tolist()
-    (3.0, [0, 1])
-    >>> bottleneck_rows(base, np.zeros(3), np.array([1, 1, 1])) is None   # nobody holds block 1
-    True
-    """
-    K, M = base.shape
-    if M > K:
-        return None
-    prefix = np.minimum(np.asarray(prefix), M)
-    columns = np.arange(M)
-    if K <= DENSE_ROWS:
-        # few rows: the whole matrix at once, each column sorted (no filter: it would cost more)
-        cost = base + offset[:, None]
-        cost[columns[None, :] >= prefix[:, None]] = np.inf
-        value = float(np.sort(cost, axis=0)[M - 1 - columns, columns].max())
-        if not np.isfinite(value):   # some block i has fewer than M - i + 1 holders: Hall fails
-            return None
-        return value, assignment_from_counts(np.count_nonzero(cost <= value, axis=1), M)
-    # U = M-th smallest cost of the deepest block: any M devices that hold it finish by U,
-    # so Hall's condition holds and T* <= U
-    holders = np.flatnonzero(prefix >= M)
-    if holders.size >= M:
-        upper = np.partition(base[holders, M - 1] + offset[holders], M - 1)[M - 1]
-        rows = np.flatnonzero((prefix >= 1) & (base[:, 0] + offset <= upper))
-    else:                      # too few devices hold the deepest block: no cheap bound, scan all
-        rows = np.flatnonzero(prefix >= 1)
-        if rows.size < M:      # Hall fails for the set of all blocks
-            return None
-    if rows.size <= CHUNK_ROWS:
-        # one slice: the (n, M) costs of the kept rows, each column's M smallest, sorted
-        cost = base[rows]                               # a copy (fancy index): add in place
-        cost += offset[rows, None]
-        cost[columns[None, :] >= prefix[rows, None]] = np.inf
-        smallest = np.partition(cost, M - 1, axis=0)[:M] if rows.size > M else cost.copy()
-        smallest.sort(axis=0)
-        value = float(smallest[M - 1 - columns, columns].max())
-        if not np.isfinite(value):   # some block i has fewer than M - i + 1 holders: Hall fails
-            return None
-        counts = np.count_nonzero(cost <= value, axis=1)   # n_k(T*): the row's entries <= T*
-        return value, rows[assignment_from_counts(counts, M)]
-    # each column's M smallest entries among the kept rows, slice by slice
-    smallest = np.full((M, M), np.inf)                  # row m: the M smallest of column m so far
-    for first in range(0, rows.size, CHUNK_ROWS):
-        chunk = rows[first:first + CHUNK_ROWS]
-        cost = base[chunk]                              # a copy (fancy index): add in place
-        cost += offset[chunk, None]
-        cost[columns[None, :] >= prefix[chunk, None]] = np.inf
-        pool = np.concatenate([smallest, cost.T], axis=1)
-        del cost
-        pool.partition(M - 1, axis=1)                   # in place: no third slice-sized array
-        smallest = pool[:, :M].copy()                   # a copy, so the pool is freed
-        del pool
-    smallest.sort(axis=1)
-    value = float(smallest[columns, M - 1 - columns].max())
-    if not np.isfinite(value):      # some block i has fewer than M - i + 1 holders: Hall fails
-        return None
-    counts = prefix_counts(base, offset, prefix, rows, value)
-    # the M devices with the largest counts all have counts >= 1, so all are in ``rows``
-    return value, rows[assignment_from_counts(counts, M)]
-
-
-def prefix_counts(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray, rows: np.ndarray,
-                  threshold: float) -> np.ndarray:
-    """n_k(T) for k in ``rows``: the number of allowed entries ``base[k,m] + offset[k] <= T``.
-
-    Rows are sorted, so each count is a binary search over 0..prefix[k],
-    vectorised over the rows: ``ceil(log2(M + 1))`` gathers of one entry per row,
-    O(|rows| log M) in all.
-
-    >>> base = np.array([[1., 2., 3.], [1., 1., 5.]])
-    >>> prefix_counts(base, np.array([0., 1.]), np.array([3, 2]), np.arange(2), 2.0).tolist()
-    [2, 2]
-    """
-    off = offset[rows]
-    lo = np.zeros(rows.size, dtype=np.intp)                           # n_k >= lo
-    hi = np.minimum(prefix[rows], base.shape[1]).astype(np.intp)       # n_k <= hi
-    while True:
-        active = lo < hi
-        if not active.any():
-            return lo
-        mid = (lo + hi + 1) // 2                                       # is entry mid-1 <= T ?
-        ok = base[rows, np.maximum(mid - 1, 0)] + off <= threshold
-        lo = np.where(active & ok, mid, lo)
-        hi = np.where(active & ~ok, mid - 1, hi)
-
-
-def bottleneck_crunch(cost: np.ndarray, trace: Trace | None = None) -> tuple[float, np.ndarray] | None:
-    """Optimal bottleneck assignment of a row-sorted cost matrix (CRUNCH).
-
-    Solves
-
-    .. math:: \\min_{\\sigma} \\max_m \\; c_{\\sigma(m), m}
-
-    over injective maps :math:`\\sigma` from the M columns (blocks) to the K rows
-    (devices), where ``inf`` marks forbidden pairs.
-
-    Parameters
-    ----------
-    cost : (K, M) array
-        Rows non-decreasing; ``inf`` entries allowed only as a suffix of a row.
-    trace : callable, optional
-        Called with one line of text per cut / recount / check step (the literal
-        Algorithm 2).  Without it the same answer is read off Proposition 1 in
-        closed form by :func:`bottleneck_rows`.
-
-    Returns
-    -------
-    (value, assignment) or None
-        ``None`` when no assignment exists (M > K or a memory wall).
-
-    Raises
-    ------
-    ValueError
-        If a row is not non-decreasing: Proposition 1 would then be wrong.
-
-    Notes
-    -----
-    Complexity: O(KM) to validate the rows, then :func:`bottleneck_rows`
-    (O(KM + K log K) at worst).  The traced walk makes up to KM cuts, each a
-    heap step and an O(K log K) check: O(KM K log K) in all.
-
-    Examples
-    --------
-    >>> cost = np.array([[1., 5.], [2., 3.], [4., np.inf]])
-    >>> value, assignment = bottleneck_crunch(cost)
-    >>> float(value), assignment.tolist()
-    (3.0, [0, 1])
-    >>> bool(max(cost[k, m] for m, k in enumerate(assignment)) == value)
-    True
-    """
-    cost = np.asarray(cost, dtype=float)
-    if cost.ndim != 2:
-        raise ValueError("cost must be a 2-D array (devices x blocks)")
-    if np.isnan(cost).any():
-        raise ValueError("cost contains NaN")
-    _check_sorted_rows(cost)
-    K, M = cost.shape
-    counts_all = np.isfinite(cost).sum(axis=1)
-    if not hall_check(counts_all, M):
-        if trace:
-            trace(f"initial check fails: counts n = {counts_all.tolist()} (M={M}, K={K}); no feasible assignment")
-        return None
-    if trace is not None:
-        value, assignment, _, _ = _crunch_walk(cost, counts_all, trace)
-        return value, assignment
-    return bottleneck_rows(cost, np.zeros(K), counts_all)
-
-
-#: :func:`crunch_literal` reads the clock once per this many cuts.
-LITERAL_CLOCK_CUTS = 64
-
-
-def _crunch_walk(cost: np.ndarray, counts: np.ndarray, trace: Trace | None,
-                 sw: Stopwatch | None = None) -> tuple[float, np.ndarray, int, bool]:
-    """Algorithm 2 literally: cut the largest entry, recount its row, check.
-
-    Returns ``(value, assignment, cuts, finished)``.  ``finished`` is False only
-    when ``sw`` expired first; then ``value`` is the largest remaining entry and
-    ``assignment`` the matching of the current counts (Proposition 1 still holds).
-    The check is Proposition 1 on the counts: :func:`hall_slack` when tracing
-    (its slack is printed), :func:`hall_check` otherwise (the same test, by histogram).
-    """
-    K, M = cost.shape
-    counts = counts.copy()
-    if trace:
-        trace(f"init: memory-feasible matrix, counts n = {counts.tolist()}; "
-              f"Hall slack n_(K-M+i) - i = {hall_slack(counts, M).tolist()} -> feasible")
-    # the largest remaining entry is the last non-zero of some row: keep a heap of row ends
-    heap = [(-cost[k, counts[k] - 1], k) for k in range(K) if counts[k] > 0]
-    heapq.heapify(heap)
-    step = 0
-    while heap:
-        if sw is not None and step % LITERAL_CLOCK_CUTS == 0 and sw.expired():
-            return float(-heap[0][0]), assignment_from_counts(counts, M), step, False
-        neg, k = heapq.heappop(heap)
-        value, m = -neg, counts[k] - 1
-        step += 1
-        counts[k] -= 1                                     # cut
-        if trace:
-            slack = hall_slack(counts, M)                  # recount + check
-            ok = bool(np.all(slack >= 0))
-            trace(f"step {step}: cut c[{k},{m}] = {value:.6g}; recount n[{k}] = {counts[k]}; "
-                  f"check Hall slack {slack.tolist()} -> {'feasible' if ok else 'INFEASIBLE'}")
-        else:
-            ok = hall_check(counts, M)                     # recount + check
-        if not ok:
-            counts[k] += 1                                  # undo: the last feasible matrix
-            assignment = assignment_from_counts(counts, M)
-            if trace:
-                trace(f"stop: optimal latency = last removed value {value:.6g}; "
-                      f"assignment (block -> device) = {assignment.tolist()}")
-            return float(value), assignment, step, True
-        if counts[k] > 0:
-            heapq.heappush(heap, (-cost[k, counts[k] - 1], k))
-    raise AssertionError("unreachable: cutting every entry must break feasibility")
+from .scope import solves
 
 
 # --------------------------------------------------------------------------------------
@@ -414,14 +102,15 @@ def p1_objective(instance: Instance, assignment) -> float:
     return float(chosen.max())
 
 
-def _infeasible(solver: str, sw: Stopwatch, instance: Instance, why: str | None = None) -> Result:
+def p1_infeasible(solver: str, sw: Stopwatch, instance: Instance, why: str | None = None, problem: str = "P1") -> Result:
+    """The ``infeasible`` Result of ``solver``: ``why``, or the count or memory-wall reason."""
     if why is None:
         why = (f"M = {instance.M} blocks > K = {instance.K} devices" if instance.M > instance.K
                else "memory wall: no assignment of all blocks to distinct devices fits the memory budgets")
-    return Result(solver, "P1", Status.INFEASIBLE, seconds=sw.elapsed, message=why)
+    return Result(solver=solver, problem=problem, status=Status.INFEASIBLE, seconds=sw.elapsed, message=why)
 
 
-def _solution(solver: str, instance: Instance, assignment, sw: Stopwatch, status=Status.OPTIMAL,
+def p1_solution(solver: str, instance: Instance, assignment, sw: Stopwatch, status=Status.OPTIMAL,
               bound=None, message="", info=None, problem="P1", objective=None) -> Result:
     """The Result of ``assignment`` with equal bandwidth; ``objective`` (s) if the caller already has it."""
     assignment = np.asarray(assignment, dtype=int)
@@ -430,8 +119,10 @@ def _solution(solver: str, instance: Instance, assignment, sw: Stopwatch, status
     if status == Status.OPTIMAL and bound is None:
         bound = objective
     # a list of ints and the (K,) array: Result converts them without a per-element NumPy scalar
-    return Result(solver, problem, status, objective, bound, sw.elapsed, assignment.tolist(),
-                  equal_bandwidth(instance.K, assignment, instance.bandwidth_hz), message, info or {})
+    return Result(solver=solver, problem=problem, status=status, objective_s=objective, bound_s=bound,
+                  seconds=sw.elapsed, assignment=assignment.tolist(),
+                  bandwidth_hz=equal_bandwidth(instance.K, assignment, instance.bandwidth_hz),
+                  message=message, info=info or {})
 
 
 def p1_answer(instance: Instance) -> tuple[float, np.ndarray] | None:
@@ -452,6 +143,7 @@ def p1_answer(instance: Instance) -> tuple[float, np.ndarray] | None:
     return bottleneck_rows(instance.compute_latency, instance.upload_equal_s, instance.memory_prefix)
 
 
+@solves(name="crunch", problem="P1")
 def crunch(instance: Instance, trace: Trace | None = None, time_limit: float | None = None) -> Result:
     """Solve P1 exactly with CRUNCH (Proposition 1 + Algorithm 2), in closed form.
 
@@ -494,11 +186,12 @@ def crunch(instance: Instance, trace: Trace | None = None, time_limit: float | N
     else:   # rows of tcp + upload are sorted by validation; no (K, M) matrix is built
         found = p1_answer(instance)
     if found is None:
-        return _infeasible("crunch", sw, instance)
+        return p1_infeasible("crunch", sw, instance)
     value, assignment = found
-    return _solution("crunch", instance, assignment, sw, objective=value)
+    return p1_solution("crunch", instance, assignment, sw, objective=value)
 
 
+@solves(name="crunch-literal", problem="P1")
 def crunch_literal(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P1 exactly by Algorithm 2 as the paper states it: cut, recount, check, one entry at a time.
 
@@ -538,15 +231,15 @@ def crunch_literal(instance: Instance, time_limit: float | None = None) -> Resul
     sw = Stopwatch(time_limit)
     why = memory_wall(instance.memory_prefix, instance.M)
     if why is not None:
-        return _infeasible("crunch-literal", sw, instance, why)
+        return p1_infeasible("crunch-literal", sw, instance, why)
     cost = instance.p1_cost()
     counts = np.isfinite(cost).sum(axis=1)
-    value, assignment, cuts, done = _crunch_walk(cost, counts, None, sw)
+    value, assignment, cuts, done = crunch_walk(cost, counts, None, sw)
     if not done:
-        return _solution("crunch-literal", instance, assignment, sw, Status.TIME_LIMIT, bound=elementary_bound(cost),
+        return p1_solution("crunch-literal", instance, assignment, sw, Status.TIME_LIMIT, bound=elementary_bound(cost),
                          message=f"time limit after {cuts} cuts: the assignment of the current counts "
                                  f"and the elementary bound max_m min_k c[k, m]", info={"cuts": cuts})
-    return _solution("crunch-literal", instance, assignment, sw, info={"cuts": cuts}, objective=value)
+    return p1_solution("crunch-literal", instance, assignment, sw, info={"cuts": cuts}, objective=value)
 
 
 def _perfect_matching(allowed: np.ndarray) -> np.ndarray | None:
@@ -584,14 +277,15 @@ def _descending_search(solver: str, instance: Instance, time_limit: float | None
             break
         best = match
         if sw.expired():
-            return _solution(solver, instance, best, sw, Status.TIME_LIMIT, bound=elementary_bound(cost),
+            return p1_solution(solver, instance, best, sw, Status.TIME_LIMIT, bound=elementary_bound(cost),
                              message=f"time limit after {step + 1} of at most {values.size} thresholds; "
                                      f"the last matching found and the elementary bound max_m min_k c[k, m]")
     if best is None:
-        return _infeasible(solver, sw, instance)
-    return _solution(solver, instance, best, sw, info={"thresholds_tried": int(step + 1)})
+        return p1_infeasible(solver, sw, instance)
+    return p1_solution(solver, instance, best, sw, info={"thresholds_tried": int(step + 1)})
 
 
+@solves(name="linear-search", problem="P1")
 def linear_search(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P1 exactly by the paper's linear search (Sec. IV-A).
 
@@ -618,6 +312,7 @@ def linear_search(instance: Instance, time_limit: float | None = None) -> Result
     return _descending_search("linear-search", instance, time_limit, _perfect_matching)
 
 
+@solves(name="hungarian-search", problem="P1")
 def hungarian_search(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P1 exactly by linear search with the Hungarian method as the matching test.
 
@@ -756,6 +451,7 @@ def milp_build_estimate_s(n_pairs: int) -> float:
     return MILP_BUILD_S_PER_PAIR * n_pairs
 
 
+@solves(name="milp", problem="P1")
 def milp(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P1 exactly as the Pyomo MILP of :func:`models.p1.build_p1_milp` with HiGHS.
 
@@ -793,20 +489,20 @@ def milp(instance: Instance, time_limit: float | None = None) -> Result:
     sw = Stopwatch(time_limit)
     why = memory_wall(instance.memory_prefix, instance.M)
     if why is not None:   # a proof: HiGHS would say the same after a full model
-        return _infeasible("milp", sw, instance, why)
+        return p1_infeasible("milp", sw, instance, why)
     start = _milp_start(instance, sw)
 
     def stopped(where: str) -> Result:
         found = ("the bisection ended, so the start is optimal by its matchings" if start.complete
                  else "the bound proven by the bisection so far")
-        return _solution("milp", instance, start.assignment, sw, Status.TIME_LIMIT, bound=start.lower_s,
+        return p1_solution("milp", instance, start.assignment, sw, Status.TIME_LIMIT, bound=start.lower_s,
                          message=f"time limit {where}; HiGHS not run: the start assignment and {found}",
                          info={"start_matchings": start.matchings})
 
     if sw.expired():
         return stopped(f"in the start heuristic after {start.matchings} matching(s)")
     if start.upper_s <= 0.0:   # a round of 0 s: nothing is faster (T >= 0)
-        return _solution("milp", instance, start.assignment, sw, message="the start takes 0 s: optimal as T >= 0")
+        return p1_solution("milp", instance, start.assignment, sw, message="the start takes 0 s: optimal as T >= 0")
     # Pyomo and HiGHS are imported only now (about 1 s, once per process), before the clock is read again
     from models.p1 import build_p1_milp, usable_pairs
 
@@ -825,14 +521,14 @@ def milp(instance: Instance, time_limit: float | None = None) -> Result:
         return stopped(f"after building the MILP ({built_s:.3g} s, {n_pairs} usable pairs): no time left for HiGHS")
     out = solve_with_highs(model, highs_s)
     if out.status == Status.INFEASIBLE:   # unreachable: the start is a feasible point of the model
-        return Result("milp", "P1", Status.ERROR, seconds=sw.elapsed,
+        return Result(solver="milp", problem="P1", status=Status.ERROR, seconds=sw.elapsed,
                       message="HiGHS called the P1 MILP infeasible although the start assignment is feasible")
     bound = max(start.lower_s, out.bound * start.upper_s) if out.bound is not None else start.lower_s
     if not out.has_solution:
         if out.status == Status.TIME_LIMIT:
-            return _solution("milp", instance, start.assignment, sw, Status.TIME_LIMIT, bound=bound,
+            return p1_solution("milp", instance, start.assignment, sw, Status.TIME_LIMIT, bound=bound,
                              message=f"{out.message}; no HiGHS incumbent: the start assignment")
-        return Result("milp", "P1", out.status, None, None, sw.elapsed, message=out.message)
+        return Result(solver="milp", problem="P1", status=out.status, seconds=sw.elapsed, message=out.message)
     # each block's device: its variable nearest 1 (x exists only on the usable pairs)
     assignment, chosen = np.zeros(instance.M, dtype=int), np.full(instance.M, -np.inf)
     for (k, m), var in model.x.items():
@@ -841,49 +537,6 @@ def milp(instance: Instance, time_limit: float | None = None) -> Result:
     status = out.status
     if status != Status.OPTIMAL and start.upper_s < p1_objective(instance, assignment):
         assignment = start.assignment   # the start is better than HiGHS's incumbent
-    return _solution("milp", instance, assignment, sw, status,
+    return p1_solution("milp", instance, assignment, sw, status,
                      bound=bound if status != Status.OPTIMAL else None, message=out.message,
                      info={"usable_pairs": n_pairs, "start_matchings": start.matchings})
-
-
-def _benchmark(name: str, instance: Instance, order: np.ndarray, what: str, problem: str) -> Result:
-    """Give the deepest block to the best device of ``order``, the next deepest to the next, ..."""
-    sw = Stopwatch()
-    M = instance.M
-    if M > instance.K:
-        res = _infeasible(name, sw, instance)
-        res.problem = problem
-        return res
-    chosen = order[:M]
-    assignment = chosen[::-1].copy()   # block M-1 (deepest) -> chosen[0] (best)
-    fits = instance.memory_ok[assignment, np.arange(M)]
-    if not fits.all():
-        m = int(np.argmin(fits))
-        k = int(assignment[m])
-        return Result(name, problem, Status.NO_SOLUTION, seconds=sw.elapsed,
-                      message=f"the benchmark hit the memory wall: block {m} ({instance.block_memory[m]:.4g} "
-                              f"bytes) on device {k} ({instance.device_memory[k]:.4g} bytes), chosen by {what}")
-    return _solution(name, instance, assignment, sw, Status.FEASIBLE, problem=problem,
-                     message="equal bandwidth (benchmark)")
-
-
-def compute_aware(instance: Instance, time_limit: float | None = None, problem: str = "P1") -> Result:
-    """Computation-aware benchmark (Sec. VI-A4): the M fastest devices, deepest blocks to the fastest.
-
-    Speed is measured by the device's latency for the deepest block,
-    ``tcp[k, M-1]`` (proportional to 1/f_k in the paper's model); ties go to
-    the lower index.  Memory is ignored when choosing, then checked.
-    Complexity: O(K log K) (one sort of the devices).
-    """
-    order = np.lexsort((np.arange(instance.K), instance.compute_latency[:, -1]))
-    return _benchmark("compute-aware", instance, order, "computation speed", problem)
-
-
-def comm_aware(instance: Instance, time_limit: float | None = None, problem: str = "P1") -> Result:
-    """Communication-aware benchmark (Sec. VI-A4): the M best channels, deepest blocks to the best.
-
-    Channel quality is the spectral efficiency R_k; ties go to the lower index.
-    Complexity: O(K log K) (one sort of the devices).
-    """
-    order = np.lexsort((np.arange(instance.K), -instance.spectral_efficiency))
-    return _benchmark("comm-aware", instance, order, "channel quality", problem)

@@ -35,14 +35,27 @@ def _dual_ascent_method(function: str, doc: str):
 
         return getattr(dual_ascent, function)(instance, time_limit=time_limit)
 
+    method.features = frozenset()   # the paper's model only (solvers.scope)
     method.__name__ = method.__qualname__ = function
     method.__doc__ = f"{doc} (:func:`solvers.dual_ascent.{function}` with its defaults)."
     return method
 
 
+def _benchmark_method(benchmark):
+    """The P2 registry entry of one of :mod:`solvers.benchmarks` (equal bandwidth, as the paper compares)."""
+
+    def method(instance, time_limit=None):
+        return benchmark(instance, time_limit, problem="P2")
+
+    method.features = frozenset()   # the paper's model only (solvers.scope)
+    method.__name__ = method.__qualname__ = benchmark.__name__
+    method.__doc__ = benchmark.__doc__
+    return method
+
+
 def register(registry, exact, bounds) -> None:
     """Add the P2 methods to the solver registry (see :mod:`solvers`)."""
-    from . import p1, p2_exact
+    from . import benchmarks, p2_exact
 
     registry[("P2", "exact")] = p2_exact.exact_jbba
     registry[("P2", "milp")] = p2_exact.milp_jbba
@@ -53,7 +66,7 @@ def register(registry, exact, bounds) -> None:
         "dual_ascent_rich", "Algorithm 3 with best-nu prices, a Lemma-1 block step, Polyak steps, simplex duals")
     registry[("P2", "crunch+bandwidth")] = _dual_ascent_method(
         "crunch_bandwidth", "CRUNCH's P1 assignment, then its optimal bandwidth")
-    registry[("P2", "compute-aware")] = lambda inst, time_limit=None: p1.compute_aware(inst, time_limit, problem="P2")
-    registry[("P2", "comm-aware")] = lambda inst, time_limit=None: p1.comm_aware(inst, time_limit, problem="P2")
+    registry[("P2", "compute-aware")] = _benchmark_method(benchmarks.compute_aware)
+    registry[("P2", "comm-aware")] = _benchmark_method(benchmarks.comm_aware)
     exact.update({"exact", "milp", "minlp"})
     bounds.add("relaxation")

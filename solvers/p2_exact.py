@@ -103,19 +103,23 @@ import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 
 from instances import Instance
+from instances.tolerances import (BISECTION_RTOL, CONIC_TOL, MINLP_EPSILON, MINLP_GAP_RTOL, MINLP_FEASTOL, MINLP_FEASTOL_RETRY, MINLP_HEADROOM_RTOL, ROUNDING_RTOL, SCIP_OBJECTIVE_RTOL,
+                         SHARE_PRUNE_RTOL)
+
+from models.costs import threshold_weights
 
 from .bandwidth import optimal_bandwidth
-from .p1 import bottleneck_crunch, crunch, hall_check, p1_answer, p1_objective
+from .bottleneck import bottleneck_crunch, hall_check
+from .p1 import crunch, p1_answer, p1_objective
 from .result import Result, Status, Stopwatch
-from .tolerances import (BISECTION_RTOL, CONIC_TOL, MINLP_EPSILON, MINLP_GAP_RTOL, MINLP_FEASTOL, MINLP_FEASTOL_RETRY, MINLP_HEADROOM_RTOL, ROUNDING_RTOL, SCIP_OBJECTIVE_RTOL,
-                         SHARE_PRUNE_RTOL)
+from .scope import solves
 
 
 # --------------------------------------------------------------------------------------
 # Shared helpers
 # --------------------------------------------------------------------------------------
 def _infeasible(solver: str, sw: Stopwatch, message: str) -> Result:
-    return Result(solver, "P2", Status.INFEASIBLE, seconds=sw.elapsed, message=message)
+    return Result(solver=solver, problem="P2", status=Status.INFEASIBLE, seconds=sw.elapsed, message=message)
 
 
 def _with_bandwidth(solver: str, instance: Instance, assignment, sw: Stopwatch, status: Status,
@@ -125,7 +129,7 @@ def _with_bandwidth(solver: str, instance: Instance, assignment, sw: Stopwatch, 
     T, band = optimal_bandwidth(instance, assignment)
     if status == Status.OPTIMAL:
         bound = T if bound is None else min(bound, T)
-    return Result(solver, "P2", status, T, bound, sw.elapsed, tuple(assignment), tuple(band), message, info or {})
+    return Result(solver=solver, problem="P2", status=status, objective_s=T, bound_s=bound, seconds=sw.elapsed, assignment=tuple(assignment), bandwidth_hz=tuple(band), message=message, info=info or {})
 
 
 def full_band_bound_s(instance: Instance) -> float | None:
@@ -200,13 +204,8 @@ def weight_rows(instance: Instance, threshold_s: float, rows) -> np.ndarray:
     True
     """
     rows = np.asarray(rows, dtype=np.intp)
-    gap = threshold_s - instance.compute_latency[rows]
-    share = (instance.comm_coef[rows] / instance.bandwidth_hz)[:, None]
     prefix = np.searchsorted(instance.block_memory, instance.device_memory[rows], side="right")  # = memory_prefix[rows]
-    allowed = (gap > 0) & (np.arange(instance.M)[None, :] < prefix[:, None])
-    with np.errstate(divide="ignore"):
-        w = share / gap
-    return np.where(allowed, w, np.inf)
+    return _weights(instance.compute_latency, instance.upload_full_s, prefix, threshold_s, rows, local_prefix=prefix)
 
 
 def candidate_devices(instance: Instance, threshold_s: float) -> np.ndarray:
@@ -253,13 +252,14 @@ def _candidates(tcp: np.ndarray, share: np.ndarray, prefix: np.ndarray, threshol
 
 
 def _weights(tcp: np.ndarray, share: np.ndarray, prefix: np.ndarray, threshold_s: float,
-             rows: np.ndarray) -> np.ndarray:
-    """:func:`weight_rows` on the instance's arrays: ``w[k, m] = share_k / (T - t_km)``, inf if not allowed."""
-    gap = threshold_s - tcp[rows]
-    allowed = (gap > 0) & (np.arange(tcp.shape[1])[None, :] < prefix[rows, None])
-    with np.errstate(divide="ignore"):
-        w = share[rows, None] / gap
-    return np.where(allowed, w, np.inf)
+             rows: np.ndarray, local_prefix: np.ndarray | None = None) -> np.ndarray:
+    """:func:`weight_rows` on the instance's arrays (:func:`models.costs.threshold_weights`, allowed: m < prefix_k).
+
+    ``local_prefix``, if given, is ``prefix[rows]`` already.
+    """
+    row_prefix = prefix[rows] if local_prefix is None else local_prefix
+    allowed = np.arange(tcp.shape[1])[None, :] < row_prefix[:, None]
+    return threshold_weights(share[rows, None], tcp[rows], threshold_s, allowed)
 
 
 #: Weights built at once by :func:`cheapest_devices` (2^20 float64 = 8 MB): large
@@ -498,7 +498,7 @@ def parametric_assignment(instance: Instance, oracle: Oracle, solver: str,
         answer = oracle(T, sw)
         info["iterations"] += 1
         if answer.status == Status.ERROR:
-            return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, info=info,
+            return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed, info=info,
                           message=f"assignment step {info['iterations']} failed: {answer.message}")
         if answer.status == Status.TIME_LIMIT:
             if answer.assignment is not None:       # the oracle's incumbent may already be better
@@ -524,6 +524,7 @@ def parametric_assignment(instance: Instance, oracle: Oracle, solver: str,
     return _with_bandwidth(solver, instance, x, sw, Status.OPTIMAL, None, info=info)
 
 
+@solves(name="exact", problem="P2")
 def exact_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P2 exactly by parametric assignment with SciPy's LSAP (see the module docstring).
 
@@ -533,18 +534,21 @@ def exact_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     Examples
     --------
     >>> from instances import Instance
-    >>> from tests.bruteforce import brute_force_p2
     >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
     ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
     >>> res = exact_jbba(inst)
     >>> res.status.value, res.assignment
     ('optimal', (1, 0))
-    >>> abs(res.objective_s - brute_force_p2(inst)) < 1e-9      # re-check by enumeration
+    >>> from itertools import permutations
+    >>> from solvers.bandwidth import optimal_bandwidth
+    >>> best_s = min(optimal_bandwidth(inst, a)[0] for a in permutations(range(inst.K), inst.M))   # enumeration
+    >>> abs(res.objective_s - best_s) < 1e-9      # re-check by enumeration
     True
     """
     return parametric_assignment(instance, lsap_oracle(instance), "exact", time_limit)
 
 
+@solves(name="milp", problem="P2")
 def milp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P2 exactly by parametric assignment, each step a Pyomo MILP solved by HiGHS.
 
@@ -568,6 +572,7 @@ def milp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
 # --------------------------------------------------------------------------------------
 # The convex MINLP, by SCIP
 # --------------------------------------------------------------------------------------
+@solves(name="minlp", problem="P2")
 def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P2 as the convex MINLP :func:`models.p2.build_p2_minlp` with SCIP (via Pyomo).
 
@@ -630,7 +635,7 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
         if scip is None or not scip.available():
             raise RuntimeError(f"SCIP is not available ({scip and scip.available()})")
     except Exception as exc:
-        return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed,
+        return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed,
                       message=f"SCIP (pyomo scip_direct / PySCIPOpt) unavailable: {exc}")
 
     from models.p2 import build_p2_minlp, minlp_usable_pairs
@@ -689,7 +694,7 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
         # at MINLP_FEASTOL SoPlex (no GMP) can fail ("error in LP solver") on instances whose
         # uploads are a tiny fraction of the computation: try once more at MINLP_FEASTOL_RETRY
         if options["numerics/feastol"] == MINLP_FEASTOL_RETRY or sw.expired():
-            return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed,
+            return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed,
                           message=f"SCIP failed: {type(exc).__name__}: {exc}")
         info["scip_retry"] = f"{type(exc).__name__}: {exc}; again with feastol {MINLP_FEASTOL_RETRY:g}"
         options["numerics/feastol"] = MINLP_FEASTOL_RETRY
@@ -700,7 +705,7 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
             with quiet_solver_call() as output:
                 res = scip.solve(model, **kwargs)
         except Exception as exc2:  # a solver crash becomes an error row
-            return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed,
+            return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed,
                           message=f"SCIP failed: {type(exc2).__name__}: {exc2} (first: {exc})")
     if output.text:
         info["scip_output"] = output.text                # head and tail, see solvers.capture
@@ -723,16 +728,16 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
         assignment = _assignment_from_x(x, instance)
     if tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
         # P1's assignment is feasible for the model, so this is a numerical failure of SCIP
-        return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, info=info,
+        return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed, info=info,
                       message="SCIP claims infeasible although the warm start is feasible")
     stopped_by_limit = tc in (TerminationCondition.maxTimeLimit, TerminationCondition.interrupted,
                               TerminationCondition.iterationLimit)
     if tc != TerminationCondition.convergenceCriteriaSatisfied and not stopped_by_limit:
-        return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, bound_s=full_band_bound_s(instance),
+        return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed, bound_s=full_band_bound_s(instance),
                       info=info, message=f"SCIP ended with {tc.name}")
     if assignment is None:
         if not stopped_by_limit:
-            return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, info=info,
+            return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed, info=info,
                           message="SCIP reported optimal but its x is not a C1-C3 assignment")
         return stopped(f"SCIP stopped: {tc.name} (no incumbent of its own; P1's start)")
     T, _ = optimal_bandwidth(instance, assignment)
@@ -752,7 +757,7 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     if stopped_by_limit:
         if T > T0:
             assignment, T = x0, T0                        # P1's start is an incumbent too
-        return Result(solver, "P2", Status.TIME_LIMIT, *_band_result(instance, assignment, min(bound_s, T), sw),
+        return Result(solver=solver, problem="P2", status=Status.TIME_LIMIT, **_band_result(instance, assignment, min(bound_s, T), sw),
                       message=f"SCIP stopped: {tc.name}", info=info)
     if not agrees:
         return _with_bandwidth(solver, instance, assignment, sw, Status.FEASIBLE, bound_s,
@@ -762,11 +767,11 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     return _with_bandwidth(solver, instance, assignment, sw, Status.OPTIMAL, bound_s, info=info)
 
 
-def _band_result(instance: Instance, assignment, bound_s: float, sw: Stopwatch) -> tuple:
-    """``(objective_s, bound_s, seconds, assignment, bandwidth_hz)`` for ``Result(solver, problem, status, *...)``."""
+def _band_result(instance: Instance, assignment, bound_s: float, sw: Stopwatch) -> dict:
+    """The fields ``objective_s, bound_s, seconds, assignment, bandwidth_hz`` of ``assignment`` with its optimal bandwidth."""
     assignment = np.asarray(assignment, dtype=int)
     T, band = optimal_bandwidth(instance, assignment)
-    return T, bound_s, sw.elapsed, tuple(assignment), tuple(band)
+    return dict(objective_s=T, bound_s=bound_s, seconds=sw.elapsed, assignment=tuple(assignment), bandwidth_hz=tuple(band))
 
 
 def _scip_nodes(res) -> int | None:
@@ -845,6 +850,7 @@ def _solve_conic(problem, solver: str = "CLARABEL", time_limit: float | None = N
 # --------------------------------------------------------------------------------------
 # The convex relaxation, with a dual certificate
 # --------------------------------------------------------------------------------------
+@solves(name="relaxation", problem="P2")
 def relaxation_bound(instance: Instance, time_limit: float | None = None, block_rows: bool = True) -> Result:
     """Lower bound on P2 from its convex relaxation (x in [0, 1]), made rigorous by duality.
 
@@ -930,7 +936,7 @@ def relaxation_bound(instance: Instance, time_limit: float | None = None, block_
     n = dev.size
     if time_limit is not None and n * RELAXATION_SECONDS_PER_PAIR > sw.remaining:
         # compiling alone would overrun the limit: say so now, with a bound that is quick and valid
-        return Result(solver, "P2", Status.TIME_LIMIT, None, full_band_bound_s(instance), sw.elapsed,
+        return Result(solver=solver, problem="P2", status=Status.TIME_LIMIT, objective_s=None, bound_s=full_band_bound_s(instance), seconds=sw.elapsed,
                       message=f"time limit: compiling the relaxation ({n} pairs) would take about "
                               f"{n * RELAXATION_SECONDS_PER_PAIR:.2g} s, more than the {sw.remaining:.2g} s left; "
                               "not solved (full-band bound)",
@@ -965,11 +971,11 @@ def relaxation_bound(instance: Instance, time_limit: float | None = None, block_
     try:
         _solve_conic(problem, "CLARABEL", sw.remaining)
     except cp.error.SolverError as exc:
-        return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, message=f"conic solver failed: {exc}")
+        return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed, message=f"conic solver failed: {exc}")
     info = {"relaxation_value_s": None, "certificate_s": None, "cvxpy_status": problem.status,
             "time_scale_s": scale, "block_rows": block_rows}
     if problem.status in ("infeasible", "infeasible_inaccurate"):
-        return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, info=info,
+        return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed, info=info,
                       message="conic solver claims the relaxation infeasible although an assignment exists")
     if problem.value is not None and math.isfinite(problem.value):
         info["relaxation_value_s"] = float(problem.value) * scale
@@ -977,7 +983,7 @@ def relaxation_bound(instance: Instance, time_limit: float | None = None, block_
     rho = np.zeros(M) if block is None else block.dual_value
     if lam is None or eta is None or rho is None:
         status = Status.TIME_LIMIT if sw.expired() else Status.ERROR
-        return Result(solver, "P2", status, seconds=sw.elapsed, info=info,
+        return Result(solver=solver, problem="P2", status=status, seconds=sw.elapsed, info=info,
                       message=f"conic solver ended with {problem.status} and no duals")
     bound_s = scale * dual_certificate(instance, t_hat, q, np.asarray(lam, float), float(eta),
                                        np.asarray(rho, float), usable)
@@ -986,7 +992,7 @@ def relaxation_bound(instance: Instance, time_limit: float | None = None, block_
     stopped = problem.status not in ("optimal", "optimal_inaccurate") and sw.expired()
     status = Status.TIME_LIMIT if stopped else Status.BOUND
     message = "" if problem.status == "optimal" else f"conic solver ended with {problem.status}; certificate still valid"
-    return Result(solver, "P2", status, None, bound_s, sw.elapsed, message=message, info=info)
+    return Result(solver=solver, problem="P2", status=status, objective_s=None, bound_s=bound_s, seconds=sw.elapsed, message=message, info=info)
 
 
 def dual_certificate(instance: Instance, t_hat: np.ndarray, q: np.ndarray, lam: np.ndarray, eta: float,

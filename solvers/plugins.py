@@ -108,7 +108,7 @@ def as_method(fn: Callable, name: str, problem: str) -> Callable[..., Result]:
             return out
         if isinstance(out, Mapping):
             return _from_mapping(out, instance, name, problem, seconds)
-        return Result(name, problem, Status.ERROR, seconds=seconds,
+        return Result(solver=name, problem=problem, status=Status.ERROR, seconds=seconds,
                       message=f"returned {type(out).__name__}, not a Result or a mapping with 'assignment'")
 
     method.__name__ = f"plugin_{name}"
@@ -123,13 +123,13 @@ def _from_mapping(out: Mapping, instance, name: str, problem: str, seconds: floa
     from .p1 import p1_objective
 
     def error(why: str) -> Result:
-        return Result(name, problem, Status.ERROR, seconds=seconds, message=f"returned a mapping but {why}")
+        return Result(solver=name, problem=problem, status=Status.ERROR, seconds=seconds, message=f"returned a mapping but {why}")
 
     unknown = sorted(set(out) - {"assignment", "bandwidth_hz"})
     if unknown:
         return error(f"with unknown key(s) {unknown}: expected 'assignment' (and 'bandwidth_hz' for P2)")
     if out.get("assignment", ...) is None:
-        return Result(name, problem, Status.NO_SOLUTION, seconds=seconds, message="the plugin found no solution")
+        return Result(solver=name, problem=problem, status=Status.NO_SOLUTION, seconds=seconds, message="the plugin found no solution")
     try:
         assignment = np.asarray(out.get("assignment"))
         if assignment.shape != (instance.M,) or not np.issubdtype(assignment.dtype, np.integer):
@@ -148,15 +148,15 @@ def _from_mapping(out: Mapping, instance, name: str, problem: str, seconds: floa
             objective = p2_objective(instance, assignment, band)
     except (TypeError, ValueError) as exc:
         return error(f"it cannot be read: {type(exc).__name__}: {exc}")
-    return Result(name, problem, Status.FEASIBLE, objective, None, seconds, tuple(assignment.tolist()),
-                  tuple(band.tolist()), message="plugin")
+    return Result(solver=name, problem=problem, status=Status.FEASIBLE, objective_s=objective, bound_s=None, seconds=seconds, assignment=tuple(assignment.tolist()),
+                  bandwidth_hz=tuple(band.tolist()), message="plugin")
 
 
 def broken(name: str, problem: str, why: str) -> Callable[..., Result]:
     """A method that only reports why the plugin ``name`` could not be loaded."""
 
     def method(instance, time_limit=None) -> Result:
-        return Result(name, problem, Status.ERROR, message=why)
+        return Result(solver=name, problem=problem, status=Status.ERROR, message=why)
 
     return method
 

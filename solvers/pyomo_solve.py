@@ -29,7 +29,7 @@ from pyomo.contrib.solver.common.results import TerminationCondition
 
 from .capture import Captured, capture_fds
 from .result import Status
-from .tolerances import MILP_FEASTOL
+from instances.tolerances import MILP_FEASTOL
 
 
 @contextmanager

@@ -18,6 +18,7 @@ class Status(str, Enum):
     TIME_LIMIT = "time_limit"  #: stopped by the time limit; incumbent and bound if any
     ERROR = "error"            #: the method failed; ``message`` says why
     BOUND = "bound"            #: only a lower bound (relaxations); ``bound_s`` holds it
+    UNSUPPORTED = "unsupported"  #: the method does not solve this kind of instance (:mod:`solvers.scope`); says nothing about it
 
     def __str__(self) -> str:  # print as the plain word
         return self.value

@@ -17,7 +17,7 @@ from instances.generate import generate_instance
 from solvers import batch, p1
 from solvers.p2_exact import exact_jbba
 from solvers.result import Status
-from solvers.tolerances import close
+from instances.tolerances import close
 from tests.strategies import instances
 
 

@@ -3,7 +3,7 @@
 * ``--quick`` writes its files with the documented columns, and the methods it
   compares agree (re-checked here from the CSV, not from its own verdicts).
   No assertion depends on a measured time.
-* CRUNCH's closed form (solvers.p1.bottleneck_rows) returns exactly what the
+* CRUNCH's closed form (solvers.bottleneck.bottleneck_rows) returns exactly what the
   definition gives -- the least matrix entry at which Proposition 1 holds, and
   assignment_from_counts of the prefix counts there -- on instances with ties,
   memory walls and M > K, also when the matrix is scanned in small slices and
@@ -32,9 +32,9 @@ from hypothesis import strategies as st
 
 import solvers
 from models.p2 import assignment_weights
-from solvers import p1
+from solvers import bottleneck, p1
 from solvers.p2_exact import candidate_devices, weight_rows
-from solvers.tolerances import EXACT_RTOL, close
+from instances.tolerances import EXACT_RTOL, close
 from tests.strategies import instances
 from validation import bench
 
@@ -185,8 +185,8 @@ def crunch_by_definition(cost: np.ndarray):
     K, M = cost.shape
     for v in np.unique(cost[np.isfinite(cost)]):
         counts = (cost <= v).sum(axis=1)
-        if p1.hall_check(counts, M):
-            return float(v), p1.assignment_from_counts(counts, M)
+        if bottleneck.hall_check(counts, M):
+            return float(v), bottleneck.assignment_from_counts(counts, M)
     return None
 
 
@@ -210,7 +210,7 @@ def test_crunch_equals_definition(instance):
     else:
         assert res.objective_s == expected[0]
         assert list(res.assignment) == expected[1].tolist()
-    assert_same(p1.bottleneck_crunch(instance.p1_cost()), expected)
+    assert_same(bottleneck.bottleneck_crunch(instance.p1_cost()), expected)
 
 
 @st.composite
@@ -236,7 +236,7 @@ def test_bottleneck_rows_equals_definition(matrix, chunk, dense_rows):
     saved = p1.CHUNK_ROWS, p1.DENSE_ROWS
     p1.CHUNK_ROWS, p1.DENSE_ROWS = chunk, dense_rows
     try:
-        found = p1.bottleneck_rows(base, offset, prefix)
+        found = bottleneck.bottleneck_rows(base, offset, prefix)
     finally:
         p1.CHUNK_ROWS, p1.DENSE_ROWS = saved
     assert_same(found, crunch_by_definition(cost))
@@ -255,7 +255,7 @@ def test_bottleneck_rows_paths_on_a_large_instance():
             saved = p1.CHUNK_ROWS
             p1.CHUNK_ROWS = chunk
             try:
-                found = p1.bottleneck_rows(base, offset, prefix)
+                found = bottleneck.bottleneck_rows(base, offset, prefix)
             finally:
                 p1.CHUNK_ROWS = saved
             assert_same(found, expected)
@@ -269,7 +269,7 @@ def test_prefix_counts_are_the_row_counts():
     rows = np.arange(200)
     cost = np.where(np.arange(7)[None, :] < prefix[:, None], base + offset[:, None], np.inf)
     for threshold in (-1.0, 0.0, 2.0, 4.5, 7.0, 100.0):
-        assert p1.prefix_counts(base, offset, prefix, rows, threshold).tolist() == \
+        assert bottleneck.prefix_counts(base, offset, prefix, rows, threshold).tolist() == \
             (cost <= threshold).sum(axis=1).tolist()
 
 
@@ -282,7 +282,7 @@ def test_bottleneck_rows_never_builds_the_matrix():
     prefix = np.full(K, M)
     tracemalloc.start()
     try:
-        found = p1.bottleneck_rows(base, offset, prefix)
+        found = bottleneck.bottleneck_rows(base, offset, prefix)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -24,7 +24,7 @@ from solvers.bandwidth import optimal_bandwidth
 from solvers.certify import attach, dual_certificate, hall_violator
 from solvers.p1 import p1_objective
 from solvers.result import Result, Status, equal_bandwidth
-from solvers.tolerances import CERTIFIED_GAP_RTOL
+from instances.tolerances import CERTIFIED_GAP_RTOL
 from tests.bruteforce import brute_force_p1, brute_force_p2, feasible_assignments, fixed_assignment_latency
 from tests.strategies import extreme_instances, instances
 from validation.check import check_certificate, check_result
@@ -51,7 +51,7 @@ def claim(inst: Instance, problem: str, assignment, status: str = "optimal") -> 
         T = p1_objective(inst, assignment)
     else:
         T, band = optimal_bandwidth(inst, assignment)
-    return Result("hand", problem, status, T, T, 0.0, tuple(assignment), tuple(band))
+    return Result(solver="hand", problem=problem, status=status, objective_s=T, bound_s=T, seconds=0.0, assignment=tuple(assignment), bandwidth_hz=tuple(band))
 
 
 def verified(inst: Instance, res: Result, problem: str) -> bool:
@@ -66,7 +66,7 @@ def verified(inst: Instance, res: Result, problem: str) -> bool:
 def test_p1_certificate_exists_exactly_for_optimal_assignments(inst):
     best = brute_force_p1(inst)
     if best is None:
-        res = attach(inst, Result("hand", "P1", "infeasible"))
+        res = attach(inst, Result(solver="hand", problem="P1", status="infeasible"))
         assert res.status == Status.INFEASIBLE and verified(inst, res, "P1"), res.message
         return
     for assignment in feasible_assignments(inst):
@@ -84,7 +84,7 @@ def test_p1_certificate_exists_exactly_for_optimal_assignments(inst):
 def test_p2_certificate_exists_for_the_optimum_and_not_for_clearly_worse(inst):
     best = brute_force_p2(inst)
     if best is None:
-        res = attach(inst, Result("hand", "P2", "infeasible"))
+        res = attach(inst, Result(solver="hand", problem="P2", status="infeasible"))
         assert res.status == Status.INFEASIBLE and verified(inst, res, "P2"), res.message
         return
     for assignment in feasible_assignments(inst):
@@ -112,7 +112,7 @@ def test_every_exact_method_claim_is_certified(inst):
 
 def test_infeasible_claim_on_a_feasible_instance_becomes_an_error():
     inst = Instance.from_arrays([[1.0]], [1.0], [1.0], [1.0], 1.0, 1.0)
-    res = attach(inst, Result("liar", "P1", "infeasible", message="no"))
+    res = attach(inst, Result(solver="liar", problem="P1", status="infeasible", message="no"))
     assert res.status == Status.ERROR and "claimed infeasible but not certified" in res.message
 
 

@@ -24,7 +24,7 @@ from instances import Instance, load_instance, save_instance
 from solvers.bandwidth import optimal_bandwidth
 from solvers.certify import attach
 from solvers.result import Result, Status, equal_bandwidth
-from solvers.tolerances import BANDWIDTH_RTOL, close
+from instances.tolerances import BANDWIDTH_RTOL, close
 from tests.bruteforce import brute_force_p1, brute_force_p2, feasible_assignments
 from tests.strategies import instances
 from validation.check import (Check, check_assignment, check_bandwidth, check_result, p1_latency,
@@ -87,14 +87,14 @@ def test_checker_accepts_correct_solutions():
     assert check_assignment(inst, [1, 2]) == []
     assert check_assignment(inst, np.array([0, 2])) == []        # numpy integers are indices too
     band = equal_bandwidth(inst.K, [1, 2], inst.bandwidth_hz)
-    ok = attach(inst, Result("x", "P1", "optimal", 3.5, 3.5, 0.0, (1, 2), band))
+    ok = attach(inst, Result(solver="x", problem="P1", status="optimal", objective_s=3.5, bound_s=3.5, seconds=0.0, assignment=(1, 2), bandwidth_hz=band))
     verdict = check_result(inst, ok)
     assert verdict.ok and verdict.valid_solution and verdict.objective_s == 3.5
     T, band2 = optimal_bandwidth(inst, [1, 2])
-    verdict = check_result(inst, attach(inst, Result("x", "P2", "optimal", T, T, 0.0, (1, 2), band2)))
+    verdict = check_result(inst, attach(inst, Result(solver="x", problem="P2", status="optimal", objective_s=T, bound_s=T, seconds=0.0, assignment=(1, 2), bandwidth_hz=band2)))
     assert verdict.ok and close(verdict.objective_s, T)
     # an optimal claim needs its certificate
-    assert check_result(inst, Result("x", "P1", "optimal", 3.5, 3.5, 0.0, (1, 2), band)).problems == [
+    assert check_result(inst, Result(solver="x", problem="P1", status="optimal", objective_s=3.5, bound_s=3.5, seconds=0.0, assignment=(1, 2), bandwidth_hz=band)).problems == [
         "status optimal but no certificate"]
 
 
@@ -126,7 +126,7 @@ def test_checker_rejects_bad_bandwidth(band, fragment):
     inst = small()
     problems = check_bandwidth(inst, [1, 2], band)
     assert any(fragment in p for p in problems), problems
-    verdict = check_result(inst, Result("x", "P2", "feasible", 3.0, None, 0.0, (1, 2), band))
+    verdict = check_result(inst, Result(solver="x", problem="P2", status="feasible", objective_s=3.0, bound_s=None, seconds=0.0, assignment=(1, 2), bandwidth_hz=band))
     assert not verdict.ok and verdict.objective_s is None
 
 
@@ -139,26 +139,26 @@ def test_checker_budget_tolerance():
 def test_checker_rejects_wrong_objective_and_bound():
     inst = small()
     band = equal_bandwidth(inst.K, [1, 2], inst.bandwidth_hz)
-    wrong = check_result(inst, Result("x", "P1", "feasible", 3.4, None, 0.0, (1, 2), band))
+    wrong = check_result(inst, Result(solver="x", problem="P1", status="feasible", objective_s=3.4, bound_s=None, seconds=0.0, assignment=(1, 2), bandwidth_hz=band))
     assert wrong.problems == ["reported objective 3.4 s but the solution gives 3.5 s"]
-    bound = check_result(inst, Result("x", "P1", "time_limit", 3.5, 3.6, 0.0, (1, 2), band))
+    bound = check_result(inst, Result(solver="x", problem="P1", status="time_limit", objective_s=3.5, bound_s=3.6, seconds=0.0, assignment=(1, 2), bandwidth_hz=band))
     assert any("above its own solution" in p for p in bound.problems)
     T, band2 = optimal_bandwidth(inst, [1, 2])
-    wrong2 = check_result(inst, Result("x", "P2", "feasible", T * 0.99, None, 0.0, (1, 2), band2))
+    wrong2 = check_result(inst, Result(solver="x", problem="P2", status="feasible", objective_s=T * 0.99, bound_s=None, seconds=0.0, assignment=(1, 2), bandwidth_hz=band2))
     assert any("reported objective" in p for p in wrong2.problems)
     # P1's bandwidths must be the equal split
-    uneven = check_result(inst, Result("x", "P1", "feasible", 3.5, None, 0.0, (1, 2), (0.0, 0.4, 0.6)))
+    uneven = check_result(inst, Result(solver="x", problem="P1", status="feasible", objective_s=3.5, bound_s=None, seconds=0.0, assignment=(1, 2), bandwidth_hz=(0.0, 0.4, 0.6)))
     assert any("B/M" in p for p in uneven.problems)
 
 
 @pytest.mark.parametrize("result, fragment", [
-    (Result("x", "P1", "optimal"), "status optimal but no assignment"),
-    (Result("x", "P1", "feasible", 3.5), "status feasible but no assignment"),
-    (Result("x", "P1", "infeasible", assignment=(1, 2)), "status infeasible but an assignment"),
-    (Result("x", "P2", "bound"), "status bound but the bound is None"),
-    (Result("x", "P2", "bound", bound_s=math.nan), "not finite"),
-    (Result("x", "P1", "feasible", None, None, 0.0, (1, 2)), "the objective is None"),
-    (Result("x", "P1", "feasible", math.inf, None, 0.0, (1, 2)), "the objective is inf"),
+    (Result(solver="x", problem="P1", status="optimal"), "status optimal but no assignment"),
+    (Result(solver="x", problem="P1", status="feasible", objective_s=3.5), "status feasible but no assignment"),
+    (Result(solver="x", problem="P1", status="infeasible", assignment=(1, 2)), "status infeasible but an assignment"),
+    (Result(solver="x", problem="P2", status="bound"), "status bound but the bound is None"),
+    (Result(solver="x", problem="P2", status="bound", bound_s=math.nan), "not finite"),
+    (Result(solver="x", problem="P1", status="feasible", objective_s=None, bound_s=None, seconds=0.0, assignment=(1, 2)), "the objective is None"),
+    (Result(solver="x", problem="P1", status="feasible", objective_s=math.inf, bound_s=None, seconds=0.0, assignment=(1, 2)), "the objective is inf"),
 ])
 def test_checker_rejects_inconsistent_status(result, fragment):
     problems = check_result(small(), result).problems
@@ -235,7 +235,7 @@ def _fake(problem, name, fn, monkeypatch, exact=False):
 def _p1_result(inst, name, assignment, status="feasible", objective=None, bound=None):
     band = equal_bandwidth(inst.K, assignment, inst.bandwidth_hz)
     obj = p1_latency(inst, assignment) if objective is None else objective
-    return Result(name, "P1", status, obj, bound, 0.0, tuple(assignment), band)
+    return Result(solver=name, problem="P1", status=status, objective_s=obj, bound_s=bound, seconds=0.0, assignment=tuple(assignment), bandwidth_hz=band)
 
 
 def _run_fake(inst, names, problems=("P1",)):
@@ -263,12 +263,12 @@ def test_flags_invalid_assignment(monkeypatch):
 
 def test_flags_bound_above_optimum(monkeypatch):
     inst = small()
-    _fake("P1", "bad-bound", lambda i, time_limit=None: Result("bad-bound", "P1", "bound", bound_s=3.6), monkeypatch)
+    _fake("P1", "bad-bound", lambda i, time_limit=None: Result(solver="bad-bound", problem="P1", status="bound", bound_s=3.6), monkeypatch)
     report, issues = _run_fake(inst, ["crunch", "bad-bound"])
     assert report.exit_code == EXIT_INCONSISTENT
     assert any("bad-bound: lower bound 3.6 s is above the proven optimum 3.5 s" in i for i in issues), issues
     # a bound just below the optimum is fine
-    _fake("P1", "bad-bound", lambda i, time_limit=None: Result("bad-bound", "P1", "bound", bound_s=3.4), monkeypatch)
+    _fake("P1", "bad-bound", lambda i, time_limit=None: Result(solver="bad-bound", problem="P1", status="bound", bound_s=3.4), monkeypatch)
     assert _run_fake(inst, ["crunch", "bad-bound"])[1] == []
 
 
@@ -314,7 +314,7 @@ def test_flags_solution_below_optimum(monkeypatch):
 
 def test_flags_infeasible_claim_on_feasible_instance(monkeypatch):
     inst = small()
-    _fake("P1", "gives-up", lambda i, time_limit=None: Result("gives-up", "P1", "infeasible", message="no"),
+    _fake("P1", "gives-up", lambda i, time_limit=None: Result(solver="gives-up", problem="P1", status="infeasible", message="no"),
           monkeypatch, exact=True)
     report, issues = _run_fake(inst, ["crunch", "gives-up"])
     assert any("gives-up: error: claimed infeasible but not certified: an assignment of every block exists"
@@ -339,7 +339,7 @@ def test_flags_errors_and_non_results(monkeypatch):
 
 
 def test_time_limit_without_answer_is_not_flagged(monkeypatch):
-    _fake("P1", "slow", lambda i, time_limit=None: Result("slow", "P1", "time_limit", message="stopped"),
+    _fake("P1", "slow", lambda i, time_limit=None: Result(solver="slow", problem="P1", status="time_limit", message="stopped"),
           monkeypatch, exact=True)
     report, issues = _run_fake(small(), ["crunch", "slow"])
     assert issues == [] and report.groups[0].optimum_s == 3.5
@@ -348,7 +348,7 @@ def test_time_limit_without_answer_is_not_flagged(monkeypatch):
 def test_flags_bad_p2_bandwidth(monkeypatch):
     def greedy(inst, time_limit=None):   # every involved device takes the whole band
         band = [inst.bandwidth_hz if k in (1, 2) else 0.0 for k in range(inst.K)]
-        return Result("greedy", "P2", "feasible", p2_latency(inst, [1, 2], band), None, 0.0, (1, 2), band)
+        return Result(solver="greedy", problem="P2", status="feasible", objective_s=p2_latency(inst, [1, 2], band), bound_s=None, seconds=0.0, assignment=(1, 2), bandwidth_hz=band)
 
     _fake("P2", "greedy", greedy, monkeypatch)
     report, issues = _run_fake(small(), ["greedy"], problems=("P2",))
@@ -388,7 +388,7 @@ def test_compare_paths_bad_file_beside_good(corpus):
 def test_inconsistency_takes_precedence_over_unusable(corpus, monkeypatch):
     (corpus / "zz_bad.json").write_text("[]")
     _fake("P1", "liar", lambda i, time_limit=None: _p1_result(i, "liar", [0, 1, 2][: i.M], objective=0.0)
-          if i.M <= i.K else Result("liar", "P1", "infeasible"), monkeypatch)
+          if i.M <= i.K else Result(solver="liar", problem="P1", status="infeasible"), monkeypatch)
     report = compare_paths([corpus], problems=["P1"], solvers=["crunch", "liar"], time_limit=10)
     assert report.unusable and report.issues
     assert report.exit_code == EXIT_INCONSISTENT
@@ -541,5 +541,5 @@ def test_cli_p2_rows(corpus):
 def test_checker_rejects_overflowing_latency():
     inst = small()
     band = (0.0, 1e-320, 0.5)   # D / (B_k R_k) overflows to inf
-    verdict = check_result(inst, Result("x", "P2", "feasible", 3.5, None, 0.0, (1, 2), band))
+    verdict = check_result(inst, Result(solver="x", problem="P2", status="feasible", objective_s=3.5, bound_s=None, seconds=0.0, assignment=(1, 2), bandwidth_hz=band))
     assert any("not finite" in p for p in verdict.problems), verdict.problems

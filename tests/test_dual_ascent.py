@@ -38,7 +38,7 @@ from solvers.dual_ascent import (
 )
 from solvers.p1 import bottleneck_crunch, hall_check
 from solvers.result import Result, Status
-from solvers.tolerances import BANDWIDTH_RTOL, EXACT_RTOL, OBJECTIVE_RTOL, close
+from instances.tolerances import BANDWIDTH_RTOL, EXACT_RTOL, OBJECTIVE_RTOL, close
 from tests.bruteforce import (
     brute_force_p1,
     brute_force_p2,

@@ -15,7 +15,7 @@ from instances import Instance, load_instance, save_instance
 from solvers import p1
 from solvers.bandwidth import optimal_bandwidth
 from solvers.p2_exact import exact_jbba
-from solvers.tolerances import BISECTION_RTOL, EXACT_RTOL, MINLP_FEASTOL
+from instances.tolerances import BISECTION_RTOL, EXACT_RTOL, MINLP_FEASTOL
 from tests.bruteforce import brute_force_p1, brute_force_p2
 from tests.strategies import instances
 from tests.test_p1 import fig3_like_instance

@@ -12,7 +12,7 @@ go to every registered method.  Oracles, all independent of the methods:
 * the exact methods of a problem agree with each other (crunch, linear-search,
   milp for P1; exact, milp, minlp for P2).
 
-Tolerances come from :mod:`solvers.tolerances` only.
+Tolerances come from :mod:`instances.tolerances` only.
 
 The test suite runs 580 examples (about 30 s).  For the long
 run set ``DEFT_FUZZ_EXAMPLES`` (examples per fuzz test; the MINLP / large-instance
@@ -39,7 +39,7 @@ import solvers
 from instances import Instance, InstanceError, load_instance
 from instances.core import MAX_BLOCKS, MAX_DEVICES, MAX_FILE_BYTES, save_instance
 from solvers.result import Status
-from solvers.tolerances import BOUND_RTOL, EXACT_RTOL, close
+from instances.tolerances import BOUND_RTOL, EXACT_RTOL, close
 from tests.bruteforce import brute_force_p1, brute_force_p2
 from tests.strategies import EXTREME_EXPONENTS, extreme_instances, instances
 from validation.compare import EXIT_UNUSABLE, Group, Outcome, assess, checked_outcome, compare_paths

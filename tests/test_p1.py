@@ -9,9 +9,9 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
 from instances import Instance
-from solvers import p1
+from solvers import benchmarks, bottleneck, p1
 from solvers.result import Status
-from solvers.tolerances import EXACT_RTOL, close
+from instances.tolerances import EXACT_RTOL, close
 from tests.bruteforce import brute_force_p1
 from tests.strategies import instances
 
@@ -124,8 +124,8 @@ def test_exact_methods_agree_beyond_brute_force(instance):
 def test_traced_walk_equals_binary_search(instance):
     """Algorithm 2 cut by cut gives the same optimum as the binary search."""
     lines: list[str] = []
-    fast = p1.bottleneck_crunch(instance.p1_cost())
-    walked = p1.bottleneck_crunch(instance.p1_cost(), trace=lines.append)
+    fast = bottleneck.bottleneck_crunch(instance.p1_cost())
+    walked = bottleneck.bottleneck_crunch(instance.p1_cost(), trace=lines.append)
     if fast is None:
         assert walked is None
     else:
@@ -150,17 +150,17 @@ def test_proposition_1_is_halls_condition(data):
     else:
         match = maximum_bipartite_matching(csr_matrix(allowed.T.astype(np.int8)), perm_type="column")
         has_matching = bool(np.all(match >= 0))
-    assert p1.hall_check(counts, M) == has_matching
+    assert bottleneck.hall_check(counts, M) == has_matching
     if has_matching:   # and the constructive proof gives a valid matching
-        a = p1.assignment_from_counts(counts, M)
+        a = bottleneck.assignment_from_counts(counts, M)
         assert len(set(a.tolist())) == M and all(allowed[k, m] for m, k in enumerate(a))
 
 
 def test_crunch_refuses_unsorted_rows():
     with pytest.raises(ValueError, match="non-decreasing"):
-        p1.bottleneck_crunch(np.array([[1.0, 3.0], [2.0, 1.0]]))
+        bottleneck.bottleneck_crunch(np.array([[1.0, 3.0], [2.0, 1.0]]))
     with pytest.raises(ValueError, match="forbidden pair before an allowed one"):
-        p1.bottleneck_crunch(np.array([[np.inf, 3.0], [2.0, 4.0]]))
+        bottleneck.bottleneck_crunch(np.array([[np.inf, 3.0], [2.0, 4.0]]))
 
 
 def test_unsorted_instance_is_rejected_before_any_solver():
@@ -216,7 +216,7 @@ def test_single_block_and_square():
 @given(instances())
 def test_benchmarks_are_valid_or_say_they_found_nothing(instance):
     best = brute_force_p1(instance)
-    for method in (p1.compute_aware, p1.comm_aware):
+    for method in (benchmarks.compute_aware, benchmarks.comm_aware):
         res = method(instance)
         if res.status == Status.INFEASIBLE:      # a proof: only for M > K
             assert res.message and instance.M > instance.K
@@ -231,10 +231,10 @@ def test_benchmarks_are_valid_or_say_they_found_nothing(instance):
 
 def test_benchmarks_follow_their_rule():
     inst = Instance.from_arrays([[1, 2], [3, 6], [2, 4]], [1, 1], [1, 1, 1], [3.0, 2.0, 1.0], 1, 1)
-    assert p1.compute_aware(inst).assignment == (2, 0)   # fastest (device 0) takes the deepest block
-    assert p1.comm_aware(inst).assignment == (1, 0)      # best channel (device 0) takes the deepest block
+    assert benchmarks.compute_aware(inst).assignment == (2, 0)   # fastest (device 0) takes the deepest block
+    assert benchmarks.comm_aware(inst).assignment == (1, 0)      # best channel (device 0) takes the deepest block
     wall = Instance.from_arrays([[1, 2], [3, 6], [2, 4]], [1, 2], [1, 2, 2], [1, 1, 1], 1, 1)
-    res = p1.compute_aware(wall)
+    res = benchmarks.compute_aware(wall)
     assert res.status == Status.NO_SOLUTION and "hit the memory wall: block 1" in res.message
     assert p1.crunch(wall).status == Status.OPTIMAL          # the instance itself is feasible
 

@@ -20,15 +20,15 @@ from instances import Instance
 from instances.generate import generate_instance
 from models import p1 as models_p1
 from models.p1 import build_p1_milp, usable_pairs
-from solvers import p1
+from solvers import bottleneck, p1
 from solvers.result import Status, Stopwatch
-from solvers.tolerances import BOUND_RTOL, P1_MILP_RTOL, close
+from instances.tolerances import BOUND_RTOL, P1_MILP_RTOL, close
 from validation.check import check_result
 
 #: Magnitudes of the optimum (s) at which milp must agree with CRUNCH.
 MAGNITUDES_S = [1e-9, 1e-3, 1.0, 1e6, 1e9, 1e12]
 
-#: Relative agreement of milp with CRUNCH (see solvers.tolerances.P1_MILP_RTOL).
+#: Relative agreement of milp with CRUNCH (see instances.tolerances.P1_MILP_RTOL).
 AGREEMENT_RTOL = P1_MILP_RTOL
 
 
@@ -202,7 +202,7 @@ def test_the_start_stops_with_the_clock(base, no_build):
     """A limit of 0 s: no matching at all; the incumbent is Proposition 1's assignment on the memory prefix."""
     res = run_milp(base, time_limit=0.0)
     assert res.status == Status.TIME_LIMIT and "in the start heuristic after 0 matching(s)" in res.message
-    assert res.assignment == tuple(p1.assignment_from_counts(base.memory_prefix, base.M))
+    assert res.assignment == tuple(bottleneck.assignment_from_counts(base.memory_prefix, base.M))
     assert_sound(base, res, p1.crunch(base).objective_s)
 
 

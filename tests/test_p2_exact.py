@@ -22,7 +22,7 @@ from solvers.bandwidth import optimal_bandwidth, p2_objective
 from solvers.p2_exact import (bandwidth_cvxpy, dual_certificate, exact_jbba, full_band_bound_s, lsap_oracle,
                               milp_jbba, minlp_jbba, relaxation_bound)
 from solvers.result import Status, Stopwatch
-from solvers.tolerances import BANDWIDTH_RTOL, BOUND_RTOL, CONIC_TOL, EXACT_RTOL, OBJECTIVE_RTOL, close
+from instances.tolerances import BANDWIDTH_RTOL, BOUND_RTOL, CONIC_TOL, EXACT_RTOL, OBJECTIVE_RTOL, close
 from tests.bruteforce import brute_force_p2, fixed_assignment_latency
 from tests.strategies import instances
 

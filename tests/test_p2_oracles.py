@@ -22,7 +22,7 @@ from solvers.bandwidth import optimal_bandwidth
 from solvers.capture import capture_fds
 from solvers.p2_exact import exact_jbba, full_band_bound_s, milp_jbba, minlp_jbba, relaxation_bound
 from solvers.result import Status
-from solvers.tolerances import BOUND_RTOL, SCIP_OBJECTIVE_RTOL, close
+from instances.tolerances import BOUND_RTOL, SCIP_OBJECTIVE_RTOL, close
 from tests.bruteforce import brute_force_p2
 
 ROOT = Path(__file__).resolve().parents[1]

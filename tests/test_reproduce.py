@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from instances.generate import ScenarioParams, generate_instance
-from solvers.tolerances import EXACT_RTOL
+from instances.tolerances import EXACT_RTOL
 from validation import reproduce as rp
 
 REPO = Path(__file__).resolve().parents[1]

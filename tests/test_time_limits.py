@@ -29,7 +29,7 @@ import pytest
 import solvers
 from instances.generate import generate_instance
 from solvers.result import Status
-from solvers.tolerances import BOUND_RTOL, EXACT_RTOL, close
+from instances.tolerances import BOUND_RTOL, EXACT_RTOL, close
 from validation.check import check_result
 from validation.compare import compare_instance
 

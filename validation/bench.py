@@ -62,7 +62,7 @@ What is checked (never timed assertions)
 ----------------------------------------
 Every result is re-checked by :func:`validation.check.check_result`; the
 exact methods (:data:`solvers.EXACT`) that claim ``optimal`` on one size must
-agree to :data:`~solvers.tolerances.EXACT_RTOL`; no feasible answer (a
+agree to :data:`~instances.tolerances.EXACT_RTOL`; no feasible answer (a
 heuristic, or a stopped solver's incumbent) may be below the optimum.  The
 exit status is 1 if any of this fails, else 0 (a missed speed target is a
 measurement, reported in ``targets.csv`` and the summary, not an error).
@@ -120,7 +120,7 @@ from instances.cli import add_version
 from instances import generate as _generate
 from instances.generate import generate_instance
 from solvers.result import Result, Status
-from solvers.tolerances import EXACT_RTOL, close, rel_gap
+from instances.tolerances import EXACT_RTOL, close, rel_gap
 
 from .check import check_result
 

@@ -89,7 +89,7 @@ import numpy as np
 from instances import Instance, InstanceError, load_instance
 from instances.cli import add_version
 from solvers.result import Result, Status
-from solvers.tolerances import (BANDWIDTH_RTOL, BOUND_RTOL, CERTIFICATE_ROUNDING_RTOL, CERTIFIED_GAP_RTOL,
+from instances.tolerances import (BANDWIDTH_RTOL, BOUND_RTOL, CERTIFICATE_ROUNDING_RTOL, CERTIFIED_GAP_RTOL,
                                 OBJECTIVE_RTOL, close)
 
 
@@ -433,9 +433,9 @@ def check_result(instance: Instance, result: Result, problem: str | None = None)
     >>> from instances import Instance
     >>> from solvers.result import Result
     >>> inst = Instance.from_arrays([[1.0], [2.0]], [1.0], [1.0, 1.0], [1.0, 1.0], 1.0, 1.0)
-    >>> check_result(inst, Result("x", "P2", "feasible", 2.0, None, 0.0, (0,), (1.0, 0.0))).ok
+    >>> check_result(inst, Result(solver="x", problem="P2", status="feasible", objective_s=2.0, assignment=(0,), bandwidth_hz=(1.0, 0.0))).ok
     True
-    >>> check_result(inst, Result("x", "P2", "feasible", 1.5, None, 0.0, (0,), (1.0, 0.0))).problems
+    >>> check_result(inst, Result(solver="x", problem="P2", status="feasible", objective_s=1.5, assignment=(0,), bandwidth_hz=(1.0, 0.0))).problems
     ['reported objective 1.5 s but the solution gives 2 s']
     """
     problem = problem or result.problem

@@ -14,20 +14,20 @@ re-checked by the independent checker :mod:`validation.check`, then the
 results of one instance and one problem are compared with each other:
 
 * the *exact* methods (:data:`solvers.EXACT`) that claim ``optimal`` must agree
-  to :data:`~solvers.tolerances.EXACT_RTOL`; their (lowest valid) objective is
+  to :data:`~instances.tolerances.EXACT_RTOL`; their (lowest valid) objective is
   the *proven optimum* ``T*``;
 * an infeasibility claim by an exact or lower-bound method is a proof, so it
   contradicts any exact ``optimal`` claim and any valid solution;
 * no valid solution may be below ``T*`` (beyond ``EXACT_RTOL``);
 * no reported lower bound ``bound_s`` may be above the best valid solution
-  (beyond :data:`~solvers.tolerances.BOUND_RTOL`);
+  (beyond :data:`~instances.tolerances.BOUND_RTOL`);
 * every returned solution must pass the checker, and no method may error.
 
 The gap of each method is
 
 .. math:: \\mathrm{gap} = (T - T^*) / T^*
 
-(:func:`solvers.tolerances.rel_gap`), reported where both exist.
+(:func:`instances.tolerances.rel_gap`), reported where both exist.
 
 Exit status
 -----------

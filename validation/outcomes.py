@@ -5,18 +5,18 @@ and checks its answer with the independent checker (:mod:`validation.check`);
 :func:`assess` compares the outcomes of one (instance, problem) group:
 
 * the *exact* methods (:data:`solvers.EXACT`) that claim ``optimal`` must agree
-  to :data:`~solvers.tolerances.EXACT_RTOL`; their (lowest valid) objective is
+  to :data:`~instances.tolerances.EXACT_RTOL`; their (lowest valid) objective is
   the *proven optimum* ``T*``; an exact method whose claim was withdrawn
   (not certified) must not differ from it;
 * an infeasibility claim is a proof (its certificate is checked), so it
   contradicts any exact ``optimal`` claim and any valid solution;
 * no valid solution may be below ``T*`` (beyond ``EXACT_RTOL``);
 * no reported lower bound ``bound_s`` may be above the best valid solution
-  (beyond :data:`~solvers.tolerances.BOUND_RTOL`);
+  (beyond :data:`~instances.tolerances.BOUND_RTOL`);
 * every returned solution and certificate must pass the checker, and no method
   may error.
 
-The gap of each method is :math:`(T - T^*) / T^*` (:func:`solvers.tolerances.rel_gap`).
+The gap of each method is :math:`(T - T^*) / T^*` (:func:`instances.tolerances.rel_gap`).
 :class:`Report` collects the groups of a sweep, with per-method statistics.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ from instances.cli import EXIT_FINDING as EXIT_INCONSISTENT
 from instances.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_UNUSABLE
 from solvers.certify import attach
 from solvers.result import Result, Status
-from solvers.tolerances import BOUND_RTOL, EXACT_RTOL, close, rel_gap
+from instances.tolerances import BOUND_RTOL, EXACT_RTOL, close, rel_gap
 
 from .check import Check, check_result
 from .rows import STATUSES, result_row, sanitize
@@ -167,7 +167,7 @@ def checked_outcome(problem: str, name: str, instance: Instance, result, label: 
     (:func:`solvers.certify.attach`), or is withdrawn with the reason.
     """
     if not isinstance(result, Result):
-        result = Result(name, problem, Status.ERROR,
+        result = Result(solver=name, problem=problem, status=Status.ERROR,
                         message=f"returned {type(result).__name__}, not a Result")
     result = attach(instance, result, problem)
     try:

@@ -178,7 +178,7 @@ class Job:
 # --------------------------------------------------------------------------------------
 def killed_result(job: Job, elapsed_s: float, grace_s: float) -> Result:
     """The ``time_limit`` result of a method killed by the outer guard (no answer, no bound)."""
-    return Result(job.solver, job.problem, Status.TIME_LIMIT, seconds=elapsed_s,
+    return Result(solver=job.solver, problem=job.problem, status=Status.TIME_LIMIT, seconds=elapsed_s,
                   message=(f"killed by the outer guard: no answer after {elapsed_s:.3g} s "
                            f"(time limit {job.time_limit:g} s + grace {grace_s:g} s); "
                            f"the method does not honour its time limit"),
@@ -197,7 +197,7 @@ def _exit_description(returncode: int | None) -> str:
 
 def died_result(job: Job, returncode: int | None, elapsed_s: float) -> Result:
     """The ``error`` result of a method whose worker process died while running it."""
-    return Result(job.solver, job.problem, Status.ERROR, seconds=elapsed_s,
+    return Result(solver=job.solver, problem=job.problem, status=Status.ERROR, seconds=elapsed_s,
                   message=(f"worker process died ({_exit_description(returncode)}) "
                            f"while running {job.solver} on {job.label}"),
                   info={"guard": "died", "returncode": returncode})
@@ -208,7 +208,7 @@ def not_started_result(job: Job, cause: str, elapsed_s: float) -> Result:
 
     ``cause`` completes "worker process ...", e.g. "died during start-up (exit code 1)".
     """
-    return Result(job.solver, job.problem, Status.ERROR, seconds=elapsed_s,
+    return Result(solver=job.solver, problem=job.problem, status=Status.ERROR, seconds=elapsed_s,
                   message=f"worker process {cause}, before running {job.solver} on {job.label}",
                   info={"guard": "not-started"})
 
@@ -233,10 +233,10 @@ def call_method(fn: Callable[..., Result], problem: str, solver: str, instance: 
     except BaseException as exc:   # noqa: BLE001 - one failing method never stops the others
         if isinstance(exc, (GeneratorExit,)):
             raise
-        return Result(solver, problem, Status.ERROR, seconds=time.perf_counter() - start,
+        return Result(solver=solver, problem=problem, status=Status.ERROR, seconds=time.perf_counter() - start,
                       message=f"{type(exc).__name__}: {exc}")
     if not isinstance(result, Result):
-        return Result(solver, problem, Status.ERROR, seconds=time.perf_counter() - start,
+        return Result(solver=solver, problem=problem, status=Status.ERROR, seconds=time.perf_counter() - start,
                       message=f"returned {type(result).__name__}, not a Result")
     return result
 
@@ -252,7 +252,7 @@ def encode_result(result: Result) -> bytes:
                                         message=f"{result.message}; {note}" if result.message else note)
             return pickle.dumps(clean, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc2:
-            return pickle.dumps(Result(str(result.solver), str(result.problem), Status.ERROR,
+            return pickle.dumps(Result(solver=str(result.solver), problem=str(result.problem), status=Status.ERROR,
                                        message=f"result could not be sent back: {type(exc2).__name__}: {exc2}"))
 
 
@@ -333,7 +333,7 @@ def worker_main() -> None:
         try:
             fn, problem, solver, instance, time_limit = pickle.loads(frame)
         except Exception as exc:
-            result = Result("?", "?", Status.ERROR, message=f"request could not be loaded: {type(exc).__name__}: {exc}")
+            result = Result(solver="?", problem="?", status=Status.ERROR, message=f"request could not be loaded: {type(exc).__name__}: {exc}")
         else:
             _write_frame(proto_out, STARTED)   # the caller's clock for this method starts on this frame
             result = call_method(fn, problem, solver, instance, time_limit)
@@ -564,7 +564,7 @@ def encode_request(job: Job) -> bytes:
 
 
 def _request_error(job: Job, exc: Exception) -> Result:
-    return Result(job.solver, job.problem, Status.ERROR,
+    return Result(solver=job.solver, problem=job.problem, status=Status.ERROR,
                   message=f"could not send the method to a worker: {type(exc).__name__}: {exc}")
 
 
@@ -747,10 +747,10 @@ def run_dask(jobs: Iterable[Job], address, grace_s: float | None = None,
             try:
                 result = future.result()
             except Exception as exc:
-                result = Result(job.solver, job.problem, Status.ERROR,
+                result = Result(solver=job.solver, problem=job.problem, status=Status.ERROR,
                                 message=f"Dask task failed: {type(exc).__name__}: {exc}")
             if not isinstance(result, Result):
-                result = Result(job.solver, job.problem, Status.ERROR,
+                result = Result(solver=job.solver, problem=job.problem, status=Status.ERROR,
                                 message=f"Dask task returned {type(result).__name__}, not a Result")
             yield job, result
             while len(futures) < window and submit_next():

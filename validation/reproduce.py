@@ -116,7 +116,7 @@ from instances.cli import add_version
 from instances.generate import ScenarioParams, generate_instance
 from solvers import run as run_solver
 from solvers.result import Status
-from solvers.tolerances import EXACT_RTOL
+from instances.tolerances import EXACT_RTOL
 
 from .check import check_result
 
@@ -419,7 +419,7 @@ def consistency_problems(draws: pd.DataFrame) -> list[str]:
     * no method errs or returns a solution the checker rejects;
     * a scheme is feasible only if P1 is (C1-C3 are the same for all).
 
-    Comparisons allow :data:`solvers.tolerances.EXACT_RTOL`.  O(draws x schemes).
+    Comparisons allow :data:`instances.tolerances.EXACT_RTOL`.  O(draws x schemes).
     """
     problems = []
     slack = 1.0 + EXACT_RTOL

@@ -44,7 +44,7 @@ def result_row(label: str, problem: str, solver: str, result: Result, gap: float
     """The row of one result (keys :data:`ROW_FIELDS`).
 
     >>> from solvers.result import Result
-    >>> row = result_row("a.json", "P1", "x", Result("x", "P1", "feasible", 2.0, None, 0.1, (0,), (1.0,)), 0.5)
+    >>> row = result_row("a.json", "P1", "x", Result(solver="x", problem="P1", status="feasible", objective_s=2.0, seconds=0.1, assignment=(0,), bandwidth_hz=(1.0,)), 0.5)
     >>> [row[k] for k in ("status", "objective_s", "gap", "assignment", "certified")]
     ['feasible', 2.0, 0.5, [0], None]
     """

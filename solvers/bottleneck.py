@@ -1,0 +1,339 @@
+"""Bottleneck assignment on row-sorted cost matrices: Proposition 1 and CRUNCH as array functions.
+
+The array library behind :mod:`solvers.p1` (P1's methods), :mod:`solvers.p2_exact`
+and :mod:`solvers.dual_ascent`: no :class:`~instances.Instance`, no
+:class:`~solvers.result.Result`, only cost matrices (or the implicit matrix
+``base[k, m] + offset[k]`` cut at a prefix) and the assignments they admit.
+
+A *row-sorted* cost matrix has every row non-decreasing in the block depth m
+(``+inf`` entries, forbidden pairs, forming a suffix of each row).  For a
+threshold T the blocks device k may take then form a prefix ``0..n_k(T)-1``,
+and Hall's condition on such nested neighbourhoods collapses to Proposition 1
+(:func:`hall_check`); the first threshold at which it fails is one order
+statistic per column, read off without any matching (:func:`bottleneck_rows`,
+:func:`bottleneck_crunch`).  The proofs are in the docstring of :mod:`solvers.p1`.
+
+References
+----------
+.. [1] "Resource Management for Low-latency Cooperative Fine-tuning of
+   Foundation Models at the Network Edge", Sec. IV (Proposition 1, Algorithm 2).
+.. [2] P. Hall, "On representatives of subsets", J. London Math. Soc., 1935.
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Callable
+
+import numpy as np
+
+Trace = Callable[[str], None]
+
+# --------------------------------------------------------------------------------------
+# Proposition 1 and the assignment it constructs
+# --------------------------------------------------------------------------------------
+def hall_check(counts: np.ndarray, M: int) -> bool:
+    """Proposition 1: is there a matching of all M blocks given prefix lengths ``counts``?
+
+    Parameters
+    ----------
+    counts : (K,) int array
+        ``counts[k]`` = number of blocks (a prefix 1..n_k) device k may take.
+    M : int
+        Number of blocks.
+
+    Examples
+    --------
+    >>> hall_check(np.array([2, 1, 0]), 2)   # block 2 -> device 0, block 1 -> device 1
+    True
+    >>> hall_check(np.array([1, 1, 5]), 3)   # only one device reaches block 2
+    False
+    """
+    K = counts.shape[0]
+    if M > K:
+        return False
+    # n_(K-M+i) >= i for all i  <=>  #{k : n_k <= j} <= K - M + j for j = 0..M-1
+    # (a histogram instead of a sort: O(K + M))
+    at_most = np.cumsum(np.bincount(np.minimum(counts, M), minlength=M + 1))[:M]
+    return bool(np.all(at_most <= K - M + np.arange(M)))
+
+
+def hall_slack(counts: np.ndarray, M: int) -> np.ndarray:
+    """``n_(K-M+i) - i`` for i = 1..M: Proposition 1 holds iff all are >= 0."""
+    ranked = np.sort(counts)[counts.shape[0] - M:]
+    return ranked - np.arange(1, M + 1)
+
+
+def assignment_from_counts(counts: np.ndarray, M: int) -> np.ndarray:
+    """The matching of Proposition 1's proof: block i to the device of rank K-M+i.
+
+    Returns ``assignment`` with ``assignment[m]`` the device of block m (0-based).
+    Ties in the counts are broken by device index, so the result is deterministic.
+    """
+    K = counts.shape[0]
+    order = np.argsort(counts, kind="stable")
+    return order[K - M:].copy()   # rank K-M+i (1-based i) takes block i
+
+
+def _check_sorted_rows(cost: np.ndarray) -> None:
+    finite = np.isfinite(cost)
+    # infinite entries (memory wall) must form a suffix of each row
+    if cost.shape[1] > 1:
+        if np.any(~finite[:, :-1] & finite[:, 1:]):
+            k = int(np.argwhere(~finite[:, :-1] & finite[:, 1:])[0][0])
+            raise ValueError(f"crunch needs sorted rows: row {k} has a forbidden pair before an allowed one")
+        with np.errstate(invalid="ignore"):
+            bad = np.diff(cost, axis=1) < 0
+        if bad.any():
+            k, m = (int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"crunch needs rows non-decreasing in the block depth (Proposition 1 relies on it): "
+                f"row {k} has cost[{k},{m + 1}] = {cost[k, m + 1]!r} < cost[{k},{m}] = {cost[k, m]!r}")
+
+
+#: Up to this many rows :func:`bottleneck_rows` sorts the whole matrix's columns at once:
+#: a handful of NumPy calls, where the row filter would cost more than it saves.
+DENSE_ROWS = 128
+
+#: Rows per slice when a cost matrix is scanned in pieces: keeps CRUNCH's working
+#: memory at a few MB (a slice of 4096 x M costs) however many devices there are.
+CHUNK_ROWS = 4096
+
+
+def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """CRUNCH on the implicit row-sorted matrix ``c[k,m] = base[k,m] + offset[k]`` (m < prefix[k]).
+
+    .. math:: c_{km} = b_{km} + o_k \\;(m < p_k), \\qquad c_{km} = +\\infty \\;(m \\ge p_k),
+              \\qquad T^* = \\max_{m} \\; \\big(M - m\\big)\\text{-th smallest of } c_{\\cdot m}
+
+    (0-based m; see the module docstring for why this is Algorithm 2's answer).
+    The (K, M) cost matrix is never built: P1 passes ``base = tcp`` (s),
+    ``offset`` = the equal-split upload time (s) and ``prefix`` = the memory
+    prefix, so C3 costs nothing.
+
+    Parameters
+    ----------
+    base : (K, M) array, rows non-decreasing (not re-checked here)
+    offset : (K,) array, added to every entry of the row
+    prefix : (K,) int array, entries ``m >= prefix[k]`` are forbidden
+
+    Returns
+    -------
+    (value, assignment) or None
+        ``value`` = ``fl(base[k,m] + offset[k])`` for some allowed pair, the
+        least bottleneck; ``assignment`` = :func:`assignment_from_counts` of the
+        prefix lengths under ``value`` (ties to the higher device index, exactly
+        as the cut-by-cut walk leaves them).  ``None`` if no assignment exists.
+
+    Notes
+    -----
+    Up to :data:`DENSE_ROWS` rows the columns are sorted whole (O(KM log K), a
+    few NumPy calls).  Complexity: O(K) for the bound U and the row filter, O(nM) for the order
+    statistics (``np.partition`` on slices of :data:`CHUNK_ROWS` rows, keeping
+    each column's M smallest), O(M^2 log M) to sort those, O(n log M) for the
+    prefix counts under ``T*`` (binary search per row; one comparison pass,
+    O(nM), when the n rows fit one slice) and O(n log n) for the assignment,
+    where n <= K is the number of rows with ``c[k, 0] <= U``: O(KM + K log K)
+    at worst, O(K + nM) typically.  Extra memory O(K + CHUNK_ROWS * M),
+    independent of the size of the matrix.  Hall's condition needs no
+    separate test: with M holders of the deepest block it holds, and
+    otherwise it fails exactly when some order statistic is ``inf``.
+
+    Examples
+    --------
+    >>> base = np.array([[1., 5.], [2., 3.], [4., 9.]])
+    >>> value, assignment = bottleneck_rows(base, np.zeros(3), np.array([2, 2, 1]))
+    >>> float(value), assignment.tolist()
+    (3.0, [0, 1])
+    >>> bottleneck_rows(base, np.zeros(3), np.array([1, 1, 1])) is None   # nobody holds block 1
+    True
+    """
+    K, M = base.shape
+    if M > K:
+        return None
+    prefix = np.minimum(np.asarray(prefix), M)
+    columns = np.arange(M)
+    if K <= DENSE_ROWS:
+        # few rows: the whole matrix at once, each column sorted (no filter: it would cost more)
+        cost = base + offset[:, None]
+        cost[columns[None, :] >= prefix[:, None]] = np.inf
+        value = float(np.sort(cost, axis=0)[M - 1 - columns, columns].max())
+        if not np.isfinite(value):   # some block i has fewer than M - i + 1 holders: Hall fails
+            return None
+        return value, assignment_from_counts(np.count_nonzero(cost <= value, axis=1), M)
+    # U = M-th smallest cost of the deepest block: any M devices that hold it finish by U,
+    # so Hall's condition holds and T* <= U
+    holders = np.flatnonzero(prefix >= M)
+    if holders.size >= M:
+        upper = np.partition(base[holders, M - 1] + offset[holders], M - 1)[M - 1]
+        rows = np.flatnonzero((prefix >= 1) & (base[:, 0] + offset <= upper))
+    else:                      # too few devices hold the deepest block: no cheap bound, scan all
+        rows = np.flatnonzero(prefix >= 1)
+        if rows.size < M:      # Hall fails for the set of all blocks
+            return None
+    if rows.size <= CHUNK_ROWS:
+        # one slice: the (n, M) costs of the kept rows, each column's M smallest, sorted
+        cost = base[rows]                               # a copy (fancy index): add in place
+        cost += offset[rows, None]
+        cost[columns[None, :] >= prefix[rows, None]] = np.inf
+        smallest = np.partition(cost, M - 1, axis=0)[:M] if rows.size > M else cost.copy()
+        smallest.sort(axis=0)
+        value = float(smallest[M - 1 - columns, columns].max())
+        if not np.isfinite(value):   # some block i has fewer than M - i + 1 holders: Hall fails
+            return None
+        counts = np.count_nonzero(cost <= value, axis=1)   # n_k(T*): the row's entries <= T*
+        return value, rows[assignment_from_counts(counts, M)]
+    # each column's M smallest entries among the kept rows, slice by slice
+    smallest = np.full((M, M), np.inf)                  # row m: the M smallest of column m so far
+    for first in range(0, rows.size, CHUNK_ROWS):
+        chunk = rows[first:first + CHUNK_ROWS]
+        cost = base[chunk]                              # a copy (fancy index): add in place
+        cost += offset[chunk, None]
+        cost[columns[None, :] >= prefix[chunk, None]] = np.inf
+        pool = np.concatenate([smallest, cost.T], axis=1)
+        del cost
+        pool.partition(M - 1, axis=1)                   # in place: no third slice-sized array
+        smallest = pool[:, :M].copy()                   # a copy, so the pool is freed
+        del pool
+    smallest.sort(axis=1)
+    value = float(smallest[columns, M - 1 - columns].max())
+    if not np.isfinite(value):      # some block i has fewer than M - i + 1 holders: Hall fails
+        return None
+    counts = prefix_counts(base, offset, prefix, rows, value)
+    # the M devices with the largest counts all have counts >= 1, so all are in ``rows``
+    return value, rows[assignment_from_counts(counts, M)]
+
+
+def prefix_counts(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray, rows: np.ndarray,
+                  threshold: float) -> np.ndarray:
+    """n_k(T) for k in ``rows``: the number of allowed entries ``base[k,m] + offset[k] <= T``.
+
+    Rows are sorted, so each count is a binary search over 0..prefix[k],
+    vectorised over the rows: ``ceil(log2(M + 1))`` gathers of one entry per row,
+    O(|rows| log M) in all.
+
+    >>> base = np.array([[1., 2., 3.], [1., 1., 5.]])
+    >>> prefix_counts(base, np.array([0., 1.]), np.array([3, 2]), np.arange(2), 2.0).tolist()
+    [2, 2]
+    """
+    off = offset[rows]
+    lo = np.zeros(rows.size, dtype=np.intp)                           # n_k >= lo
+    hi = np.minimum(prefix[rows], base.shape[1]).astype(np.intp)       # n_k <= hi
+    while True:
+        active = lo < hi
+        if not active.any():
+            return lo
+        mid = (lo + hi + 1) // 2                                       # is entry mid-1 <= T ?
+        ok = base[rows, np.maximum(mid - 1, 0)] + off <= threshold
+        lo = np.where(active & ok, mid, lo)
+        hi = np.where(active & ~ok, mid - 1, hi)
+
+
+def bottleneck_crunch(cost: np.ndarray, trace: Trace | None = None) -> tuple[float, np.ndarray] | None:
+    """Optimal bottleneck assignment of a row-sorted cost matrix (CRUNCH).
+
+    Solves
+
+    .. math:: \\min_{\\sigma} \\max_m \\; c_{\\sigma(m), m}
+
+    over injective maps :math:`\\sigma` from the M columns (blocks) to the K rows
+    (devices), where ``inf`` marks forbidden pairs.
+
+    Parameters
+    ----------
+    cost : (K, M) array
+        Rows non-decreasing; ``inf`` entries allowed only as a suffix of a row.
+    trace : callable, optional
+        Called with one line of text per cut / recount / check step (the literal
+        Algorithm 2).  Without it the same answer is read off Proposition 1 in
+        closed form by :func:`bottleneck_rows`.
+
+    Returns
+    -------
+    (value, assignment) or None
+        ``None`` when no assignment exists (M > K or a memory wall).
+
+    Raises
+    ------
+    ValueError
+        If a row is not non-decreasing: Proposition 1 would then be wrong.
+
+    Notes
+    -----
+    Complexity: O(KM) to validate the rows, then :func:`bottleneck_rows`
+    (O(KM + K log K) at worst).  The traced walk makes up to KM cuts, each a
+    heap step and an O(K log K) check: O(KM K log K) in all.
+
+    Examples
+    --------
+    >>> cost = np.array([[1., 5.], [2., 3.], [4., np.inf]])
+    >>> value, assignment = bottleneck_crunch(cost)
+    >>> float(value), assignment.tolist()
+    (3.0, [0, 1])
+    >>> bool(max(cost[k, m] for m, k in enumerate(assignment)) == value)
+    True
+    """
+    cost = np.asarray(cost, dtype=float)
+    if cost.ndim != 2:
+        raise ValueError("cost must be a 2-D array (devices x blocks)")
+    if np.isnan(cost).any():
+        raise ValueError("cost contains NaN")
+    _check_sorted_rows(cost)
+    K, M = cost.shape
+    counts_all = np.isfinite(cost).sum(axis=1)
+    if not hall_check(counts_all, M):
+        if trace:
+            trace(f"initial check fails: counts n = {counts_all.tolist()} (M={M}, K={K}); no feasible assignment")
+        return None
+    if trace is not None:
+        value, assignment, _, _ = crunch_walk(cost, counts_all, trace)
+        return value, assignment
+    return bottleneck_rows(cost, np.zeros(K), counts_all)
+
+
+#: :func:`crunch_literal` reads the clock once per this many cuts.
+LITERAL_CLOCK_CUTS = 64
+
+
+def crunch_walk(cost: np.ndarray, counts: np.ndarray, trace: Trace | None,
+                 sw=None) -> tuple[float, np.ndarray, int, bool]:
+    """Algorithm 2 literally: cut the largest entry, recount its row, check.
+
+    Returns ``(value, assignment, cuts, finished)``.  ``finished`` is False only
+    when ``sw`` expired first; then ``value`` is the largest remaining entry and
+    ``assignment`` the matching of the current counts (Proposition 1 still holds).
+    The check is Proposition 1 on the counts: :func:`hall_slack` when tracing
+    (its slack is printed), :func:`hall_check` otherwise (the same test, by histogram).
+    """
+    K, M = cost.shape
+    counts = counts.copy()
+    if trace:
+        trace(f"init: memory-feasible matrix, counts n = {counts.tolist()}; "
+              f"Hall slack n_(K-M+i) - i = {hall_slack(counts, M).tolist()} -> feasible")
+    # the largest remaining entry is the last non-zero of some row: keep a heap of row ends
+    heap = [(-cost[k, counts[k] - 1], k) for k in range(K) if counts[k] > 0]
+    heapq.heapify(heap)
+    step = 0
+    while heap:
+        if sw is not None and step % LITERAL_CLOCK_CUTS == 0 and sw.expired():
+            return float(-heap[0][0]), assignment_from_counts(counts, M), step, False
+        neg, k = heapq.heappop(heap)
+        value, m = -neg, counts[k] - 1
+        step += 1
+        counts[k] -= 1                                     # cut
+        if trace:
+            slack = hall_slack(counts, M)                  # recount + check
+            ok = bool(np.all(slack >= 0))
+            trace(f"step {step}: cut c[{k},{m}] = {value:.6g}; recount n[{k}] = {counts[k]}; "
+                  f"check Hall slack {slack.tolist()} -> {'feasible' if ok else 'INFEASIBLE'}")
+        else:
+            ok = hall_check(counts, M)                     # recount + check
+        if not ok:
+            counts[k] += 1                                  # undo: the last feasible matrix
+            assignment = assignment_from_counts(counts, M)
+            if trace:
+                trace(f"stop: optimal latency = last removed value {value:.6g}; "
+                      f"assignment (block -> device) = {assignment.tolist()}")
+            return float(value), assignment, step, True
+        if counts[k] > 0:
+            heapq.heappush(heap, (-cost[k, counts[k] - 1], k))
+    raise AssertionError("unreachable: cutting every entry must break feasibility")
