@@ -34,7 +34,10 @@ Feasibility
 -----------
 An instance is *feasible* when every block can be given to its own device
 with enough memory: K >= M and Hall's condition on the memory prefixes
-(Proposition 1: for every m, at least M - m + 1 devices hold block m).  The
+(Proposition 1: for every m, at least M - m + 1 devices hold block m).  With
+``--max-blocks`` a device counts c_k times: the devices that hold block m
+take at least M - m + 1 blocks in all (so sum_k c_k >= M); the fix for too
+few places is ``--max-blocks ceil(M/K)``.  The
 generator never returns or writes an infeasible instance unless asked to: it
 raises :class:`InfeasibleRequest` (the command line prints one line and exits
 2) naming the option that makes the request feasible, ``-K M`` for M > K, or
@@ -44,6 +47,37 @@ memory (rounded up to 0.01 GB), which makes every seed feasible.  With
 written as it is, and the command line says how many of the written
 instances are infeasible.  (The corpus's ``infeasible/`` folder is built with
 ``allow_infeasible=True``: infeasible by design.)
+
+Per-block ranks and devices that take several blocks (``deft-instance/2``)
+-------------------------------------------------------------------------
+Two options draw instances of the problem family (``instances.core``, G1 and
+G2); without them the output is the paper's model, byte for byte as before.
+
+``--ranks SPEC`` (``block_ranks``) gives each block its own LoRA rank r_m, so
+block m's gradient has D_m = D * r_m / r bits, where D is today's gradient
+size (the cost model's, or ``--gradient-bits``) and r the default rank
+(``--lora-rank``, 8): the default rank gives today's D.  SPEC is
+
+* ``R0,R1,...`` -- the M ranks, one per block (block 0 first);
+* ``LO:HI`` -- each r_m drawn uniformly from the integers LO..HI;
+* ``R`` -- one rank for every block (one size D * R / r: no G1).
+
+Only the gradient sizes follow the ranks: the computation latency and the
+memory stay the cost model's at rank r (LoRA's share of both is small).
+
+``--max-blocks SPEC`` (``device_max_blocks``) lets device k take up to c_k
+blocks (one forward and one backward pass down to its deepest block, all of
+its blocks uploaded); SPEC is ``C`` (every device), ``LO:HI`` (each c_k drawn
+uniformly from LO..HI) or ``C0,C1,...`` (the K values).  With it, M > K may
+be feasible.
+
+Drawn ranks and block counts come from the same generator, after the device
+draws (ranks first, then block counts), so the devices of a seed do not
+change; the values used are in ``meta["draws"]`` (``block_rank``,
+``device_max_blocks``)::
+
+    python -m instances.generate -K 4 -M 4 --ranks 8,8,4,2 --out g1.json
+    python -m instances.generate -K 3 -M 5 --max-blocks 1:3 --seed 2 --out g2.json
 
 Every assumed value is a named default of :class:`ScenarioParams` (one place),
 and every value used, the seed, the generator version and the cost model's
@@ -101,7 +135,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import Instance, InstanceError, save_instance
+from .core import MAX_BLOCKS_PER_DEVICE, Instance, InstanceError, save_instance
 from .cli import add_version
 from .costmodel import (COST_MODEL_VERSION, GB, MEASURED_COST_MODEL_VERSION, EncoderCostModel, MeasuredCostModel,
                         load_cost_model)
@@ -154,6 +188,14 @@ class ScenarioParams:
         ones (tcp[k, m] = I t(m) / f_k); ``model`` then carries the measured
         architecture and workload (for D and the block layout) and must agree
         with it.  A dict of its fields is accepted (as written in ``meta``).
+    block_ranks : str or None
+        Per-block LoRA ranks (``--ranks``, module docstring): ``"R0,R1,..."``
+        (M values), ``"LO:HI"`` (drawn) or ``"R"``; D_m = D r_m / r.  An int or
+        a list of ints is accepted and written as that text.  ``None``: one D.
+    device_max_blocks : str or None
+        Most blocks per device (``--max-blocks``): ``"C"``, ``"LO:HI"``
+        (drawn) or ``"C0,C1,..."`` (K values); an int or a list is accepted.
+        ``None``: one block per device (the paper).
     """
 
     model: EncoderCostModel = field(default_factory=EncoderCostModel)
@@ -168,8 +210,14 @@ class ScenarioParams:
     bandwidth_mhz: float = 100.0
     gradient_bits: float | None = None
     measured_cost_model: MeasuredCostModel | None = None
+    block_ranks: str | None = None
+    device_max_blocks: str | None = None
 
     def __post_init__(self) -> None:
+        for name, limit in (("block_ranks", None), ("device_max_blocks", MAX_BLOCKS_PER_DEVICE)):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _normal_spec(name, value, limit))
         if not isinstance(self.model, EncoderCostModel):
             raise ValueError(f"model must be an EncoderCostModel, got {type(self.model).__name__}")
         measured = self.measured_cost_model
@@ -239,6 +287,9 @@ class ScenarioParams:
         """All values (the cost model's included, flattened) as a JSON-ready dict."""
         data = asdict(self)
         data.update(data.pop("model"))
+        for name in ("block_ranks", "device_max_blocks"):   # absent unless used: paper instances stay as they were
+            if data[name] is None:
+                del data[name]
         if data["measured_cost_model"] is None:      # absent unless used: analytic instances stay as they were
             del data["measured_cost_model"]
         else:
@@ -263,6 +314,62 @@ class ScenarioParams:
         return float(self.model.block_gradient_bits(M))
 
 
+def parse_spec(text: str) -> tuple[str, tuple[int, ...]]:
+    """The kind and integers of a ``--ranks`` / ``--max-blocks`` SPEC: ``("range", (LO, HI))`` or ``("list", values)``.
+
+    >>> parse_spec("4:16"), parse_spec("8,8,4"), parse_spec("2")
+    (('range', (4, 16)), ('list', (8, 8, 4)), ('list', (2,)))
+    """
+    text = text.replace(" ", "")
+    try:
+        if ":" in text:
+            lo, hi = text.split(":")
+            return "range", (int(lo), int(hi))
+        return "list", tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise ValueError(f"{text!r} is not LO:HI or a comma-separated list of whole numbers") from None
+
+
+def _normal_spec(name: str, value, limit: int | None) -> str:
+    """``value`` (text, int or list of ints) as the canonical SPEC text, checked: whole numbers >= 1 (<= limit)."""
+    flag = {"block_ranks": "--ranks", "device_max_blocks": "--max-blocks"}[name]
+    if isinstance(value, (bool, float)) or not isinstance(value, (str, int, np.integer, list, tuple)):
+        raise ValueError(f"{name} ({flag}) must be LO:HI, a whole number or a list of them, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        value = [value]
+    if isinstance(value, (list, tuple)):
+        if not value or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in value):
+            raise ValueError(f"{name} ({flag}) must hold whole numbers, got {value!r}")
+        value = ",".join(str(int(v)) for v in value)
+    try:
+        kind, numbers = parse_spec(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} ({flag}): {exc}") from None
+    if kind == "range" and numbers[1] < numbers[0]:
+        raise ValueError(f"{name} ({flag}) range is empty: {numbers[1]} < {numbers[0]}")
+    low = min(numbers)
+    if low < 1:
+        raise ValueError(f"{name} ({flag}) values must be at least 1, got {low}")
+    if limit is not None and max(numbers) > limit:
+        raise ValueError(f"{name} ({flag}) values must be at most {limit}, got {max(numbers)}")
+    return f"{numbers[0]}:{numbers[1]}" if kind == "range" else ",".join(map(str, numbers))
+
+
+def _spec_values(name: str, spec: str | None, count: int, what: str, rng: np.random.Generator) -> np.ndarray | None:
+    """The ``count`` integers of SPEC (drawn from ``rng`` for LO:HI, one value repeated), or None."""
+    if spec is None:
+        return None
+    kind, numbers = parse_spec(spec)
+    if kind == "range":
+        return rng.integers(numbers[0], numbers[1] + 1, size=count).astype(np.int64)
+    if len(numbers) == 1:
+        return np.full(count, numbers[0], dtype=np.int64)
+    if len(numbers) != count:
+        flag = {"block_ranks": "--ranks", "device_max_blocks": "--max-blocks"}[name]
+        raise ValueError(f"{flag} {spec} gives {len(numbers)} values but there are {count} {what}")
+    return np.array(numbers, dtype=np.int64)
+
+
 class InfeasibleRequest(ValueError):
     """The requested instance has no assignment of all blocks; the message names the option that fixes it."""
 
@@ -276,13 +383,16 @@ def _round_up_gb(value_bytes: float) -> float:
 
 
 def infeasibility_reason(K: int, M: int, block_memory: np.ndarray, device_memory: np.ndarray,
-                         params: ScenarioParams) -> str | None:
+                         params: ScenarioParams, device_max_blocks: np.ndarray | None = None) -> str | None:
     """Why no assignment of all M blocks to distinct devices fits memory, with the fix; ``None`` if one does.
 
     Method: Hall's condition for nested neighbourhoods (Proposition 1): with
     n_k the number of blocks (a prefix, as mu is sorted) device k holds, an
     assignment exists iff K >= M and, for every block m, at least M - m + 1
     devices hold block m.  The deepest violated block is named.  O(K + M).
+    With ``device_max_blocks`` (c_k, G2) a device counts c_k times (Hall's
+    condition for a b-matching): sum_k c_k >= M and, for every block m, the
+    devices that hold it take at least M - m + 1 blocks in all.
 
     Parameters
     ----------
@@ -306,6 +416,9 @@ def infeasibility_reason(K: int, M: int, block_memory: np.ndarray, device_memory
     >>> infeasibility_reason(2, 2, np.array([1e9, 3e9]), np.array([2e9, 4e9]), p) is None
     True
     """
+    if device_max_blocks is not None and (params.device_max_blocks is not None
+                                          or np.any(np.asarray(device_max_blocks) != 1)):
+        return _capacity_reason(K, M, block_memory, device_memory, params, np.asarray(device_max_blocks))
     if M > K:
         return f"M = {M} blocks need {M} distinct devices but K = {K}; use -K {M} (K >= M)"
     counts = np.searchsorted(np.asarray(block_memory), np.asarray(device_memory), side="right")
@@ -321,6 +434,37 @@ def infeasibility_reason(K: int, M: int, block_memory: np.ndarray, device_memory
             f"{M - m + 1} device{'s' if M - m + 1 > 1 else ''} that hold{'' if M - m + 1 > 1 else 's'} it, "
             f"{int(holding[m - 1])} of K = {K} budgets drawn from "
             f"U[{params.memory_min_gb:g}, {params.memory_max_gb:g}] GB do; use --memory-gb {low_gb:g} {high_gb:g} "
+            f"(memory_min_gb >= {low_gb:g} GB: every device holds every block)")
+
+
+def _places_reason(K: int, M: int, places: int, spec: str) -> str:
+    """M blocks but at most ``places`` of them fit on the K devices (``--max-blocks spec``), with the fix."""
+    return (f"M = {M} blocks but the K = {K} devices take at most {places} (--max-blocks {spec}); "
+            f"use --max-blocks {math.ceil(M / K)} (K x max blocks >= M)")
+
+
+def _capacity_reason(K: int, M: int, block_memory: np.ndarray, device_memory: np.ndarray,
+                     params: ScenarioParams, most: np.ndarray) -> str | None:
+    """:func:`infeasibility_reason` for devices that take up to c_k blocks (Hall's condition, c_k copies each)."""
+    weight = np.minimum(most, M)
+    spec = params.device_max_blocks or ",".join(map(str, most.tolist()))
+    if int(weight.sum()) < M:
+        return _places_reason(K, M, int(weight.sum()), spec)
+    counts = np.searchsorted(np.asarray(block_memory), np.asarray(device_memory), side="right")
+    # room[m-1] = blocks the devices that hold block m (and so every shallower one) can take
+    per_count = np.bincount(np.minimum(counts, M), weights=weight, minlength=M + 1)
+    room = (weight.sum() - np.cumsum(per_count)[:M]).astype(np.int64)
+    short = np.flatnonzero(room < M - np.arange(M))
+    if short.size == 0:
+        return None
+    m = int(short[-1]) + 1
+    holders = int(np.count_nonzero(counts >= m))
+    low_gb = _round_up_gb(float(block_memory[-1]))
+    high_gb = max(params.memory_max_gb, low_gb)
+    return (f"memory wall, block {m} of {M} needs {block_memory[m - 1] / GB:.3f} GB and room for "
+            f"{M - m + 1} block{'s' if M - m + 1 > 1 else ''} on the devices that hold it, the {holders} of K = {K} "
+            f"budgets drawn from U[{params.memory_min_gb:g}, {params.memory_max_gb:g}] GB that do take at most "
+            f"{int(room[m - 1])}; use --memory-gb {low_gb:g} {high_gb:g} "
             f"(memory_min_gb >= {low_gb:g} GB: every device holds every block)")
 
 
@@ -355,8 +499,11 @@ def generate_arrays(K: int, M: int = 12, seed: int = 0, params: ScenarioParams |
 
     Returns a dict with ``compute_latency`` (K, M) s, ``block_memory`` (M,) bytes,
     ``device_memory`` (K,) bytes, ``spectral_efficiency`` (K,) bit/s/Hz,
-    ``gradient_bits``, ``bandwidth_hz``, ``draws`` (the random values) and
-    ``infeasible`` (``None``, or the reason of :func:`infeasibility_reason`).
+    ``gradient_bits`` (a float, or (M,) bits with ``block_ranks``),
+    ``bandwidth_hz``, ``device_max_blocks`` (``None``, or (K,) ints with
+    ``device_max_blocks``), ``draws`` (the random values; ``block_rank`` and
+    ``device_max_blocks`` too when asked for) and ``infeasible`` (``None``, or
+    the reason of :func:`infeasibility_reason`).
     Raises :class:`InfeasibleRequest` on an infeasible draw unless ``allow_infeasible``.
     Vectorised: O(KM).
     """
@@ -371,22 +518,43 @@ def generate_arrays(K: int, M: int = 12, seed: int = 0, params: ScenarioParams |
     if M > params.model.max_blocks:
         raise ValueError(f"M = {M} blocks exceeds the model's {params.model.max_blocks} LoRA parameters "
                          f"(one per block at least); raise --layers or --lora-rank")
-    if M > K and not allow_infeasible:
-        raise InfeasibleRequest(f"infeasible, {infeasibility_reason(K, M, None, None, params)}")
+    if params.block_ranks is not None:          # the length of a list of ranks, before any draw
+        _spec_values("block_ranks", params.block_ranks, M, "blocks (-M)", np.random.default_rng(0))
+    if params.device_max_blocks is None:
+        if M > K and not allow_infeasible:
+            raise InfeasibleRequest(f"infeasible, {infeasibility_reason(K, M, None, None, params)}")
+    else:
+        kind, numbers = parse_spec(params.device_max_blocks)
+        if kind == "list" and len(numbers) > 1:
+            _spec_values("device_max_blocks", params.device_max_blocks, K, "devices (-K)", np.random.default_rng(0))
+            places = sum(min(c, M) for c in numbers)
+        else:
+            places = K * min(numbers[-1], M)       # the most any draw can give
+        if places < M and not allow_infeasible:
+            raise InfeasibleRequest(f"infeasible, {_places_reason(K, M, places, params.device_max_blocks)}")
     rng = np.random.default_rng(seed)
     draws = draw_devices(K, params, rng)
+    ranks = _spec_values("block_ranks", params.block_ranks, M, "blocks (-M)", rng)
+    most = _spec_values("device_max_blocks", params.device_max_blocks, K, "devices (-K)", rng)
     block_memory = params.cost.block_memory_bytes(M)
     device_memory = draws["memory_gb"] * GB
-    reason = infeasibility_reason(K, M, block_memory, device_memory, params)
+    reason = infeasibility_reason(K, M, block_memory, device_memory, params, most)
     if reason is not None and not allow_infeasible:
         raise InfeasibleRequest(f"seed {seed}: infeasible, {reason}")
+    bits = params.gradient_bits_for(M)
+    if ranks is not None:       # D_m = D r_m / r: the default rank gives today's D exactly
+        bits = bits * (ranks / params.model.lora_rank)
+        draws["block_rank"] = ranks
+    if most is not None:
+        draws["device_max_blocks"] = most
     return {
         "compute_latency": params.cost.compute_latency_matrix(draws["compute_factor"], M, params.local_iterations),
         "block_memory": block_memory,
         "device_memory": device_memory,
         "spectral_efficiency": spectral_efficiency(draws["channel_gain"], params.snr_db, params.path_loss_db),
-        "gradient_bits": params.gradient_bits_for(M),
+        "gradient_bits": bits,
         "bandwidth_hz": params.bandwidth_mhz * 1e6,
+        "device_max_blocks": most,
         "draws": draws,
         "infeasible": reason,
     }
@@ -466,6 +634,9 @@ def generate_instance(K: int, M: int = 12, seed: int = 0, params: ScenarioParams
         "draws": {"compute_factor": draws["compute_factor"].tolist(),
                   "channel_gain": draws["channel_gain"].tolist()},
     }
+    for key in ("block_rank", "device_max_blocks"):    # only with --ranks / --max-blocks
+        if key in draws:
+            meta["draws"][key] = draws[key].tolist()
     meta.update(extra_meta or {})
     return Instance.from_arrays(**arrays, name=name or f"deft-K{K}-M{M}-s{seed}", meta=meta)
 
@@ -499,10 +670,12 @@ def _parser() -> argparse.ArgumentParser:
     flat = defaults.flat()
     p = argparse.ArgumentParser(
         prog="python -m instances.generate",
-        description="Write random DEFT instances (deft-instance/1 JSON) from the RoBERTa-base cost model. "
+        description="Write random DEFT instances (deft-instance/1 JSON; deft-instance/2 with --ranks or "
+                    "--max-blocks) from the RoBERTa-base cost model. "
                     "Values marked 'assumed' are not given by the paper; see docs/cost-model.md.")
     p.add_argument("-K", "--devices", type=int, default=20, help="K, devices (default 20)")
-    p.add_argument("-M", "--blocks", type=int, default=12, help="M, parameter blocks (default 12; needs K >= M)")
+    p.add_argument("-M", "--blocks", type=int, default=12, help="M, parameter blocks (default 12; needs K >= M, "
+                                                                       "or enough --max-blocks)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first instance (default 0)")
     p.add_argument("--count", type=int, default=1, help="instances to write, seeds seed..seed+count-1 (default 1)")
     p.add_argument("--name", default=None, help="instance name (default deft-K{K}-M{M}-s{seed}; with --count, name-s{seed})")
@@ -534,6 +707,13 @@ def _parser() -> argparse.ArgumentParser:
                         f"{defaults.compute_factor_max:g})")
     g.add_argument("--memory-gb", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                    help=f"cap_k ~ U[LO, HI] GB (assumed; default {defaults.memory_min_gb:g} {defaults.memory_max_gb:g})")
+    f = p.add_argument_group("problem family (deft-instance/2; default: the paper's model)")
+    f.add_argument("--ranks", metavar="SPEC", dest="block_ranks", default=None,
+                   help="per-block LoRA ranks r_m, so that block m's gradient has D * r_m / r bits (r = --lora-rank): "
+                        "R0,R1,... (M values), LO:HI (each drawn from LO..HI) or R (every block)")
+    f.add_argument("--max-blocks", metavar="SPEC", dest="device_max_blocks", default=None,
+                   help="most blocks per device c_k: C (every device), LO:HI (each drawn from LO..HI) or "
+                        "C0,C1,... (K values); with it M > K may be feasible")
     return p
 
 
@@ -549,6 +729,9 @@ def _overrides(args: argparse.Namespace) -> dict:
         out["compute_factor_min"], out["compute_factor_max"] = args.compute_factor
     if args.memory_gb is not None:
         out["memory_min_gb"], out["memory_max_gb"] = args.memory_gb
+    for name in ("block_ranks", "device_max_blocks"):
+        if getattr(args, name) is not None:
+            out[name] = getattr(args, name)
     if args.cost_model is not None:
         model_fields = {f.name for f in fields(EncoderCostModel)}
         fixed = [flag for flag, fname, _, _ in SCENARIO_FLAGS
@@ -583,7 +766,8 @@ def write_instances(K: int, M: int, seed: int, count: int, out: str | None, name
         label = (f"{name}-s{s}" if count > 1 else name) if name else None
         inst = generate_instance(K, M, s, params, name=label, allow_infeasible=allow_infeasible)
         if allow_infeasible:
-            infeasible += infeasibility_reason(K, M, inst.block_memory, inst.device_memory, params) is not None
+            most = inst.device_max_blocks if params.device_max_blocks is not None else None
+            infeasible += infeasibility_reason(K, M, inst.block_memory, inst.device_memory, params, most) is not None
         instances.append(inst)
     if out == "-":
         for inst in instances:

@@ -256,7 +256,11 @@ class _DrawView:
     """The arrays of one validated draw with the attributes of :class:`Instance` that P2's descent reads."""
 
     __slots__ = ("compute_latency", "block_memory", "device_memory", "spectral_efficiency", "gradient_bits",
-                 "bandwidth_hz", "K", "M", "memory_prefix", "comm_coef", "upload_equal_s")
+                 "bandwidth_hz", "K", "M", "memory_prefix", "comm_coef", "upload_equal_s", "upload_full_s",
+                 "block_bits", "device_max_blocks")
+    # a batch holds instances of the paper's model (one gradient size, one block per device)
+    family = frozenset()
+    uniform_bits = single_block = paper_model = True
 
     def __init__(self, tcp, mu, cap, rate, bits, band):
         self.compute_latency, self.block_memory, self.device_memory = tcp, mu, cap
@@ -266,6 +270,9 @@ class _DrawView:
         self.memory_prefix = np.searchsorted(mu, cap, side="right")
         self.comm_coef = self.gradient_bits / rate
         self.upload_equal_s = self.gradient_bits * self.M / (self.bandwidth_hz * rate)
+        self.upload_full_s = self.gradient_bits / rate / self.bandwidth_hz
+        self.block_bits = np.full(self.M, self.gradient_bits)
+        self.device_max_blocks = np.ones(self.K, dtype=np.int64)
 
 
 def _exact_arrays(tcp, mu, cap, rate, bits, band) -> BatchResult:

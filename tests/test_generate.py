@@ -490,3 +490,139 @@ def test_corpus_spec_is_consistent_with_files():
     names = sorted(inst.name for _, inst in corpus_instances())
     assert names == sorted(p.stem for p in corpus_files())
     assert len({e.name for e in CORPUS}) == len(CORPUS)
+
+
+# --------------------------------------------------------------------------------------
+# The problem family: --ranks (G1) and --max-blocks (G2)
+# --------------------------------------------------------------------------------------
+def test_without_family_options_nothing_changes():
+    assert "block_ranks" not in ScenarioParams().flat() and "device_max_blocks" not in ScenarioParams().flat()
+    inst = generate_instance(20, 12, 1)
+    assert inst.paper_model and inst.to_dict()["format"] == "deft-instance/1"
+    assert set(inst.meta["draws"]) == {"compute_factor", "channel_gain"}
+
+
+def test_ranks_list_scales_the_gradient_bits():
+    base = generate_instance(6, 4, 3, num_layers=4, memory_min_gb=4.0)
+    inst = generate_instance(6, 4, 3, num_layers=4, memory_min_gb=4.0, block_ranks="8,4,16,2")
+    assert inst.family == frozenset({"G1"}) and inst.to_dict()["format"] == "deft-instance/2"
+    assert inst.block_bits.tolist() == [base.gradient_bits * r / 8 for r in (8, 4, 16, 2)]
+    assert inst.block_bits[0] == base.gradient_bits                         # the default rank gives today's D
+    assert inst.meta["scenario"]["block_ranks"] == "8,4,16,2" and inst.meta["draws"]["block_rank"] == [8, 4, 16, 2]
+    for name in ("compute_latency", "block_memory", "device_memory", "spectral_efficiency"):
+        assert np.array_equal(getattr(inst, name), getattr(base, name))     # only the sizes follow the ranks
+    # the bits per unit rank follow --gradient-bits and --lora-rank
+    explicit = generate_instance(6, 4, 3, num_layers=4, memory_min_gb=4.0, block_ranks=[4, 2, 2, 1],
+                                 gradient_bits=1000.0, lora_rank=4)
+    assert explicit.block_bits.tolist() == [1000.0, 500.0, 500.0, 250.0]
+    same = generate_instance(6, 4, 3, num_layers=4, memory_min_gb=4.0, block_ranks="8")
+    assert same.paper_model and json.dumps(same.to_dict()["gradient_bits"]) == json.dumps(base.gradient_bits)
+
+
+def test_ranks_range_is_drawn_deterministically_after_the_devices():
+    a, b = (generate_instance(14, 12, 5, block_ranks="4:16") for _ in range(2))
+    assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
+    ranks = np.array(a.meta["draws"]["block_rank"])
+    assert ranks.shape == (12,) and ranks.min() >= 4 and ranks.max() <= 16 and len(set(ranks.tolist())) > 1
+    np.testing.assert_array_equal(a.block_bits, 786_432 * ranks / 8)
+    plain = generate_instance(14, 12, 5)
+    assert np.array_equal(a.compute_latency, plain.compute_latency)          # the same devices
+    assert np.array_equal(a.spectral_efficiency, plain.spectral_efficiency)
+    other = generate_instance(14, 12, 6, block_ranks="4:16")
+    assert other.meta["draws"]["block_rank"] != a.meta["draws"]["block_rank"]
+
+
+def test_max_blocks_makes_k_below_m_feasible():
+    from tests.bruteforce import brute_force_family_p1
+
+    with pytest.raises(InfeasibleRequest, match=r"use -K 5 \(K >= M\)"):
+        generate_instance(2, 5, 1, num_layers=5, memory_min_gb=5.0, memory_max_gb=6.0)
+    inst = generate_instance(3, 5, 1, num_layers=5, memory_min_gb=5.0, memory_max_gb=6.0, device_max_blocks=2)
+    assert inst.family == frozenset({"G2"}) and inst.device_max_blocks.tolist() == [2, 2, 2]
+    assert inst.meta["scenario"]["device_max_blocks"] == "2"
+    assert brute_force_family_p1(inst) is not None
+    with pytest.raises(InfeasibleRequest, match=r"take at most 4 \(--max-blocks 2\); use --max-blocks 3"):
+        generate_instance(2, 5, 1, num_layers=5, memory_min_gb=5.0, device_max_blocks=2)
+    drawn = generate_instance(2, 5, 1, num_layers=5, memory_min_gb=5.0, device_max_blocks=2, allow_infeasible=True)
+    assert brute_force_family_p1(drawn) is None
+    listed = generate_instance(3, 4, 0, num_layers=4, memory_min_gb=4.0, device_max_blocks=[1, 3, 1])
+    assert listed.device_max_blocks.tolist() == [1, 3, 1] and listed.meta["scenario"]["device_max_blocks"] == "1,3,1"
+
+
+@settings(max_examples=30, deadline=None)
+@given(K=st.integers(1, 4), M=st.integers(1, 4), seed=st.integers(0, 500), lo=st.floats(1.0, 4.0),
+       span=st.floats(0.0, 2.0), spec=st.sampled_from(["1:3", "2", "1:2", "3"]), ranks=st.sampled_from([None, "1:16"]))
+def test_generated_family_instances_are_feasible_exactly_when_brute_force_says(K, M, seed, lo, span, spec, ranks):
+    """Without --allow-infeasible every instance has a map (brute force); with it, the count matches."""
+    from tests.bruteforce import brute_force_family_p1
+
+    kwargs = dict(num_layers=M, memory_min_gb=lo, memory_max_gb=lo + span, device_max_blocks=spec, block_ranks=ranks)
+    try:
+        inst = generate_instance(K, M, seed, **kwargs)
+    except InfeasibleRequest as exc:
+        assert "\n" not in str(exc) and "use " in str(exc)
+        inst = generate_instance(K, M, seed, allow_infeasible=True, **kwargs)
+        assert brute_force_family_p1(inst) is None
+        return
+    assert brute_force_family_p1(inst) is not None
+    again = generate_instance(inst.meta["devices"], inst.meta["blocks"], inst.meta["seed"], **inst.meta["scenario"])
+    assert json.dumps(again.to_dict()) == json.dumps(inst.to_dict())      # meta rebuilds the instance
+
+
+def test_capacity_reason_agrees_with_brute_force():
+    from instances import Instance
+    from tests.bruteforce import family_assignments
+
+    rng = np.random.default_rng(11)
+    params = ScenarioParams()
+    for _ in range(300):
+        K, M = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        mu = np.sort(rng.integers(1, 6, size=M)).astype(float)
+        cap = rng.integers(0, 7, size=K).astype(float)
+        most = rng.integers(1, 4, size=K)
+        inst = Instance.from_arrays(np.ones((K, M)), mu, cap, np.ones(K), 1.0, 1.0, device_max_blocks=most)
+        has_map = next(iter(family_assignments(inst)), None) is not None
+        assert (infeasibility_reason(K, M, mu, cap, params, most) is None) == has_map
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(block_ranks="0:4"), "at least 1"),
+    (dict(block_ranks="8:4"), "range is empty"),
+    (dict(block_ranks="8,x"), "not LO:HI or a comma-separated list"),
+    (dict(block_ranks="8,8"), "gives 2 values but there are 3 blocks"),
+    (dict(block_ranks=2.5), "must be LO:HI, a whole number or a list"),
+    (dict(device_max_blocks="0"), "at least 1"),
+    (dict(device_max_blocks="1:2000000"), "at most 1000000"),
+    (dict(device_max_blocks="1,2"), "gives 2 values but there are 4 devices"),
+    (dict(device_max_blocks=[1, True]), "whole numbers"),
+])
+def test_bad_family_options_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        generate_instance(4, 3, **kwargs)
+
+
+def test_cli_family_options(tmp_path):
+    out = tmp_path / "fam"
+    res = run_cli("-K", 3, "-M", 5, "--layers", 5, "--memory-gb", 5, 6, "--ranks", "2:16", "--max-blocks", "2:3",
+                  "--seed", 7, "--count", 2, "--out", out)
+    assert res.returncode == 0, res.stderr
+    files = sorted(out.glob("*.json"))
+    assert len(files) == 2
+    for seed, path in zip((7, 8), files):
+        data = json.loads(path.read_text())
+        assert data["format"] == "deft-instance/2"
+        inst = load_instance(path)
+        assert inst.meta["scenario"]["block_ranks"] == "2:16" and inst.meta["scenario"]["device_max_blocks"] == "2:3"
+        fresh = generate_instance(3, 5, seed, name=inst.name, num_layers=5, memory_min_gb=5.0, memory_max_gb=6.0,
+                                  block_ranks="2:16", device_max_blocks="2:3")
+        assert json.dumps(fresh.to_dict()) == json.dumps(inst.to_dict())
+    again = tmp_path / "again"
+    run_cli("-K", 3, "-M", 5, "--layers", 5, "--memory-gb", 5, 6, "--ranks", "2:16", "--max-blocks", "2:3",
+            "--seed", 7, "--count", 2, "--out", again)
+    assert [p.read_bytes() for p in sorted(again.glob("*.json"))] == [p.read_bytes() for p in files]
+    res = run_cli("-K", 2, "-M", 5, "--max-blocks", 2, "--out", tmp_path / "no")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "use --max-blocks 3" in res.stderr
+    res = run_cli("-K", 2, "-M", 5, "--max-blocks", 2, "--allow-infeasible", "--out", tmp_path / "yes")
+    assert res.returncode == 0 and res.stderr.strip().splitlines()[-1] == "1 of 1 instances written are infeasible"
+    res = run_cli("-K", 4, "-M", 3, "--ranks", "4,4", "--out", tmp_path / "bad")
+    assert res.returncode == 2 and "--ranks 4,4 gives 2 values but there are 3 blocks" in res.stderr

@@ -85,10 +85,30 @@ CASES = {
     "duplicate_key.json": ("bandwidth_hz", None),
     "duplicate_key_in_meta.json": ("meta", ("note",)),
     "huge_integer_latency.json": ("compute_latency", (1, 1)),
+    # deft-instance/2: per-block gradient sizes (G1) and device_max_blocks (G2)
+    "v1_list_bits.json": ("gradient_bits", None),
+    "v1_device_max_blocks.json": ("device_max_blocks", None),
+    "bits_list_length.json": ("gradient_bits", None),
+    "bits_list_string.json": ("gradient_bits", (0,)),
+    "bits_list_negative.json": ("gradient_bits", (1,)),
+    "bits_list_nan.json": ("gradient_bits", (1,)),
+    "bits_list_too_large.json": ("gradient_bits", (1,)),
+    "bits_list_upload_overflow.json": ("spectral_efficiency", (0,)),
+    "max_blocks_fraction.json": ("device_max_blocks", (1,)),
+    "max_blocks_boolean.json": ("device_max_blocks", (0,)),
+    "max_blocks_string.json": ("device_max_blocks", (2,)),
+    "max_blocks_zero.json": ("device_max_blocks", (1,)),
+    "max_blocks_too_large.json": ("device_max_blocks", (0,)),
+    "max_blocks_huge_integer.json": ("device_max_blocks", (1,)),
+    "max_blocks_nan.json": ("device_max_blocks", (1,)),
+    "max_blocks_length.json": ("device_max_blocks", None),
+    "max_blocks_null.json": ("device_max_blocks", None),
+    "max_blocks_upload_overflow.json": ("device_max_blocks", (0,)),
 }
 
 #: file -> words the message must hold: the reason, for the files outside the
 #: accepted domain of ``instances.core`` (subnormal, overflowing, duplicated, huge)
+#: and for every defect of the deft-instance/2 fields
 REASONS = {
     "subnormal_spectral_efficiency.json": "got 1e-310 (a subnormal float",
     "subnormal_bandwidth.json": "got 1e-310 (a subnormal float",
@@ -102,6 +122,27 @@ REASONS = {
     "duplicate_key.json": "duplicate key 'bandwidth_hz': it appears 2 times in the top-level object",
     "duplicate_key_in_meta.json": "duplicate key 'note': it appears 2 times in the object 'meta'",
     "huge_integer_latency.json": "is too large for a float: an integer of 401 digits",
+    "wrong_format_version.json": "must be 'deft-instance/1' or 'deft-instance/2', got 'deft-instance/3'",
+    "v1_list_bits.json": "needs format deft-instance/2",
+    "v1_device_max_blocks.json": "needs format deft-instance/2",
+    "bits_list_length.json": "has 1 entries but there are 2 blocks",
+    "bits_list_string.json": "must be a number, got '786432'",
+    "bits_list_negative.json": "must be positive, got -1.0",
+    "bits_list_nan.json": "JSON has no NaN",
+    "bits_list_too_large.json": "got 1e+61 (above the accepted maximum 1e+60 bits",
+    "bits_list_upload_overflow.json": "gives block 1 a P1 upload time D_m*M/(B*R_k) (band split equally) of 2e+61 s",
+    "max_blocks_fraction.json": "must be an integer (a number of blocks), got 1.5",
+    "max_blocks_boolean.json": "must be an integer (a number of blocks), got True",
+    "max_blocks_string.json": "must be an integer (a number of blocks), got '2'",
+    "max_blocks_zero.json": "must be at least 1",
+    "max_blocks_too_large.json": "must be at most 1000000",
+    "max_blocks_huge_integer.json": "must be at most 1000000 (the largest accepted number of blocks per device; "
+                                    "any c_k >= M already means no limit), got an integer of 400 digits",
+    "max_blocks_nan.json": "JSON has no NaN",
+    "max_blocks_length.json": "has 2 entries but there are 3 devices",
+    "max_blocks_null.json": "must be a list of integers (one per device), got null",
+    "max_blocks_upload_overflow.json": "the upload of all blocks (sum_m D_m)*M/(B*R_k) is 1.6e+60 s, above the "
+                                       "accepted maximum",
 }
 
 
@@ -205,6 +246,18 @@ BASE = dict(compute_latency=[[1.0, 2.0], [1.5, 2.5]], block_memory=[1.0, 2.0], d
     (dict(spectral_efficiency=[1.0, 10**400]), "spectral_efficiency[1]", "too large for a float"),
     (dict(gradient_bits=10**400), "gradient_bits", "too large for a float"),
     (dict(gradient_bits=1e45, bandwidth_hz=1e-45), "spectral_efficiency[0]", "P1 upload time"),
+    # per block (G1) and several blocks per device (G2)
+    (dict(gradient_bits=[8.0, 1e-310]), "gradient_bits[1]", "subnormal"),
+    (dict(gradient_bits=[8.0, 10**400]), "gradient_bits[1]", "too large for a float"),
+    (dict(gradient_bits=[1e45, 1.0], bandwidth_hz=1e-45), "spectral_efficiency[0]",
+     "gives block 0 a P1 upload time D_m*M/(B*R_k)"),
+    (dict(gradient_bits=[1.0, 1e-45], bandwidth_hz=1e45), "spectral_efficiency[0]",
+     "gives block 1 a P2 upload time D_m/(R_k*B) (whole band) of 1e-90 s, below the accepted minimum"),
+    (dict(gradient_bits=[1.0, 2.5e59], bandwidth_hz=1.0, compute_latency=[[1.0, 9e59], [1.5, 2.5]]),
+     "compute_latency[0][1]", "P1 cost tcp + D_m*M/(B*R_k) of 1.3999999999999999e+60 s"),
+    (dict(gradient_bits=4e39, bandwidth_hz=1e-20, spectral_efficiency=[4.0, 1.0], device_max_blocks=[1, 2]),
+     "device_max_blocks[1]", "the upload of all blocks (sum_m D_m)*M/(B*R_k) is 1.6"),
+    (dict(device_max_blocks=[1, 10**400]), "device_max_blocks[1]", "got an integer of about 10^400"),
 ])
 def test_in_memory_domain_names_field_and_reason(kwargs, where, reason):
     with pytest.raises(InstanceError) as info:
@@ -226,6 +279,44 @@ def test_domain_edges_are_accepted():
                          [1.0, 1.0], gradient_bits=1.0, bandwidth_hz=8.0)
     Instance.from_arrays([[1.0]], [1.0], [1.0], [VALUE_MAX], gradient_bits=VALUE_MAX, bandwidth_hz=1.0)
     Instance.from_arrays([[1.0]], [1.0], [1.0], [VALUE_MIN], gradient_bits=VALUE_MIN, bandwidth_hz=1.0)
+
+
+def test_family_domain_edges_are_accepted():
+    """Per-block sizes and block counts at the ends of their ranges are valid; c_k = 1 needs no G2 check."""
+    from instances.core import MAX_BLOCKS_PER_DEVICE
+    Instance.from_arrays([[1.0, 1.0]], [1.0, 1.0], [1.0], [1.0], gradient_bits=[VALUE_MIN, VALUE_MAX / 2],
+                         bandwidth_hz=1.0, device_max_blocks=[MAX_BLOCKS_PER_DEVICE])
+    # D M / (B R) = 1e60 for each block; all blocks on one device would be 2e60: refused only with c_k >= 2
+    Instance.from_arrays([[0.0, 0.0]], [1.0, 1.0], [1.0], [1.0], 5e59, 1.0, device_max_blocks=[1])
+    with pytest.raises(InstanceError, match=r"field 'device_max_blocks\[0\]'"):
+        Instance.from_arrays([[0.0, 0.0]], [1.0, 1.0], [1.0], [1.0], 5e59, 1.0, device_max_blocks=[2])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 3), st.data())
+def test_whatever_family_instance_is_accepted_has_normal_derived_quantities(K, M, data):
+    """G1/G2 instances that are accepted have normal per-block uploads and costs, and normal whole-device uploads."""
+    zero_or = lambda: st.one_of(st.just(0.0), positive_values())
+    steps = data.draw(st.lists(st.lists(zero_or(), min_size=M, max_size=M), min_size=K, max_size=K))
+    with np.errstate(over="ignore"):
+        tcp = np.cumsum(np.array(steps), axis=1)
+    rate = data.draw(st.lists(positive_values(), min_size=K, max_size=K))
+    bits = data.draw(st.lists(positive_values(), min_size=M, max_size=M))
+    most = data.draw(st.lists(st.integers(1, 3), min_size=K, max_size=K))
+    band = data.draw(positive_values())
+    try:
+        with np.errstate(all="raise"):
+            inst = Instance.from_arrays(tcp, np.ones(M), np.ones(K), rate, bits, band, device_max_blocks=most)
+    except InstanceError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("<arrays>: field '")
+        return
+    equal_s, full_s = inst.block_upload_equal_s, inst.block_upload_full_s
+    assert _normal(equal_s) and _normal(full_s) and _normal(inst.block_comm_coef)
+    assert np.all(equal_s <= VALUE_MAX) and np.all(full_s >= VALUE_MIN)
+    assert _normal(inst.compute_latency + equal_s) and np.all(inst.compute_latency + equal_s <= VALUE_MAX)
+    several = inst.device_max_blocks >= 2
+    every_block_s = inst.block_bits.sum() * M / (inst.bandwidth_hz * inst.spectral_efficiency)
+    assert _normal(every_block_s) and np.all(every_block_s[several] <= VALUE_MAX)
 
 
 def _normal(values) -> bool:
