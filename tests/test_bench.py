@@ -144,6 +144,37 @@ def test_quick_run_ratios_growth_and_targets_are_consistent(quick_run):
     assert any("than milp" in name for name in measured) and any("linear-search" in name for name in measured)
 
 
+def _typed(rows: list[dict]) -> list[dict]:
+    """bench.csv rows read back with the types bench.plot receives."""
+    out = []
+    for r in rows:
+        out.append(dict(r, K=int(r["K"]), M=int(r["M"]), seed=int(r["seed"]),
+                        seconds=float(r["seconds"]) if r["seconds"] else None))
+    return out
+
+
+def test_quick_run_figure_styles(quick_run, tmp_path):
+    """time_vs_K.png's conventions, from what it plots (no pixels): one colour per M shared by both
+    panels, one (marker, dashes) per method shared by both panels, and a file written again from the CSV."""
+    _, out, _ = quick_run
+    _, rows = read_csv(out / "bench.csv")
+    series = bench.plot_series(_typed(rows))
+    assert set(series) == {"P1", "P2"} and series["P1"] and series["P2"]
+    for panel in series.values():
+        for points in panel.values():
+            assert [k for k, _ in points] == sorted(k for k, _ in points)
+    colors, styles = bench.plot_styles(series)
+    Ms = {M for panel in series.values() for _, M in panel}
+    methods = {m for panel in series.values() for m, _ in panel}
+    assert set(colors) == Ms and len(set(colors.values())) == len(Ms)          # distinct colour per M
+    assert set(styles) == methods and len(set(map(str, styles.values()))) == len(methods)
+    assert len({marker for marker, _ in styles.values()}) == len(methods)        # distinct markers
+    assert {M for _, M in series["P1"]} & {M for _, M in series["P2"]}          # a shared M: same colour
+    path = tmp_path / "again.png"
+    bench.plot(_typed(rows), path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
 def test_growth_exponent_and_time_call():
     assert math.isclose(bench.growth_exponent([10, 20, 40, 80], [3.0, 3.0 * 8, 3.0 * 64, 3.0 * 512]), 3.0)
     calls = []
@@ -233,12 +264,12 @@ def test_bottleneck_rows_equals_definition(matrix, chunk, dense_rows):
     base, offset, prefix = matrix
     K, M = base.shape
     cost = np.where(np.arange(M)[None, :] < prefix[:, None], base + offset[:, None], np.inf)
-    saved = p1.CHUNK_ROWS, p1.DENSE_ROWS
-    p1.CHUNK_ROWS, p1.DENSE_ROWS = chunk, dense_rows
+    saved = bottleneck.CHUNK_ROWS, bottleneck.DENSE_ROWS
+    bottleneck.CHUNK_ROWS, bottleneck.DENSE_ROWS = chunk, dense_rows
     try:
         found = bottleneck.bottleneck_rows(base, offset, prefix)
     finally:
-        p1.CHUNK_ROWS, p1.DENSE_ROWS = saved
+        bottleneck.CHUNK_ROWS, bottleneck.DENSE_ROWS = saved
     assert_same(found, crunch_by_definition(cost))
 
 
@@ -252,12 +283,12 @@ def test_bottleneck_rows_paths_on_a_large_instance():
         cost = np.where(np.arange(M)[None, :] < prefix[:, None], base + offset[:, None], np.inf)
         expected = crunch_by_definition(cost)
         for chunk in (257, 8192):                       # several slices, and one slice
-            saved = p1.CHUNK_ROWS
-            p1.CHUNK_ROWS = chunk
+            saved = bottleneck.CHUNK_ROWS
+            bottleneck.CHUNK_ROWS = chunk
             try:
                 found = bottleneck.bottleneck_rows(base, offset, prefix)
             finally:
-                p1.CHUNK_ROWS = saved
+                bottleneck.CHUNK_ROWS = saved
             assert_same(found, expected)
 
 

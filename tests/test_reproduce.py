@@ -59,6 +59,11 @@ def test_quick_run_writes_every_figure_and_csv(quick):
         assert (out / f"{sweep.key}_draws.csv").exists()
     assert (out / "claims.csv").exists()
     assert "Fig. 8: JBBA / BA" in text and "wrote" in text
+    # every file the run reports is there and not empty
+    listed = [line for line in text.splitlines() if line.startswith("wrote ")]
+    assert listed and int(listed[-1].split()[1]) == len(list(out.iterdir()))
+    for path in out.iterdir():
+        assert path.stat().st_size > 0, path.name
 
 
 def test_summary_csvs_have_the_expected_columns_and_points(quick):
@@ -203,12 +208,57 @@ def test_fig4_table_is_linear_memory_and_about_twice_latency(quick):
     out, _ = quick
     fig4 = pd.read_csv(out / "fig4_cost_model.csv")
     assert tuple(fig4.columns) == rp.FIG4_COLUMNS
-    assert list(fig4["block"]) == list(range(1, 13))
+    assert list(fig4["block"]) == list(range(12))          # 0-based, like the instance files
     steps = np.diff(fig4["memory_gb"])
     assert np.all(steps > 0) and np.allclose(steps, steps[0], rtol=1e-9)       # linear in depth
     assert 1.7 <= fig4["latency_over_shallowest"].iloc[-1] <= 2.3                # "nearly twice"
     assert 11.0 <= fig4["single_device_memory_gb"].iloc[0] <= 12.5              # "nearly 12GB"
     np.testing.assert_allclose(fig4["forward_latency_s"] + fig4["backward_latency_s"], fig4["compute_latency_s"])
+
+
+def test_figures_number_blocks_from_zero(quick):
+    """Fig. 4's CSVs and axes count blocks 0..M-1, block 0 the shallowest (docs/formulation.md, Indexing)."""
+    out, _ = quick
+    measured = out / "fig4_measured.csv"
+    if measured.exists():                       # the shipped profile could be read
+        table = pd.read_csv(measured)
+        assert list(table["block"]) == list(range(len(table)))
+        assert table["measured_latency_over_shallowest"].iloc[0] == pytest.approx(1.0)
+    assert "0-based" in rp.BLOCK_AXIS_LABEL and "block 0 the shallowest" in rp.BLOCK_AXIS_LABEL
+    fig4 = rp.fig4_table(ScenarioParams())
+    assert fig4["block"].iloc[0] == 0 and fig4["latency_over_shallowest"].iloc[0] == 1.0
+
+
+def test_claims_console_marks_every_value_in_or_out_of_the_papers_range(quick):
+    """The console table shows each value of ours with yes / NO / - exactly as claims.csv's marks say."""
+    out, text = quick
+    claims = pd.read_csv(out / "claims.csv")
+    lines = {line.split("  ")[0].strip(): line for line in text.splitlines() if line.strip()}
+    keys = [("ours_exact", "within_paper_range_exact")] + [(f"ours_{k}", f"within_paper_range_{k}")
+                                                           for k in rp.HEURISTIC_KEYS]
+    seen = set()
+    for _, row in claims.iterrows():
+        cells = lines[row["claim"]].split()
+        assert cells[-1] == str(int(row["draws_paired"]))
+        ours = cells[-(2 * len(keys) + 1):-1]               # (value, mark) per scheme, then the paired draws
+        for i, (value_col, mark_col) in enumerate(keys):
+            mark = row[mark_col]
+            expect = "-" if pd.isna(mark) else ("yes" if str(mark) == "True" else "NO")
+            assert ours[2 * i:2 * i + 2] == [f"{row[value_col]:.3f}", expect], (row["claim"], value_col)
+            seen.add(expect)
+    assert {"yes", "NO", "-"} <= seen          # the quick run has claims of every kind
+    assert "yes = inside the paper's range" in text and "NO = outside it" in text
+    # the function itself, on a hand-made table with every mark
+    table = pd.DataFrame([
+        {"claim": "in", "where": "w", "paper": 0.6, "paper_low": 0.5, "paper_high": 0.7, "ours_exact": 0.65,
+         "within_paper_range_exact": True, "draws_paired": 2},
+        {"claim": "out", "where": "w", "paper": 0.6, "paper_low": 0.5, "paper_high": 0.7, "ours_exact": 0.9,
+         "within_paper_range_exact": False, "draws_paired": 2},
+        {"claim": "none", "where": "w", "paper": math.nan, "paper_low": math.nan, "paper_high": math.nan,
+         "ours_exact": 0.1, "within_paper_range_exact": None, "draws_paired": 2}])
+    rendered = {line.split()[0]: line.split() for line in rp.claims_text(table).splitlines()[2:5]}
+    assert rendered["in"][-2:] == ["yes", "2"] and rendered["out"][-2:] == ["NO", "2"]
+    assert rendered["none"][-2:] == ["-", "2"] and "(not stated)" in " ".join(rendered["none"])
 
 
 def test_claims_csv_lists_the_papers_numbers(quick):
@@ -249,7 +299,14 @@ def test_every_registered_dual_ascent_variant_is_shown():
             assert labels[name] == label and key in rp.HEURISTIC_KEYS
     assert labels["dual-ascent"] == "JBBA (Algorithm 3, as published)"
     assert len({s.color for s in rp.SCHEMES}) == len(rp.SCHEMES)           # distinct colours
-    assert len({(s.marker, s.linestyle) for s in rp.SCHEMES}) == len(rp.SCHEMES)   # coinciding lines stay visible
+    # coinciding lines stay visible: every scheme its own marker and its own dash pattern, and the
+    # JBBA lines (which often coincide) markers of decreasing size towards the exact optimum drawn on top
+    assert len({s.marker for s in rp.SCHEMES}) == len(rp.SCHEMES)
+    assert len({s.linestyle for s in rp.SCHEMES}) == len(rp.SCHEMES)
+    jbba = [s.ms for s in rp.SCHEMES if s.problem == "P2"]
+    assert jbba == sorted(jbba, reverse=True) and len(set(jbba)) == len(jbba)
+    lines = rp._ratio_lines()
+    assert len({(marker, str(dashes)) for _, _, _, _, marker, dashes, _ in lines}) == len(lines)
 
 
 # --------------------------------------------------------------------------------------

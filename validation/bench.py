@@ -21,7 +21,9 @@ objective and whether it agrees with the other exact methods.  It writes, in
 ``machine.json``
     CPU, cores, library versions and the command line;
 ``time_vs_K.png``
-    log-log plot of time against K, one line per method and M (P1 and P2 panels).
+    log-log plot of wall time (s) against K, panels (a) P1 and (b) P2; one colour
+    per M (tab10, the same in both panels), one marker and dash pattern per
+    method, open markers, x ticks at the K values run, legends outside the axes.
 
 What is timed
 -------------
@@ -830,36 +832,91 @@ def _load_average() -> list[float] | None:
         return None
 
 
+#: Markers and dash patterns of the methods in ``time_vs_K.png``: method i (in sorted order over both
+#: panels) gets marker i and dashes i (mod the lengths), so a method looks the same in both panels.
+PLOT_MARKERS = ("o", "s", "^", "v", "D", "<", ">", "P", "X", "*", "p", "h", "+", "x", "1", "2")
+PLOT_DASHES = ("-", "--", "-.", ":", (0, (6, 2)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2, 2, 2)))
+
+
+def plot_series(rows: list[dict]) -> dict[str, dict[tuple[str, int], list[tuple[int, float]]]]:
+    """What :func:`plot` draws: per problem, ``(method, M) -> [(K, seconds), ...]`` sorted by K.
+
+    Seed 0, the generator's instances, solved sizes only (status optimal, feasible or done).
+    """
+    out: dict[str, dict[tuple[str, int], list[tuple[int, float]]]] = {"P1": {}, "P2": {}}
+    for r in rows:
+        if (r["problem"] in out and r["seed"] == 0 and r["scenario"] == "generator"
+                and r["status"] in ("optimal", "feasible", "done")):
+            out[r["problem"]].setdefault((r["method"], int(r["M"])), []).append((int(r["K"]), float(r["seconds"])))
+    for series in out.values():
+        for points in series.values():
+            points.sort()
+    return out
+
+
+def plot_styles(series: dict[str, dict[tuple[str, int], list]]) -> tuple[dict[int, str], dict[str, tuple]]:
+    """(colour of each M, (marker, dashes) of each method), shared by both panels.
+
+    One qualitative colour (tab10) per M value, one marker and dash pattern per method.
+    """
+    Ms = sorted({M for s in series.values() for _, M in s})
+    methods = sorted({m for s in series.values() for m, _ in s})
+    colors = {M: f"C{i % 10}" for i, M in enumerate(Ms)}
+    styles = {m: (PLOT_MARKERS[i % len(PLOT_MARKERS)], PLOT_DASHES[i % len(PLOT_DASHES)])
+              for i, m in enumerate(methods)}
+    return colors, styles
+
+
 def plot(rows: list[dict], path: Path) -> None:
-    """Log-log time against K, per method and M (seed 0, solved sizes), P1 and P2 side by side."""
+    """``time_vs_K.png``: log-log wall time against K, (a) P1 and (b) P2 (seed 0, solved sizes).
+
+    Colour = M (one tab10 colour per M value, the same in both panels); marker and dash
+    pattern = method (the same in both panels); open markers, so that methods whose times
+    coincide stay visible.  The x ticks are exactly the K values plotted in each panel;
+    the legends (methods, then M) sit to the right of the axes.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import NullLocator
 
-    styles = {12: "-", 48: "--", 96: ":"}
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-    for ax, problem in zip(axes, ("P1", "P2")):
-        series: dict[tuple, list] = {}
-        for r in rows:
-            if (r["problem"] == problem and r["seed"] == 0 and r["scenario"] == "generator"
-                    and r["status"] in ("optimal", "feasible", "done")):
-                series.setdefault((r["method"], r["M"]), []).append((r["K"], r["seconds"]))
-        methods = sorted({m for m, _ in series})
-        colors = {m: f"C{i}" for i, m in enumerate(methods)}
-        for (method, M), points in sorted(series.items()):
-            points.sort()
+    series = plot_series(rows)
+    colors, styles = plot_styles(series)
+    # slightly different sizes (later methods smaller, drawn on top): coinciding markers stay visible
+    sizes = {m: 7.0 - 0.75 * (i % 3) for i, m in enumerate(sorted(styles))}
+    fig, axes = plt.subplots(2, 1, figsize=(12, 10))
+    legends = []   # the method legends, added as extra artists: bbox_inches="tight" then keeps them whole
+    for ax, letter, problem, what in zip(axes, "ab", ("P1", "P2"), ("BA", "JBBA")):
+        panel = series[problem]
+        for z, ((method, M), points) in enumerate(sorted(panel.items())):
             ks, ts = zip(*points)
-            ax.loglog(ks, ts, styles.get(M, "-."), marker="o", ms=3, color=colors[method],
-                      label=f"{method}, M={M}")
-        ax.set_title(f"{problem}: wall time vs number of devices K")
-        ax.set_xlabel("K (devices)")
-        ax.set_ylabel("seconds (best of repeated runs)")
+            marker, dashes = styles[method]
+            ax.loglog(ks, ts, ls=dashes, marker=marker, ms=sizes[method], mfc="none", mew=1.2, lw=1.2,
+                      color=colors[M], zorder=2 + z)
+        ax.set_title(f"({letter}) {problem} ({what}): wall time against the number of devices K", fontsize=10)
+        ax.set_xlabel("number of devices K (log scale; ticks at the K values run)")
+        ax.set_ylabel("wall time per solve (s)\nmedian of repeated runs; one run for\nMILP, MINLP and the searches",
+                      fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
-        if series:
-            ax.legend(fontsize=7, ncol=2)
+        ks = sorted({k for points in panel.values() for k, _ in points})
+        if ks:
+            ax.set_xticks(ks, [f"{k:,}" for k in ks], rotation=45 if len(ks) > 8 else 0, fontsize=8)
+            ax.xaxis.set_minor_locator(NullLocator())
+        if panel:
+            methods = sorted({m for m, _ in panel})
+            Ms = sorted({M for _, M in panel})
+            first = ax.legend([Line2D([], [], color="black", ls=styles[m][1], marker=styles[m][0], mfc="none")
+                               for m in methods], methods, title="method (marker, dashes)", fontsize=7,
+                              title_fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+            ax.add_artist(first)
+            legends.append(first)
+            ax.legend([Line2D([], [], color=colors[M], lw=3) for M in Ms], [f"M = {M}" for M in Ms],
+                      title="blocks M (colour)", fontsize=7, title_fontsize=7, loc="lower left",
+                      bbox_to_anchor=(1.01, 0.0), borderaxespad=0.0)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight", bbox_extra_artists=legends)   # legends outside the axes kept
     plt.close(fig)
 
 

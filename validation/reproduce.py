@@ -148,13 +148,16 @@ class Scheme:
     solver: str    #: registry name
     color: str
     marker: str = "o"      #: marker at every data point (lines that coincide stay visible)
-    linestyle: str = "-"
+    linestyle: str | tuple = "-"   #: matplotlib ``ls``: a name or an (offset, dashes) tuple, distinct per scheme
+    ms: float = 5.0        #: marker size: schemes that often coincide get different sizes (larger drawn first)
 
 
-#: The dual-ascent heuristics for P2, shown when registered: (registry name, key, label, colour, marker, dashes).
-DUAL_ASCENT_VARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
-    ("dual-ascent", "jbba", "JBBA (Algorithm 3, as published)", "tab:orange", "s", "--"),
-    ("dual-ascent-rich", "jbba_rich", "JBBA (dual ascent, improved)", "tab:purple", "^", "-."),
+#: The dual-ascent heuristics for P2, shown when registered: (registry name, key, label, colour, marker, dashes,
+#: marker size).  The sizes decrease towards the exact optimum (drawn last, on top), so that when the three
+#: JBBA lines coincide every marker still shows: a large open square, a smaller open triangle, an x inside.
+DUAL_ASCENT_VARIANTS: tuple[tuple[str, str, str, str, str, str, float], ...] = (
+    ("dual-ascent", "jbba", "JBBA (Algorithm 3, as published)", "tab:orange", "s", "--", 8.0),
+    ("dual-ascent-rich", "jbba_rich", "JBBA (dual ascent, improved)", "tab:purple", "^", "-.", 6.5),
 )
 
 
@@ -162,12 +165,13 @@ def _schemes() -> tuple[Scheme, ...]:
     """The benchmarks, BA, every registered dual-ascent variant, and the exact JBBA optimum."""
     from solvers import REGISTRY
 
-    out = [Scheme("comm_aware", "comm-aware (benchmark)", "P1", "comm-aware", "tab:gray", "v", "-"),
-           Scheme("compute_aware", "compute-aware (benchmark)", "P1", "compute-aware", "tab:brown", "<", "-"),
-           Scheme("ba", "BA (CRUNCH, P1 optimum)", "P1", "crunch", "tab:blue", "o", "-")]
-    out += [Scheme(key, label, "P2", name, color, marker, dashes)
-            for name, key, label, color, marker, dashes in DUAL_ASCENT_VARIANTS if ("P2", name) in REGISTRY]
-    out.append(Scheme("jbba_exact", "JBBA exact (P2 optimum, oracle)", "P2", "exact", "tab:red", "x", ":"))
+    out = [Scheme("comm_aware", "comm-aware (benchmark)", "P1", "comm-aware", "tab:gray", "v", (0, (6, 2)), 6.0),
+           Scheme("compute_aware", "compute-aware (benchmark)", "P1", "compute-aware", "tab:brown", "<",
+                  (0, (3, 1, 1, 1, 1, 1)), 6.0),
+           Scheme("ba", "BA (CRUNCH, P1 optimum)", "P1", "crunch", "tab:blue", "o", "-", 6.0)]
+    out += [Scheme(key, label, "P2", name, color, marker, dashes, ms)
+            for name, key, label, color, marker, dashes, ms in DUAL_ASCENT_VARIANTS if ("P2", name) in REGISTRY]
+    out.append(Scheme("jbba_exact", "JBBA exact (P2 optimum, oracle)", "P2", "exact", "tab:red", "x", ":", 5.0))
     return tuple(out)
 
 
@@ -529,9 +533,11 @@ def table_sources() -> pd.DataFrame:
 # Fig. 4 and the claims
 # --------------------------------------------------------------------------------------
 def fig4_table(params: ScenarioParams) -> pd.DataFrame:
-    """Per block depth: memory mu_m (GB), single-device memory, t_F, t_B(m), I (t_F + t_B(m)) (s).
+    """Per block m: memory mu_m (GB), single-device memory, t_F, t_B(m), I (t_F + t_B(m)) (s).
 
     From :class:`instances.costmodel.EncoderCostModel` on the normalised device (f = 1).
+    ``block`` is 0-based like the instance files (block 0, the shallowest, backpropagates
+    through one layer; block m through m + 1 when every layer is a block).
     """
     cm = params.model
     M = cm.num_layers
@@ -539,7 +545,7 @@ def fig4_table(params: ScenarioParams) -> pd.DataFrame:
     t_b = cm.backward_latency_s(M)
     total = params.local_iterations * (cm.forward_latency_s + t_b)
     return pd.DataFrame({
-        "block": np.arange(1, M + 1), "memory_gb": mu_gb,
+        "block": np.arange(M), "memory_gb": mu_gb,
         "single_device_memory_gb": cm.single_device_memory_bytes / 1e9,
         "forward_latency_s": params.local_iterations * cm.forward_latency_s,
         "backward_latency_s": params.local_iterations * t_b,
@@ -628,6 +634,58 @@ def claims(summaries: dict[str, pd.DataFrame], draws: dict[str, pd.DataFrame], f
     return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
 
 
+#: How :func:`claims_text` marks a value of ours: inside the paper's range, outside it, no range stated.
+RANGE_MARKS = {True: "yes", False: "NO", None: "-"}
+
+
+def _range_mark(value) -> str:
+    """``within_paper_range_*`` (True / False / None, or as read back from the CSV) -> its mark."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return RANGE_MARKS[None]
+    if isinstance(value, str):
+        value = {"true": True, "false": False}.get(value.strip().lower())
+        return RANGE_MARKS[value]
+    return RANGE_MARKS[bool(value)]
+
+
+def claims_text(claims_table: pd.DataFrame) -> str:
+    """The console form of ``claims.csv``: every value of ours followed by its range mark.
+
+    ``yes`` = inside the paper's range (``paper_low`` .. ``paper_high``), ``NO`` = outside,
+    ``-`` = the paper states no number; the marks are the ``within_paper_range_*`` columns.
+    O(claims).
+
+    >>> t = pd.DataFrame([dict(claim="c", where="w", paper=0.6, paper_low=0.55, paper_high=0.65, ours_exact=0.7,
+    ...                        within_paper_range_exact=False, draws_paired=3)])
+    >>> claims_text(t).splitlines()[2].split()
+    ['c', 'w', '0.600', '(0.550-0.650)', '0.700', 'NO', '3']
+    """
+    keys = [("exact", "ours_exact", "within_paper_range_exact", "ours, exact")]
+    keys += [(k, f"ours_{k}", f"within_paper_range_{k}", f"ours, {k}") for k in HEURISTIC_KEYS
+             if f"ours_{k}" in claims_table.columns]
+    header = ["claim", "where", "paper (range)"] + [title for *_, title in keys] + ["paired draws"]
+    rows = []
+    for _, r in claims_table.iterrows():
+        if math.isfinite(r["paper_low"]):
+            paper = f"{r['paper']:.3f} ({r['paper_low']:.3f}-{r['paper_high']:.3f})"
+        else:
+            paper = "(not stated)"
+        ours = [f"{r[value]:.3f} {_range_mark(r[mark]):<3}" for _, value, mark, _ in keys]
+        rows.append([str(r["claim"]), str(r["where"]), paper, *ours, str(int(r["draws_paired"]))])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(wd) if i < 2 else h.rjust(wd) for i, (h, wd) in enumerate(zip(header, widths))),
+             "  ".join("-" * wd for wd in widths)]
+    for row in rows:
+        lines.append("  ".join(c.ljust(wd) if i < 2 else c.rjust(wd) for i, (c, wd) in enumerate(zip(row, widths))))
+    lines.append("")
+    named = [f"{s.key} = {s.label}" for s in SCHEMES if s.key in HEURISTIC_KEYS and f"ours_{s.key}" in claims_table]
+    if named:
+        lines.append("; ".join(named))
+    lines.append(f"after each value of ours: {RANGE_MARKS[True]} = inside the paper's range, {RANGE_MARKS[False]} = "
+                 f"outside it, {RANGE_MARKS[None]} = no range stated (claims.csv: within_paper_range_*)")
+    return "\n".join(lines) + "\n"
+
+
 # --------------------------------------------------------------------------------------
 # Figures (matplotlib, Agg)
 # --------------------------------------------------------------------------------------
@@ -638,54 +696,65 @@ def _pyplot():
     return plt
 
 
-def plot_fig4(table: pd.DataFrame, path: Path, measured: pd.DataFrame | None = None) -> None:
-    """Fig. 4 analogue: memory per block (bars, single-device line) and latency per block.
+#: x-axis label of every figure that numbers blocks (the convention of docs/formulation.md, "Indexing").
+BLOCK_AXIS_LABEL = "block m (0-based; block 0 the shallowest)"
 
-    With ``measured`` (:func:`instances.profile.fig4_comparison` of a profile
-    measured on a CPU), two more panels put the measured shape beside the
-    analytic one at the profile's batch and sequence length: latency relative
-    to the shallowest block, and memory per block.
+
+def plot_fig4(table: pd.DataFrame, path: Path, measured: pd.DataFrame | None = None) -> None:
+    """Fig. 4 analogue: (a) memory per block (bars, single-device line), (b) latency per block.
+
+    With ``measured`` (:func:`_measured_fig4`: a profile measured on a CPU),
+    two more panels put the measured shape beside the analytic one at the
+    profile's batch and sequence length: (c) latency relative to the
+    shallowest block, (d) memory per block.  Blocks are numbered from 0 (as in
+    the instance files), the ticks are at every block, and the legends sit to
+    the right of the axes.
     """
     plt = _pyplot()
     rows = 1 if measured is None else 2
-    fig, axes = plt.subplots(rows, 2, figsize=(10, 3.8 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, 2, figsize=(14, 3.9 * rows), squeeze=False)
     ax_m, ax_t = axes[0]
     blocks = table["block"].to_numpy()
     ax_m.bar(blocks, table["memory_gb"], color="tab:blue", label="one block (multi-device DEFT)")
-    ax_m.axhline(table["single_device_memory_gb"].iloc[0], color="tab:red", ls="--",
-                 label=f"single-device fine-tuning ({table['single_device_memory_gb'].iloc[0]:.1f} GB)")
-    ax_m.set(xlabel="block depth m (backpropagation through m layers)", ylabel="memory (GB)",
+    ax_m.axhline(table["single_device_memory_gb"].iloc[0], color="tab:red", ls="--", zorder=3,
+                 label=f"single-device fine-tuning\n({table['single_device_memory_gb'].iloc[0]:.1f} GB)")
+    ax_m.set(xlabel=BLOCK_AXIS_LABEL + "\n(block m backpropagates through m + 1 layers)", ylabel="memory (GB)",
              title="(a) memory to compute one block's gradient",
-             ylim=(0, 1.25 * table["single_device_memory_gb"].iloc[0]))
-    ax_m.legend(fontsize=8, loc="upper left")
+             ylim=(0, 1.1 * table["single_device_memory_gb"].iloc[0]))
     ax_t.bar(blocks, table["forward_latency_s"], color="tab:gray", label="forward t_F")
     ax_t.bar(blocks, table["backward_latency_s"], bottom=table["forward_latency_s"], color="tab:orange",
-             label="backward t_B(m)")
-    ax_t.set(xlabel="block depth m", ylabel="latency per round, reference device (s)",
+             hatch="//", edgecolor="white", label="backward t_B(m)")
+    ax_t.set(xlabel=BLOCK_AXIS_LABEL, ylabel="latency per round,\nreference device (s)",
              title=f"(b) computation latency (deepest / shallowest = {table['latency_over_shallowest'].iloc[-1]:.2f})")
-    ax_t.set_ylim(0, 1.45 * float(table["compute_latency_s"].max()))
-    ax_t.legend(fontsize=8, loc="upper left")
+    ax_t.set_ylim(0, 1.1 * float(table["compute_latency_s"].max()))
     for ax in (ax_m, ax_t):
         ax.set_xticks(blocks)
+        _outside_legend(ax)
     if measured is not None:
         ax_c, ax_d = axes[1]
         mblocks = measured["block"].to_numpy()
-        where = (f"measured on {measured.attrs.get('machine', 'this CPU')}, batch {measured.attrs.get('batch_size')}, "
+        where = (f"measured on {measured.attrs.get('machine', 'this CPU')},\nbatch {measured.attrs.get('batch_size')}, "
                  f"sequence {measured.attrs.get('seq_len')}")
-        ax_c.plot(mblocks, measured["analytic_latency_over_shallowest"], "s--", color="tab:gray", label="analytic")
-        ax_c.plot(mblocks, measured["measured_latency_over_shallowest"], "o-", color="tab:green",
-                  label=f"measured (fit R² = {measured.attrs.get('measured_latency_r2', float('nan')):.3f})")
-        ax_c.set(xlabel="block depth m", ylabel="latency / latency of block 1",
+        ax_c.plot(mblocks, measured["analytic_latency_over_shallowest"], ls="--", marker="s", ms=7, mfc="none",
+                  color="tab:gray", label="analytic", zorder=3)
+        ax_c.plot(mblocks, measured["measured_latency_over_shallowest"], ls="-", marker="o", ms=4.5,
+                  color="tab:green", zorder=4,
+                  label=f"measured\n(fit R² = {measured.attrs.get('measured_latency_r2', float('nan')):.3f})")
+        ax_c.set(xlabel=BLOCK_AXIS_LABEL, ylabel="latency / latency of block 0\n(ratio, dimensionless)",
                  title="(c) latency shape: measured vs analytic")
-        ax_d.plot(mblocks, measured["analytic_memory_gb"], "s--", color="tab:gray", label="analytic")
-        ax_d.plot(mblocks, measured["measured_memory_gb"], "o-", color="tab:green", label="measured (tensor memory)")
-        ax_d.set(xlabel="block depth m", ylabel="memory (GB)", title="(d) memory per block: measured vs analytic")
+        ax_d.plot(mblocks, measured["analytic_memory_gb"], ls="--", marker="s", ms=7, mfc="none", color="tab:gray",
+                  label="analytic", zorder=3)
+        ax_d.plot(mblocks, measured["measured_memory_gb"], ls="-", marker="o", ms=4.5, color="tab:green", zorder=4,
+                  label="measured\n(tensor memory)")
+        ax_d.set(xlabel=BLOCK_AXIS_LABEL, ylabel="memory (GB)", title="(d) memory per block: measured vs analytic")
         for ax in (ax_c, ax_d):
             ax.set_xticks(mblocks)
-            ax.legend(fontsize=8, loc="upper left")
-        ax_c.text(0.98, 0.02, where, transform=ax_c.transAxes, ha="right", va="bottom", fontsize=7)
-    fig.suptitle("Fig. 4 analogue: RoBERTa-base, LoRA r = 8 (a, b: cost model, batch 32; "
-                 "c, d: profile measured on this machine)" if measured is not None else
+            ax.grid(alpha=0.3)
+            _outside_legend(ax)
+        # the measurement's conditions go under the legend, off the data
+        ax_c.text(1.02, 0.0, where, transform=ax_c.transAxes, ha="left", va="bottom", fontsize=7)
+    fig.suptitle("Fig. 4 analogue: RoBERTa-base, LoRA r = 8 ((a), (b): cost model, batch 32; "
+                 "(c), (d): profile measured on this machine)" if measured is not None else
                  "Fig. 4 analogue: RoBERTa-base, LoRA r = 8, batch 32 (cost model)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -701,9 +770,15 @@ def _measured_fig4() -> pd.DataFrame | None:
     try:
         from instances.profile import SHIPPED_COST_MODEL, fig4_comparison
 
-        return fig4_comparison(SHIPPED_COST_MODEL)
+        table = fig4_comparison(SHIPPED_COST_MODEL)
     except Exception:   # noqa: BLE001 - the figure is drawn without the measured panels
         return None
+    # rows in depth order, numbered from 0 like the instance files and the other Fig. 4 columns
+    attrs = dict(table.attrs)
+    table = table.sort_values("block", kind="stable").reset_index(drop=True)
+    table["block"] = np.arange(len(table))
+    table.attrs.update(attrs)
+    return table
 
 
 #: The paper's values drawn as markers on the ratio panels: (sweep, x, ratio kind, value, low, high).
@@ -722,16 +797,27 @@ def _paper_markers() -> list[tuple[str, float, str, float, float, float]]:
 _KIND_COLORS = {"ba_comm": "tab:blue", "jbba_ba": "tab:red", "jbba_comm": "tab:green"}
 
 
-def _ratio_lines() -> list[tuple[str, str, str, str, str, str]]:
-    """(legend, scheme, column, colour, marker, dashes) of the ratio panel."""
-    lines = [("BA / comm-aware", "ba", "ratio_to_comm_aware", _KIND_COLORS["ba_comm"], "o", "-")]
+def _ratio_lines() -> list[tuple[str, str, str, str, str, object, float]]:
+    """(legend, scheme, column, colour, marker, dashes, marker size) of the ratio panel (b).
+
+    Every line has its own (marker, dashes) pair; the dual-ascent variants and the exact
+    optimum keep their scheme's marker and size, so that when their ratios coincide the
+    large open marker, the smaller open one and the x inside them all stay visible.
+    """
+    lines = [("BA / comm-aware", "ba", "ratio_to_comm_aware", _KIND_COLORS["ba_comm"], "o", "-", 6.0)]
     for scheme in SCHEMES:
         if scheme.key in HEURISTIC_KEYS:
             lines.append((f"{scheme.label} / BA", scheme.key, "ratio_to_ba", scheme.color, scheme.marker,
-                          scheme.linestyle))
-    lines.append(("JBBA exact / BA", "jbba_exact", "ratio_to_ba", _KIND_COLORS["jbba_ba"], "x", ":"))
-    lines.append(("JBBA exact / comm-aware", "jbba_exact", "ratio_to_comm_aware", _KIND_COLORS["jbba_comm"], "D", "-"))
+                          scheme.linestyle, scheme.ms))
+    lines.append(("JBBA exact / BA", "jbba_exact", "ratio_to_ba", _KIND_COLORS["jbba_ba"], "x", ":", 5.0))
+    lines.append(("JBBA exact / comm-aware", "jbba_exact", "ratio_to_comm_aware", _KIND_COLORS["jbba_comm"], "D",
+                  (0, (6, 2)), 5.5))
     return lines
+
+
+#: Line style of each statistic of the gap panel (c): (column suffix, legend, dashes, marker size, filled).
+_GAP_STATS = (("mean", "mean", "-", 7.0, False), ("p90", "90th percentile", "--", 5.0, False),
+              ("max", "maximum", ":", 3.5, True))
 
 
 def _outside_legend(ax, **kw) -> None:
@@ -741,79 +827,97 @@ def _outside_legend(ax, **kw) -> None:
 
 def plot_sweep(summary: pd.DataFrame, sweep: Sweep, path: Path, draws_per_point: int) -> None:
     """Three panels: (a) mean latency with IQR bands; (b) paired ratios with the paper's values;
-    (c) each dual-ascent variant's gap to the exact optimum.  Ticks at the swept values."""
+    (c) each dual-ascent variant's gap to the exact optimum.
+
+    Every line has its own colour, marker and dash pattern; markers are open and of
+    decreasing size towards the exact optimum, which is drawn on top (``zorder``), so
+    that lines which coincide stay visible.  The paper's stars are drawn under our
+    lines.  Legends sit to the right of the axes; the x ticks are the swept values.
+    """
     plt = _pyplot()
+    from matplotlib.ticker import NullLocator
+
     fig, (ax_l, ax_r, ax_g) = plt.subplots(3, 1, figsize=(10.5, 10.5), sharex=True,
                                            gridspec_kw={"height_ratios": [3, 2, 1.6]})
     xs = sorted(set(summary["x"]))
-    for scheme in SCHEMES:
+    for z, scheme in enumerate(SCHEMES):
         s = summary[summary["scheme"] == scheme.key].sort_values("x")
         low, high = s["infeasible_frac"].min(), s["infeasible_frac"].max()
         spread = f"{low:.0%}" if round(100 * low) == round(100 * high) else f"{low:.0%}-{high:.0%}"
         label = scheme.label + (f"\n[infeasible on {spread} of draws]" if high > 0 else "")
-        ax_l.plot(s["x"], s["mean_s"], scheme.linestyle, marker=scheme.marker, ms=5, mfc="none",
-                  color=scheme.color, label=label)
-        ax_l.fill_between(s["x"], s["q25_s"], s["q75_s"], color=scheme.color, alpha=0.12, lw=0)
+        ax_l.plot(s["x"], s["mean_s"], ls=scheme.linestyle, marker=scheme.marker, ms=scheme.ms, mfc="none",
+                  mew=1.3, color=scheme.color, label=label, zorder=3 + z)
+        ax_l.fill_between(s["x"], s["q25_s"], s["q75_s"], color=scheme.color, alpha=0.12, lw=0, zorder=1)
     ax_l.set_yscale("log")
     ax_l.set(ylabel="round latency (s)")
     ax_l.set_title(f"(a) {sweep.figure} analogue: mean round latency over each scheme's feasible draws "
                    f"({draws_per_point} draws per point; band = interquartile range)", fontsize=9)
     _outside_legend(ax_l)
     ax_l.grid(alpha=0.3, which="both")
-    for name, key, column, color, marker, dashes in _ratio_lines():
+    for z, (name, key, column, color, marker, dashes, ms) in enumerate(_ratio_lines()):
         s = summary[summary["scheme"] == key].sort_values("x")
-        ax_r.plot(s["x"], s[column], dashes, marker=marker, ms=5, mfc="none", color=color, label=name)
+        ax_r.plot(s["x"], s[column], ls=dashes, marker=marker, ms=ms, mfc="none", mew=1.3, color=color, label=name,
+                  zorder=3 + z)
     first = True
     for sw, x, kind, value, low, high in _paper_markers():
         if sw != sweep.key or not (summary["x"] == x).any():
             continue
-        ax_r.errorbar([x], [value], yerr=[[value - low], [high - value]], fmt="*", ms=12, color=_KIND_COLORS[kind],
-                      mec="black", capsize=4, label="paper (star; bar = Table I range)" if first else None)
+        ax_r.errorbar([x], [value], yerr=[[value - low], [high - value]], fmt="*", ms=13, color=_KIND_COLORS[kind],
+                      mec="black", alpha=0.75, capsize=4, zorder=2,
+                      label="paper (star; bar = Table I range)" if first else None)
         first = False
-    ax_r.set(ylabel="paired ratio of means")
+    ax_r.set(ylabel="paired ratio of mean\nlatencies (dimensionless)")
     ax_r.set_title("(b) paired latency ratios (sum over the draws where both schemes are feasible)", fontsize=9)
     _outside_legend(ax_r)
     ax_r.grid(alpha=0.3)
+    z = 3
     for scheme in SCHEMES:
         if scheme.key not in HEURISTIC_KEYS:
             continue
         s = summary[summary["scheme"] == scheme.key].sort_values("x")
-        ax_g.plot(s["x"], 100 * s["gap_to_exact_mean"], "-", marker=scheme.marker, ms=5, mfc="none",
-                  color=scheme.color, label=f"{scheme.label}: mean")
-        ax_g.plot(s["x"], 100 * s["gap_to_exact_p90"], "--", marker=scheme.marker, ms=3, color=scheme.color,
-                  label="  90th percentile")
-        ax_g.plot(s["x"], 100 * s["gap_to_exact_max"], ":", marker=scheme.marker, ms=3, color=scheme.color,
-                  label="  maximum")
+        for stat, name, dashes, ms, filled in _GAP_STATS:
+            ax_g.plot(s["x"], 100 * s[f"gap_to_exact_{stat}"], ls=dashes, marker=scheme.marker, ms=ms, mew=1.2,
+                      mfc=scheme.color if filled else "none", color=scheme.color, zorder=z,
+                      label=f"{scheme.label}: {name}" if stat == "mean" else f"  {name}")
+            z += 1
     ax_g.set_yscale("symlog", linthresh=0.1)
+    gaps = summary[summary["scheme"].isin(HEURISTIC_KEYS)][[f"gap_to_exact_{s[0]}" for s in _GAP_STATS]]
+    top = 100 * float(np.nanmax(gaps.to_numpy(float))) if np.isfinite(gaps.to_numpy(float)).any() else 1.0
+    ticks = [0.0] + [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100) if t <= 1.5 * max(top, 0.2)]
+    ax_g.set_yticks(ticks, [f"{t:g}" for t in ticks])      # plain labels, every decade step 1-2-5
+    ax_g.yaxis.set_minor_locator(NullLocator())
     ax_g.set(xlabel=sweep.label, ylabel="gap to exact JBBA (%)\n(symlog)")
     ax_g.set_title("(c) dual-ascent heuristics: T / T* - 1 over the draws", fontsize=9)
     _outside_legend(ax_g)
     ax_g.grid(alpha=0.3, which="both")
     ax_g.set_xticks(xs, [f"{x:g}" for x in xs])
+    ax_g.xaxis.set_minor_locator(NullLocator())
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
 def plot_table(table: pd.DataFrame, path: Path) -> None:
-    """Table I analogue: per task, the paper's ratios (inputs) beside ours (results)."""
+    """Table I analogue: per task, the paper's ratios (inputs, light hatched bars) beside ours (results,
+    solid bars in the same colour), and each dual-ascent variant's ratio as an open marker on top."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(11, 4.2))
+    fig, ax = plt.subplots(figsize=(12, 4.2))
     x = np.arange(len(table))
     w = 0.2
-    ax.bar(x - 1.5 * w, table["input_paper_ba_over_comm"], w, color="tab:blue", alpha=0.45,
+    ax.bar(x - 1.5 * w, table["input_paper_ba_over_comm"], w, color="tab:blue", alpha=0.4,
            hatch="//", label="paper BA / comm-aware (input: its Table I)")
     ax.bar(x - 0.5 * w, table["result_ours_ba_over_comm"], w, color="tab:blue", label="ours BA / comm-aware (result)")
-    ax.bar(x + 0.5 * w, table["input_paper_jbba_over_ba"], w, color="tab:orange", alpha=0.45,
+    ax.bar(x + 0.5 * w, table["input_paper_jbba_over_ba"], w, color="tab:red", alpha=0.35,
            hatch="//", label="paper JBBA / BA (input: its Table I)")
     ax.bar(x + 1.5 * w, table["result_ours_jbba_exact_over_ba"], w, color="tab:red",
            label="ours JBBA exact / BA (result)")
-    for scheme in SCHEMES:
+    for z, scheme in enumerate(SCHEMES):
         if scheme.key in HEURISTIC_KEYS:
-            ax.plot(x + 1.5 * w, table[f"result_ours_{scheme.key}_over_ba"], scheme.marker, ms=7, mfc="none",
-                    mew=1.5, color=scheme.color, label=f"ours {scheme.label} / BA (result)")
+            ax.plot(x + 1.5 * w, table[f"result_ours_{scheme.key}_over_ba"], ls="none", marker=scheme.marker,
+                    ms=scheme.ms + 1, mfc="none", mew=1.5, color=scheme.color, zorder=4 + z,
+                    label=f"ours {scheme.label} / BA (result)")
     ax.set_xticks(x, table["task"])
-    ax.set(ylabel="ratio of times to target", ylim=(0, 1.05), xlabel="GLUE task")
+    ax.set(ylabel="ratio of times to target\n(dimensionless)", ylim=(0, 1.05), xlabel="GLUE task")
     ax.set_title("Table I analogue, K = 20, 10 dB, 100 MHz: paper = its Table I (input); ours = ratio of our mean\n"
                  "round latencies (result), equal for every task by construction; times to target are fitted (CSV)",
                  fontsize=9)
@@ -988,11 +1092,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except (ValueError, OSError) as exc:
         stderr.write(f"error: {exc}\n")
         return 2
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 70):
-        shown = ["claim", "where", "paper", "paper_low", "paper_high", "ours_exact", "within_paper_range_exact"]
-        shown += [f"ours_{k}" for k in HEURISTIC_KEYS] + ["draws_paired"]
-        stdout.write(result.claims[shown].to_string(index=False, float_format="%.3f"))
-    stdout.write(f"\n\nwrote {len(result.files)} files to {result.out}/ in {result.seconds:.0f} s\n")
+    stdout.write(claims_text(result.claims))
+    stdout.write(f"\nwrote {len(result.files)} files to {result.out}/ in {result.seconds:.0f} s\n")
     if result.problems:
         stderr.write(f"{len(result.problems)} consistency problem(s):\n")
         for line in result.problems[:50]:

@@ -129,8 +129,8 @@ PARAMETERS = tuple(DEFAULTS)
 #: Units and axis labels of the parameters.
 PARAMETER_LABELS = {
     "path_loss_db": "average path loss PL (dB)",
-    "path_loss_exponent": "path-loss exponent alpha (distance model; 0 = none)",
-    "cf_halfwidth": "compute-factor half-width w: f_k ~ U[1-w, 1+w]",
+    "path_loss_exponent": "path-loss exponent alpha (dimensionless; distance model, 0 = none)",
+    "cf_halfwidth": "compute-factor half-width w (dimensionless): f_k ~ U[1-w, 1+w]",
     "memory_min_gb": "memory budget lower end (GB)",
     "memory_max_gb": "memory budget upper end (GB)",
     "local_iterations": "local iterations I per round",
@@ -443,8 +443,9 @@ def plot_study(table: pd.DataFrame, path: Path, draws: int) -> None:
             ax.set_title(f"({next(letters)}) {title}", fontsize=8)
             cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
             cb.ax.tick_params(labelsize=6)
-            cb.set_label("claims held" if column == "claims_held" else "paired ratio of mean latencies"
-                         if column != "widen" else "difference of ratios", fontsize=6)
+            cb.set_label("claims held (count)" if column == "claims_held" else
+                         "paired ratio of mean latencies (dimensionless)" if column != "widen" else
+                         "difference of ratios (dimensionless)", fontsize=6)
     verdict = ("outlined cells: every stated number holds" if any_all
                else "no cell where every stated number holds")
     fig.suptitle(f"Calibration study, exact optima (BA = P1 optimum, JBBA* = P2 optimum), M = 12, "
