@@ -233,7 +233,9 @@ def test_every_claim_on_the_shipped_corpus_is_certified():
     report = compare_paths([ROOT / "instances"], solvers=["crunch", "linear-search", "exact", "milp"],
                            time_limit=60)
     claims = [r for r in report.rows if r["status"] in ("optimal", "infeasible")]
-    assert claims and all(r["certified"] for r in claims), [r for r in claims if not r["certified"]]
+    # where the family defines no certificate (docs/certificates.md, section 3) the claim says so
+    assert claims and all(r["certified"] or "no certificate is defined for" in r["message"] for r in claims), \
+        [r for r in claims if not r["certified"]]
     assert report.issues == []
     table = report.method_table().set_index(["problem", "solver"])
     assert (table["uncertified"] == 0).all()

@@ -100,11 +100,14 @@ def group_table(group: Group):
 
 def _certified_text(o: Outcome) -> str:
     """``yes`` (a verified certificate), ``FAIL`` (one that does not verify), ``withdrawn``
-    (a claim that could not be certified), or ``-`` (no claim)."""
+    (a claim that could not be certified), ``none defined`` (a claim where the family has no
+    certificate, see docs/certificates.md), or ``-`` (no claim)."""
     r = o.result
     if r.certificate is not None:
         return "yes" if o.check.ok else "FAIL"
-    return "withdrawn" if "uncertified" in r.info else "-"
+    if "uncertified" in r.info:
+        return "withdrawn"
+    return "none defined" if r.info.get("certificate") else "-"
 
 
 def _verdict_text(group: Group) -> str:
