@@ -170,13 +170,14 @@ assert same(model.T.value, p1_optimum, 1e-6) and same(p1_latency(example, milp_a
 # `0..n_k - 1` whose latency is at most T and that fit its memory: a *prefix*,
 # because rows are sorted. So the devices able to take a block are nested: a
 # device reaching a deep block reaches every shallower one. Hall's theorem then
-# reduces to one condition per depth: *at least i devices must reach the i-th
-# deepest block*, i.e. with the counts sorted `n_(1) <= ... <= n_(K)`,
+# reduces to one condition per depth: *at least M - j devices must reach block
+# j* (blocks j..M-1 are M - j blocks), i.e. with the counts sorted
+# `n_(0) <= ... <= n_(K-1)` (0-based ranks),
 #
-#     n_(K-M+i) >= i  for i = 1..M.
+#     n_(K-M+j) >= j + 1  for j = 0..M-1.
 #
-# The toolkit prints the *Hall slack* `n_(K-M+i) - i`; all >= 0 means feasible.
-# At T = 6 s, for instance:
+# The toolkit prints the *Hall slack* `n_(K-M+j) - (j + 1)` for j = 0..M-1;
+# all >= 0 means feasible. At T = 6 s, for instance:
 
 # %%
 from solvers.p1 import assignment_from_counts, hall_check, hall_slack  # noqa: E402
@@ -184,7 +185,7 @@ from solvers.p1 import assignment_from_counts, hall_check, hall_slack  # noqa: E
 counts_at_6 = (cost <= 6.0).sum(axis=1)            # prefix length of each row under T = 6 s
 print("n_k(6 s) =", counts_at_6.tolist(), " Hall slack =", hall_slack(counts_at_6, 3).tolist(),
       " feasible:", hall_check(counts_at_6, 3))
-# the proof's matching: block i (1-based) to the device of rank K-M+i
+# the proof's matching: block j to the device of rank K-M+j (0-based ranks, counts ascending)
 print("matching from the proof: block -> device", assignment_from_counts(counts_at_6, 3).tolist())
 assert hall_check(counts_at_6, 3) == (brute_force(example, lambda d: p1_latency(example, d))[0] <= 6.0)
 

@@ -15,18 +15,20 @@ plus the gradient size D (bits) and the memory of single-device fine-tuning.
 
 Block numbering
 ---------------
-Block m (m = 1..M) sits in encoder layer :math:`d_m`, counted from the
-output (layer 1 is the last, top layer), and its gradient needs a
-backpropagation through :math:`d_m` layers; blocks are numbered shallow to
-deep, so :math:`d_m` is non-decreasing.
+Blocks are numbered m = 0..M-1, shallow to deep, as everywhere in the toolkit
+(``docs/formulation.md``, "Indexing"): block 0 is the shallowest.  Block m
+sits in the layer at depth :math:`d_m` from the output, a layer *count*
+(depth 1 is the top layer, depth L the bottom one), and its gradient needs a
+backpropagation through :math:`d_m` layers; :math:`d_m` is non-decreasing in m.
 
-* M <= L (the number of layers, 12): :math:`d_m = m`, one block per layer.
-  With M = L every layer is a block; with M < L only the top M layers carry
-  tunable blocks.
+* M <= L (the number of layers, 12): :math:`d_m = m + 1`, one block per
+  layer.  With M = L every layer is a block; with M < L only the top M layers
+  carry tunable blocks.
 * M > L: the M blocks span the whole model, each layer's LoRA parameters
-  split among the :math:`n_j` blocks placed in layer j: every layer carries
+  split among the :math:`n_j` blocks placed in the layer at depth j
+  (j = 1..L, a layer count like :math:`d_m`): every layer carries
   :math:`q = \lfloor M/L \rfloor` blocks and the top :math:`M \bmod L` layers
-  one more.  A block of layer j holds :math:`\lceil n_\text{block} / n_j \rceil`
+  one more.  A block of the layer at depth j holds :math:`\lceil n_\text{block} / n_j \rceil`
   LoRA parameters (the largest share of an even split, so a block is never
   under-counted, and shares grow with depth).  The architecture and the
   workload stay those of the model, so the deepest block needs about the
@@ -81,8 +83,9 @@ Activations kept for the backward pass of one layer, in half precision
 
 with a attention heads.  To compute block m's gradient a device stores the
 frozen weights (all of them: the forward pass runs the whole model), the
-activations of the m layers it backpropagates through (the layers below are
-run without keeping activations), and block m's LoRA parameters and gradients:
+activations of the :math:`d_m` layers it backpropagates through (:math:`d_m = m + 1`
+for M <= L; the layers below are run without keeping activations), and block
+m's LoRA parameters and gradients:
 
 .. math::
 
@@ -293,7 +296,7 @@ class EncoderCostModel:
         return self.num_layers * self.layer_forward_flops
 
     def backward_flops(self, M: int) -> np.ndarray:
-        """F_B(m) for m = 1..M: FLOPs of the backpropagation from the output down to block m.
+        """F_B(m) for m = 0..M-1: FLOPs of the backpropagation from the output down to block m.
 
         .. math:: F_B(m) = d_m \\beta F_\\text{layer} + 4 n_\\text{LoRA} b s h r \\, n_m / n_\\text{block}
 
@@ -315,11 +318,11 @@ class EncoderCostModel:
         return self.forward_flops / self.effective_flops
 
     def backward_latency_s(self, M: int) -> np.ndarray:
-        """t_B(m) for m = 1..M, seconds on the normalised device."""
+        """t_B(m) for m = 0..M-1, seconds on the normalised device."""
         return self.backward_flops(M) / self.effective_flops
 
     def block_compute_latency_s(self, M: int) -> np.ndarray:
-        """t_F + t_B(m) for m = 1..M: one iteration's gradient of block m, seconds (normalised device)."""
+        """t_F + t_B(m) for m = 0..M-1: one iteration's gradient of block m, seconds (normalised device)."""
         return (self.forward_flops + self.backward_flops(M)) / self.effective_flops
 
     def compute_latency_matrix(self, compute_factor, M: int, local_iterations: int = 1) -> np.ndarray:
@@ -360,7 +363,7 @@ class EncoderCostModel:
         return self.lora_params_per_block * (self.lora_param_bytes + self.lora_grad_bytes)
 
     def block_memory_bytes(self, M: int) -> np.ndarray:
-        """mu_m for m = 1..M: bytes to compute block m's gradient (linear in m for M <= L).
+        """mu_m for m = 0..M-1: bytes to compute block m's gradient (linear in m for M <= L).
 
         .. math:: \\mu_m = W + d_m A_\\text{layer} + n_m (p_\\text{LoRA} + g_\\text{LoRA})
 
@@ -390,7 +393,7 @@ class EncoderCostModel:
         return int(M)
 
     def blocks_per_layer(self, M: int) -> np.ndarray:
-        """n_j for layers j = 1..L (from the output): how many of the M blocks sit in each layer.
+        """n_j for the layers at depth j = 1..L from the output (entry j - 1): how many of the M blocks sit in each.
 
         One block in each of the top M layers for M <= L; for M > L every layer
         carries floor(M / L) blocks and the top ``M mod L`` layers one more, so
@@ -406,7 +409,11 @@ class EncoderCostModel:
         return q + (np.arange(L) < extra).astype(np.int64)
 
     def block_layers(self, M: int) -> np.ndarray:
-        """d_m for m = 1..M: the layer (from the output) of block m, i.e. the layers its gradient backpropagates through.
+        """d_m for m = 0..M-1: the depth of block m's layer from the output (1 = the top layer), a layer count.
+
+        It is the number of layers block m's gradient backpropagates through;
+        ``d_m = m + 1`` for M <= L.  Entry m is block m; with M = 24, blocks 0
+        and 1 share the top layer:
 
         >>> EncoderCostModel().block_layers(24)[:5].tolist()
         [1, 1, 2, 2, 3]
@@ -415,7 +422,7 @@ class EncoderCostModel:
         return np.repeat(np.arange(1, self.num_layers + 1, dtype=np.int64), per_layer)
 
     def block_lora_params(self, M: int) -> np.ndarray:
-        """n_m for m = 1..M: LoRA parameters of block m, ceil(n_block / n_{d_m}) (n_block for M <= L)."""
+        """n_m for m = 0..M-1: LoRA parameters of block m, ceil(n_block / n_{d_m}) (n_block for M <= L)."""
         per_layer = self.blocks_per_layer(M)
         share = -(-self.lora_params_per_block // per_layer[per_layer > 0])   # ceiling division
         return np.repeat(share, per_layer[per_layer > 0]).astype(np.int64)
@@ -497,8 +504,9 @@ def nondecreasing_fit(values) -> np.ndarray:
 class MeasuredCostModel:
     """Per-block latency and memory measured by ``python -m instances.profile`` (one block per layer).
 
-    Every per-block tuple is in block order m = 1..L (block 1 = the top
-    layer, backpropagation through m layers), as in :class:`EncoderCostModel`.
+    Every per-block tuple is in block order m = 0..L-1 (entry m is block m;
+    block 0 = the top layer, backpropagation through m + 1 layers), as in
+    :class:`EncoderCostModel`.
 
     Attributes
     ----------
@@ -592,13 +600,14 @@ class MeasuredCostModel:
         return {name: getattr(self, name) for name in _ENCODER_FIELDS}
 
     def _per_block(self, values, M: int) -> np.ndarray:
-        layers = EncoderCostModel(**self.encoder_fields()).block_layers(M)   # d_m: block m's layer from the output
+        layers = EncoderCostModel(**self.encoder_fields()).block_layers(M)   # d_m: block m's layer depth (1..L)
+        # measured entry d - 1 is the measured block that backpropagates through d layers
         return np.asarray(values, dtype=float)[layers - 1]
 
     def block_compute_latency_s(self, M: int) -> np.ndarray:
-        """t(m) for m = 1..M, s: the non-decreasing fit (:func:`nondecreasing_fit`) of the measured medians.
+        """t(m) for m = 0..M-1, s: the non-decreasing fit (:func:`nondecreasing_fit`) of the measured medians.
 
-        For M > L a block placed in layer d_m takes layer d_m's latency.
+        For M > L a block placed in the layer at depth d_m takes that layer's latency.
         """
         return self._per_block(nondecreasing_fit(self.latency_s), M)
 
@@ -610,9 +619,9 @@ class MeasuredCostModel:
         return (local_iterations * self.block_compute_latency_s(M))[None, :] / f[:, None]
 
     def block_memory_bytes(self, M: int) -> np.ndarray:
-        """mu_m for m = 1..M, bytes: the running maximum of the measured peaks (never below a measurement).
+        """mu_m for m = 0..M-1, bytes: the running maximum of the measured peaks (never below a measurement).
 
-        For M > L a block placed in layer d_m is charged layer d_m's whole
+        For M > L a block placed in the layer at depth d_m is charged that layer's whole
         measured memory (an over-estimate by at most that layer's LoRA gradients).
         """
         return self._per_block(np.maximum.accumulate(np.asarray(self.memory_bytes, dtype=float)), M)

@@ -4,7 +4,8 @@ r"""Measured cost model: the per-block latency and memory of LoRA fine-tuning, m
 configuration (RoBERTa-base by default: 12 layers, hidden 768, FFN 3072, 12
 heads; random weights, nothing downloaded) with LoRA adapters of rank 8 on the
 query and value projections of every layer, and measures, for every block
-depth m = 1..L, one fine-tuning step of block m on one batch:
+m = 0..L-1 (block m backpropagates through m + 1 layers), one fine-tuning
+step of block m on one batch:
 
 * the wall time (s) of a forward pass of the whole model plus the backward
   pass that computes block m's adapter gradients and stops there;
@@ -18,12 +19,16 @@ the project's reference machine at batch 8, sequence length 128, bfloat16.
 
 Block numbering
 ---------------
-As in the analytic model (``docs/cost-model.md``): block m (m = 1..L) is the
-LoRA adapter pair of the m-th encoder layer counted from the output, so its
-gradient needs a backpropagation through m layers; block 1 is the top layer
-(encoder layer L - 1, 0-based from the input), block L the bottom one
-(layer 0).  Every per-block array of the file is in this order: entry i is
-block m = i + 1.
+As in the analytic model and everywhere in the toolkit (``docs/cost-model.md``,
+``docs/formulation.md``, "Indexing"): blocks are numbered m = 0..L-1, block 0
+the shallowest.  Block m is the LoRA adapter pair of the layer at depth
+l_m = m + 1 counted from the output, so its gradient needs a backpropagation
+through m + 1 layers; block 0 is the top layer (encoder layer L - 1, 0-based
+from the input: ``Encoder.layers[L - 1]``), block L - 1 the bottom one
+(layer 0).  Every per-block array of the file is in this order: entry m is
+block m, and ``layers_backpropagated`` holds l_m = m + 1.  (The shipped file,
+written earlier, states the same order in the former 1-based count in
+``method.block_order``; that text is not read.)
 
 Method
 ------
@@ -38,11 +43,13 @@ the LoRA paper), with alpha = 2 r.  The model runs in training mode (dropout
 0.1, as RoBERTa) in one dtype, bfloat16 by default (the paper's half
 precision; ``--dtype float32`` for single precision).
 
-For block m only the two adapters of layer L - m require a gradient, and the
-step is ``torch.autograd.grad(loss, adapters)``: the layers below layer
-L - m see no tensor that requires a gradient, so they keep no activations
-and autograd's graph, and so the backward pass, starts at layer L - m: it
-runs through the m layers above and stops at block m's adapters.
+For block m only the two adapters of layer L - 1 - m (0-based from the
+input) require a gradient, and the step is
+``torch.autograd.grad(loss, adapters)``: the layers below layer L - 1 - m see
+no tensor that requires a gradient, so they keep no activations and
+autograd's graph, and so the backward pass, starts at layer L - 1 - m: it
+runs through the m + 1 layers from the output down to it and stops at block
+m's adapters.
 
 *Latency.* Every depth is first run ``warmup`` times, then ``repeats``
 rounds each time every depth once (interleaved, ascending and descending in
@@ -71,7 +78,7 @@ resident-memory growth; it is deterministic for a given configuration and
 thread count.  The same step records, as cross-checks,
 ``saved_activation_bytes`` (the distinct storages autograd saves for
 backward, through ``torch.autograd.graph.saved_tensors_hooks``, parameters
-excluded: the measured counterpart of m A_layer),
+excluded: the measured counterpart of (m + 1) A_layer),
 ``executed_flops`` (``torch.utils.flop_counter.FlopCounterMode``: matrix
 products of forward and backward, the measured counterpart of F_F + F_B(m))
 and ``autograd_nodes`` (the nodes of the backward graph); all three are
@@ -314,8 +321,10 @@ if torch is not None:
             return self.head_out(self.dropout(torch.tanh(self.head_dense(cls))))
 
         def block_adapters(self, m: int) -> list:
-            """Block m's LoRA parameters (m = 1..L, counted from the output): layer L - m's query and value."""
-            layer = self.layers[len(self.layers) - m]
+            """Block m's LoRA parameters (m = 0..L-1, block 0 the top layer): layer L - 1 - m's query and value."""
+            if not 0 <= m < len(self.layers):
+                raise IndexError(f"block {m} out of range 0..{len(self.layers) - 1}")
+            layer = self.layers[len(self.layers) - 1 - m]
             return [layer.query.lora_A, layer.query.lora_B, layer.value.lora_A, layer.value.lora_B]
 
 
@@ -453,8 +462,9 @@ def measure_profile(config: ProfileConfig | None = None, *, name: str | None = N
     Returns
     -------
     dict
-        JSON-ready; per-block arrays in block order m = 1..L (block 1 = the top
-        layer): ``latency_s``, ``forward_s``, ``backward_s`` (medians, s),
+        JSON-ready; per-block arrays in block order m = 0..L-1 (block 0 = the
+        top layer; ``layers_backpropagated`` = m + 1): ``latency_s``,
+        ``forward_s``, ``backward_s`` (medians, s),
         ``latency_repeats_s``, ``memory_bytes``, ``step_peak_bytes``,
         ``saved_activation_bytes``, ``executed_flops``, ``forward_flops``,
         ``autograd_nodes``.
@@ -475,22 +485,22 @@ def measure_profile(config: ProfileConfig | None = None, *, name: str | None = N
         param_ptrs = {t.untyped_storage().data_ptr() for t in tensors}
         weight_bytes = sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}.values())
         input_bytes = ids.untyped_storage().nbytes() + labels.untyped_storage().nbytes()
-        depths = list(range(1, config.num_layers + 1))
+        blocks = list(range(config.num_layers))       # block m backpropagates through m + 1 layers
         started = time.perf_counter()
-        for m in depths:
+        for m in blocks:
             params = _select_block(model, m)
             for _ in range(config.warmup):
                 _step(model, ids, labels, params)
-        times = {clock: ({m: [] for m in depths}, {m: [] for m in depths}) for clock in CLOCKS}
+        times = {clock: ({m: [] for m in blocks}, {m: [] for m in blocks}) for clock in CLOCKS}
         for r in range(config.repeats):
-            for m in (depths if r % 2 == 0 else depths[::-1]):
+            for m in (blocks if r % 2 == 0 else blocks[::-1]):
                 wall_f, wall_b, cpu_f, cpu_b = _step(model, ids, labels, _select_block(model, m))
                 for clock, (f, b) in (("wall", (wall_f, wall_b)), ("cpu", (cpu_f, cpu_b))):
                     times[clock][0][m].append(f)
                     times[clock][1][m].append(b)
             say(f"round {r + 1}/{config.repeats}: {time.perf_counter() - started:.1f} s")
         counts = []
-        for m in depths:
+        for m in blocks:
             counts.append(_accounting_step(model, ids, labels, _select_block(model, m), param_ptrs))
         say(f"memory and counts: {time.perf_counter() - started:.1f} s")
         elapsed = time.perf_counter() - started
@@ -498,11 +508,11 @@ def measure_profile(config: ProfileConfig | None = None, *, name: str | None = N
         torch.set_num_threads(previous_threads)
     per_clock = {}
     for clock, (fwd, bwd) in times.items():
-        total = {m: [f + b for f, b in zip(fwd[m], bwd[m])] for m in depths}
-        per_clock[clock] = {"latency_s": [statistics.median(total[m]) for m in depths],
-                            "forward_s": [statistics.median(fwd[m]) for m in depths],
-                            "backward_s": [statistics.median(bwd[m]) for m in depths],
-                            "latency_repeats_s": [total[m] for m in depths]}
+        total = {m: [f + b for f, b in zip(fwd[m], bwd[m])] for m in blocks}
+        per_clock[clock] = {"latency_s": [statistics.median(total[m]) for m in blocks],
+                            "forward_s": [statistics.median(fwd[m]) for m in blocks],
+                            "backward_s": [statistics.median(bwd[m]) for m in blocks],
+                            "latency_repeats_s": [total[m] for m in blocks]}
     lora_per_block = len(LORA_MODULES) * 2 * config.hidden * config.lora_rank
     return {
         "format": COST_MODEL_FORMAT,
@@ -519,15 +529,15 @@ def measure_profile(config: ProfileConfig | None = None, *, name: str | None = N
                               f"wall_* and cpu_* both",
                    "memory": "parameters + buffers + input + peak of torch.profiler CPU allocator events "
                              "(profile_memory=True) during one step; tensor memory only",
-                   "block_order": "entry i is block m = i + 1: encoder layer m from the output, "
-                                  "backpropagation through m layers",
+                   "block_order": "entry m is block m (0-based, block 0 the top layer): the layer at depth "
+                                  "m + 1 from the output, backpropagation through m + 1 layers",
                    "seconds_total": round(elapsed, 3)},
         "machine": _machine(threads),
         "weight_memory_bytes": int(weight_bytes),
         "input_bytes": int(input_bytes),
         "lora_params_per_block": lora_per_block,
         "blocks": {
-            "layers_backpropagated": depths,
+            "layers_backpropagated": [m + 1 for m in blocks],
             **per_clock[config.clock],
             **{f"{clock}_{key}": value for clock in CLOCKS for key, value in per_clock[clock].items()},
             "memory_bytes": [weight_bytes + input_bytes + c["step_peak_bytes"] for c in counts],
@@ -581,7 +591,8 @@ def fit_line(x, y) -> tuple[float, float, float]:
 def fig4_comparison(measured: MeasuredCostModel | str | os.PathLike) -> pd.DataFrame:
     """Per block m: measured and analytic latency (and its shape) and memory, for Fig. 4.
 
-    Columns: ``block``; ``measured_latency_s``, ``measured_forward_s``,
+    Columns: ``block`` (m = 0..L-1, block 0 the shallowest, as in the instance
+    files); ``measured_latency_s``, ``measured_forward_s``,
     ``measured_backward_s`` (medians, s, this CPU, the file's batch and
     sequence length), ``measured_latency_fit_s`` (the non-decreasing fit the
     generator uses), ``measured_latency_over_shallowest``,
@@ -590,10 +601,12 @@ def fig4_comparison(measured: MeasuredCostModel | str | os.PathLike) -> pd.DataF
     ``analytic_memory_gb`` (GB = 1e9 bytes), ``measured_saved_activation_gb``.
 
     ``table.attrs`` holds the shape: for the latency, the affine fit
-    t(m) = t_0 + m dt of measured and analytic (``*_latency_intercept_s``,
-    ``*_latency_slope_s``, ``*_latency_r2``) and the deepest / shallowest
-    ratio (``*_latency_ratio``); for the memory, the slope in bytes per layer
-    (``*_memory_slope_bytes``) and its R^2.  A latency that is linear in m
+    t(m) = t_0 + l_m dt in the layer count l_m = m + 1 (so t_0 is the latency
+    extrapolated to no layer backpropagated) of measured and analytic
+    (``*_latency_intercept_s``, ``*_latency_slope_s``, ``*_latency_r2``) and
+    the deepest / shallowest ratio (``*_latency_ratio``); for the memory, the
+    slope in bytes per layer (``*_memory_slope_bytes``) and its R^2.  A
+    latency that is linear in m
     with a positive intercept (the forward pass) is the paper's
     "semi-linear"; ``measured_latency_r2`` near 1 says the measurement
     follows it.  Plus ``name``, ``batch_size``, ``seq_len``, ``dtype``,
@@ -603,7 +616,8 @@ def fig4_comparison(measured: MeasuredCostModel | str | os.PathLike) -> pd.DataF
         measured = load_cost_model(measured)
     analytic = analytic_counterpart(measured)
     L = measured.num_layers
-    blocks = np.arange(1, L + 1)
+    blocks = np.arange(L)              # block m, 0-based
+    layers = blocks + 1                # l_m = m + 1 layers backpropagated: the fits' abscissa
     t = np.asarray(measured.latency_s, float)
     t_a = analytic.block_compute_latency_s(L)
     mem = np.asarray(measured.memory_bytes, float)
@@ -623,10 +637,10 @@ def fig4_comparison(measured: MeasuredCostModel | str | os.PathLike) -> pd.DataF
     attrs = {"name": measured.name, "batch_size": measured.batch_size, "seq_len": measured.seq_len,
              "dtype": measured.dtype, "machine": measured.machine, "date": measured.date}
     for label, lat, memory in (("measured", t, mem), ("analytic", t_a, mem_a)):
-        a, b, r2 = fit_line(blocks, lat)
+        a, b, r2 = fit_line(layers, lat)
         attrs.update({f"{label}_latency_intercept_s": a, f"{label}_latency_slope_s": b, f"{label}_latency_r2": r2,
                        f"{label}_latency_ratio": float(lat[-1] / lat[0])})
-        _, slope, r2m = fit_line(blocks, memory) if L > 1 else (0.0, 0.0, 1.0)
+        _, slope, r2m = fit_line(layers, memory) if L > 1 else (0.0, 0.0, 1.0)
         attrs.update({f"{label}_memory_slope_bytes": slope, f"{label}_memory_r2": r2m})
     table.attrs.update(attrs)
     return table

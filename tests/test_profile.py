@@ -77,7 +77,7 @@ def test_backward_stops_at_block_m_by_counted_flops_and_saved_bytes():
     # (plus the second operand gradients of Q K^T and P V); nothing below block m is differentiated
     assert steps[0] == steps[1]
     assert analytic.layer_forward_flops <= steps[0] <= 1.3 * analytic.layer_forward_flops
-    assert backward[0] < analytic.layer_forward_flops                  # block 1: its own layer, partly
+    assert backward[0] < analytic.layer_forward_flops                  # block 0: its own layer, partly
     saved = np.diff(blocks["saved_activation_bytes"])
     assert saved[0] == saved[1] > 0                                     # activations kept: linear in m
     nodes = np.diff(blocks["autograd_nodes"])
@@ -89,7 +89,10 @@ def test_only_block_m_adapters_get_gradients():
     from instances.profile import _select_block, build_encoder
     model = build_encoder(TINY)
     ids = torch.randint(3, TINY.vocab, (2, 16))
-    params = _select_block(model, 2)                        # block 2: the bottom layer of two
+    assert _select_block(model, 0)[0] is model.layers[-1].query.lora_A   # block 0: the top layer
+    with pytest.raises(IndexError):
+        _select_block(model, 2)                             # blocks are 0..L-1
+    params = _select_block(model, 1)                        # block 1: the bottom layer of two
     assert params[0] is model.layers[0].query.lora_A
     trainable = [p for p in model.parameters() if p.requires_grad]
     assert len(trainable) == 4 and all(any(p is q for q in params) for p in trainable)
@@ -129,7 +132,7 @@ def test_file_round_trips_through_the_generator(tiny_document, tiny_file, tmp_pa
 def test_generator_with_cost_model_splits_layers_and_keeps_rows_sorted(tiny_file):
     cm = load_cost_model(tiny_file)
     inst = generate_instance(8, 5, seed=1, measured_cost_model=cm, memory_min_gb=0.01, memory_max_gb=0.02)
-    # M = 5 > L = 2: blocks 1-3 in the top layer, 4-5 in the bottom one
+    # M = 5 > L = 2: blocks 0-2 in the top layer, 3-4 in the bottom one
     t = nondecreasing_fit(cm.latency_s)
     np.testing.assert_allclose(inst.compute_latency[0] * inst.meta["draws"]["compute_factor"][0],
                                t[[0, 0, 0, 1, 1]], rtol=1e-12)
@@ -205,9 +208,13 @@ def test_shipped_roberta_base_profile():
 
 def test_fig4_comparison_columns():
     table = fig4_comparison(SHIPPED_COST_MODEL)
-    assert list(table["block"]) == list(range(1, 13))
+    assert list(table["block"]) == list(range(12))          # 0-based, block 0 the shallowest
     assert table["measured_latency_over_shallowest"].iloc[0] == 1.0
     assert np.all(np.diff(table["measured_latency_fit_s"]) >= 0)
+    # the latency line is fitted against the layer count l_m = m + 1 (block m backpropagates through m + 1 layers)
+    a = table.attrs
+    assert fit_line(table["block"] + 1, table["measured_latency_s"]) == (
+        a["measured_latency_intercept_s"], a["measured_latency_slope_s"], a["measured_latency_r2"])
     assert table["analytic_latency_over_shallowest"].iloc[-1] == pytest.approx(
         analytic_counterpart(load_cost_model(SHIPPED_COST_MODEL)).block_compute_latency_s(12)[-1]
         / analytic_counterpart(load_cost_model(SHIPPED_COST_MODEL)).block_compute_latency_s(12)[0])

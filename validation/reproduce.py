@@ -770,15 +770,9 @@ def _measured_fig4() -> pd.DataFrame | None:
     try:
         from instances.profile import SHIPPED_COST_MODEL, fig4_comparison
 
-        table = fig4_comparison(SHIPPED_COST_MODEL)
+        return fig4_comparison(SHIPPED_COST_MODEL)    # blocks already 0..L-1, in depth order
     except Exception:   # noqa: BLE001 - the figure is drawn without the measured panels
         return None
-    # rows in depth order, numbered from 0 like the instance files and the other Fig. 4 columns
-    attrs = dict(table.attrs)
-    table = table.sort_values("block", kind="stable").reset_index(drop=True)
-    table["block"] = np.arange(len(table))
-    table.attrs.update(attrs)
-    return table
 
 
 #: The paper's values drawn as markers on the ratio panels: (sweep, x, ratio kind, value, low, high).
