@@ -180,7 +180,7 @@ assert same(model.T.value, p1_optimum, 1e-6) and same(p1_latency(example, milp_a
 # all >= 0 means feasible. At T = 6 s, for instance:
 
 # %%
-from solvers.p1 import assignment_from_counts, hall_check, hall_slack  # noqa: E402
+from solvers.bottleneck import assignment_from_counts, hall_check, hall_slack  # noqa: E402
 
 counts_at_6 = (cost <= 6.0).sum(axis=1)            # prefix length of each row under T = 6 s
 print("n_k(6 s) =", counts_at_6.tolist(), " Hall slack =", hall_slack(counts_at_6, 3).tolist(),
@@ -449,8 +449,8 @@ check_answers(YOUR_ANSWERS)
 # Each solution uses the method the exercise teaches; the checker then
 # confirms it against brute force.
 #
-# 1. Sort and test `n_(K-M+i) >= i`, i.e. the 3rd, 4th and 5th smallest counts
-#    must be at least 1, 2, 3. A: sorted [0, 1, 1, 2, 3] -> 1, 2, 3: yes.
+# 1. Sort and test `n_(K-M+j) >= j + 1` for j = 0..M-1 (0-based ranks), i.e. the
+#    3rd, 4th and 5th smallest counts must be at least 1, 2, 3. A: sorted [0, 1, 1, 2, 3] -> 1, 2, 3: yes.
 #    B: [0, 0, 1, 1, 3] -> the 4th is 1 < 2: only one device reaches block 1
 #    (0-based), but blocks 1 and 2 need two. C: [0, 1, 2, 2, 2] -> the 5th is
 #    2 < 3: nobody reaches the deepest block.

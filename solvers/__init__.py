@@ -15,13 +15,14 @@ from instances import Instance
 from . import benchmarks, p1
 from . import plugins as _plugins
 from .result import Result, Status
-from .scope import missing_features, refusal
+from .scope import refusal_reason
 
 SolverFn = Callable[..., Result]
 
 REGISTRY: dict[tuple[str, str], SolverFn] = {
     ("P1", "crunch"): p1.crunch,
     ("P1", "crunch-literal"): p1.crunch_literal,
+    ("P1", "crunch-capacity"): p1.crunch_capacity,
     ("P1", "linear-search"): p1.linear_search,
     ("P1", "hungarian-search"): p1.hungarian_search,
     ("P1", "milp"): p1.milp,
@@ -29,7 +30,8 @@ REGISTRY: dict[tuple[str, str], SolverFn] = {
     ("P1", "comm-aware"): benchmarks.comm_aware,
 }
 
-EXACT: dict[str, set[str]] = {"P1": {"crunch", "crunch-literal", "linear-search", "hungarian-search", "milp"},
+EXACT: dict[str, set[str]] = {"P1": {"crunch", "crunch-literal", "crunch-capacity", "linear-search",
+                                     "hungarian-search", "milp"},
                               "P2": set()}
 BOUNDS: dict[str, set[str]] = {"P1": set(), "P2": set()}
 
@@ -73,9 +75,10 @@ def run(problem: str, name: str, instance: Instance, time_limit: float | None = 
     from .result import Stopwatch
 
     method = REGISTRY[(problem, name)]
-    missing = missing_features(method, instance)
-    if missing:
-        return _with_alternatives(refusal(name, problem, missing), problem, instance)
+    why = refusal_reason(method, instance)
+    if why is not None:
+        refused = Result(solver=name, problem=problem, status=Status.UNSUPPORTED, message=why)
+        return _with_alternatives(refused, problem, instance)
     sw = Stopwatch()
     try:
         result = method(instance, time_limit=time_limit)
@@ -90,7 +93,7 @@ def run(problem: str, name: str, instance: Instance, time_limit: float | None = 
 def _with_alternatives(result: Result, problem: str, instance: Instance) -> Result:
     """``result`` (a refusal) with the names of the registered methods that solve ``instance``."""
     able = [n for (p, n), f in REGISTRY.items()
-            if p == problem and getattr(f, "features", None) is not None and not missing_features(f, instance)]
+            if p == problem and getattr(f, "features", None) is not None and refusal_reason(f, instance) is None]
     result.message += f"; methods for it: {', '.join(able)}" if able else "; no registered method solves it"
     return result
 

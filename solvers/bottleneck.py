@@ -13,6 +13,12 @@ and Hall's condition on such nested neighbourhoods collapses to Proposition 1
 statistic per column, read off without any matching (:func:`bottleneck_rows`,
 :func:`bottleneck_crunch`).  The proofs are in the docstring of :mod:`solvers.p1`.
 
+With capacities (G2 of the problem family: row k may take up to c_k columns)
+the same holds with each device counted c_k times: Hall's condition on nested
+prefixes becomes :func:`capacity_hall_check`, its constructive proof
+:func:`capacity_assignment`, and the least bottleneck one *weighted* order
+statistic per column, :func:`bottleneck_capacity` (proofs in their docstrings).
+
 References
 ----------
 .. [1] "Resource Management for Low-latency Cooperative Fine-tuning of
@@ -72,6 +78,176 @@ def assignment_from_counts(counts: np.ndarray, M: int) -> np.ndarray:
     K = counts.shape[0]
     order = np.argsort(counts, kind="stable")
     return order[K - M:].copy()   # rank K-M+i (1-based i) takes block i
+
+
+# --------------------------------------------------------------------------------------
+# Proposition 1 with capacities (G2: device k takes up to c_k blocks)
+# --------------------------------------------------------------------------------------
+def capacity_holders(counts: np.ndarray, capacity: np.ndarray, M: int) -> np.ndarray:
+    """H_j = sum of ``min(c_k, M)`` over the devices with ``counts[k] > j``, for j = 0..M-1.
+
+    The block *slots* that can take block j or a deeper one, when device k may
+    take up to ``capacity[k]`` blocks of its prefix ``0..counts[k]-1``.  With
+    every capacity 1 it is the number of devices ``#{k : n_k > j}`` of
+    Proposition 1.  O(K + M), exact integers.
+
+    >>> capacity_holders(np.array([3, 1, 0]), np.array([2, 5, 1]), 3).tolist()
+    [5, 2, 2]
+    """
+    counts = np.minimum(np.asarray(counts), M)
+    slots = np.minimum(np.asarray(capacity, dtype=np.int64), M)
+    by_count = np.zeros(M + 1, dtype=np.int64)
+    np.add.at(by_count, counts, slots)                      # slots of the devices with n_k = n
+    return np.cumsum(by_count[::-1])[::-1][1:]              # H_j = sum over n >= j + 1
+
+
+def capacity_hall_check(counts: np.ndarray, capacity: np.ndarray, M: int) -> bool:
+    """Proposition 1 with capacities: can every block get a device of its prefix, device k taking <= c_k blocks?
+
+    .. math:: \\sum_{k : n_k > j} \\min(c_k, M - j) \\;\\ge\\; M - j \\qquad j = 0, \\dots, M-1.
+
+    *Why (Hall's theorem with capacities).*  Replace device k by ``c_k``
+    copies; a block assignment that respects the capacities is a matching of
+    the blocks into the copies, which exists iff every set S of blocks has at
+    least |S| copies among its neighbours (Hall), i.e.
+    ``sum_{k in N(S)} c_k >= |S|``.  The neighbourhoods are nested prefixes:
+    the devices that may take a block of S are those that reach its
+    shallowest block j, ``N(j) = {k : n_k > j}``, and for a given j the
+    largest such S is ``{j, ..., M-1}``, of size M - j.  So the condition is
+    ``sum_{k in N(j)} c_k >= M - j`` for every j.  Writing ``min(c_k, M - j)``
+    (or ``min(c_k, M)``, as computed) instead of ``c_k`` changes nothing:
+    if some device of N(j) has ``c_k >= M - j`` both sides hold, otherwise
+    the terms are equal.  With every ``c_k = 1`` this is Proposition 1
+    (:func:`hall_check`).  O(K + M).
+
+    >>> capacity_hall_check(np.array([2, 2]), np.array([2, 1]), 3)   # device 0: blocks 0-1, device 1: block 0
+    False
+    >>> capacity_hall_check(np.array([3, 2]), np.array([2, 1]), 3)   # device 0 reaches block 2
+    True
+    """
+    return bool(np.all(capacity_holders(counts, capacity, M) >= M - np.arange(M)))
+
+
+def capacity_assignment(counts: np.ndarray, capacity: np.ndarray, M: int) -> np.ndarray:
+    """The assignment of the proof of :func:`capacity_hall_check`: ``assignment[m]`` = device of block m.
+
+    List the devices by ascending count (ties by index, as
+    :func:`assignment_from_counts`), device k repeated ``min(c_k, M)`` times
+    (its *slots*), and give block m the slot ``M - m`` from the end.  Valid
+    whenever :func:`capacity_hall_check` holds: the devices with ``n_k > m``
+    come last in the list and own at least ``M - m`` slots (Hall), so the last
+    ``M - m`` slots, block m's among them, are theirs, and block m is in its
+    device's prefix; no device gets more slots than its capacity.  With every
+    capacity 1 it is :func:`assignment_from_counts`.  O(K log K + M).
+
+    >>> capacity_assignment(np.array([3, 1, 2]), np.array([2, 1, 1]), 3).tolist()
+    [2, 0, 0]
+    """
+    order = np.argsort(counts, kind="stable")
+    slots = np.repeat(order, np.minimum(np.asarray(capacity, dtype=np.int64), M)[order])
+    return slots[slots.size - M:].copy()
+
+
+def bottleneck_capacity(cost: np.ndarray, capacity: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """Optimal bottleneck *b-matching* of a row-sorted cost matrix: CRUNCH with capacities.
+
+    .. math:: \\min_{a} \\max_m c_{a(m), m} \\quad\\text{s.t.}\\quad
+              |\\{m : a(m) = k\\}| \\le c_k,
+
+    over maps a from the M columns (blocks) to the K rows (devices), ``inf``
+    marking forbidden pairs.  With sorted rows the closed form is
+
+    .. math:: T^* = \\max_j s_j, \\qquad
+              s_j = \\min\\{t : \\textstyle\\sum_{k : c_{kj} \\le t} \\min(c_k, M) \\ge M - j\\},
+
+    a *weighted* order statistic of each column (the capacities are the
+    weights): sort column j, accumulate the capacities, read the entry where
+    the sum first reaches M - j.  With every capacity 1, ``s_j`` is the
+    (M-j)-th smallest entry of column j: :func:`bottleneck_rows`.
+
+    *Proof.*  At a threshold t, rows sorted, device k may take a prefix of
+    ``n_k(t)`` blocks and ``n_k(t) > j`` iff ``c[k, j] <= t``; by
+    :func:`capacity_hall_check` a b-matching within the pairs ``<= t``
+    exists iff ``H_j(t) = sum_{k : c[k,j] <= t} min(c_k, M) >= M - j`` for
+    every j.  ``H_j`` is non-decreasing in t and reaches M - j first at
+    ``s_j`` (an entry of column j), so t is feasible iff ``t >= max_j s_j``;
+    the latency of an assignment is one of its entries, so the optimum is the
+    least feasible entry, ``max_j s_j``.  It is infinite iff no assignment
+    exists.  :func:`capacity_assignment` of the counts ``n_k(T*)`` reaches it.
+
+    *Only a few rows matter.*  Let U be the least t at which the devices that
+    hold the deepest block with ``c[k, M-1] <= t`` own M slots: they can take
+    all M blocks (rows are sorted), so ``T* <= U``.  A row with
+    ``c[k, 0] > U`` has no entry ``<= T*``, and in every column it sorts
+    after the entry ``s_j <= T*``, so dropping it changes no ``s_j``.
+
+    Parameters
+    ----------
+    cost : (K, M) array
+        Rows non-decreasing; ``inf`` only as a suffix of a row (checked).
+    capacity : (K,) int array, each >= 1
+
+    Returns
+    -------
+    (value, assignment) or None
+        ``value`` an entry of ``cost`` (the least bottleneck), ``assignment[m]``
+        the device of block m (a device may appear up to ``capacity[k]`` times);
+        ``None`` if no assignment exists.
+
+    Raises
+    ------
+    ValueError
+        If a row is not non-decreasing (the closed form would be wrong).
+
+    Notes
+    -----
+    Complexity: O(KM) to check the rows, O(K log K) for U and the row filter,
+    then O(nM log n) to sort the n kept columns' entries; O(KM log K) at worst.
+
+    Examples
+    --------
+    >>> cost = np.array([[1., 2., 9.], [5., 6., 7.], [1., 1., np.inf]])
+    >>> value, assignment = bottleneck_capacity(cost, np.array([3, 1, 2]))
+    >>> float(value), assignment.tolist()
+    (7.0, [2, 2, 1])
+    >>> float(bottleneck_capacity(cost[:, :2], np.array([1, 1, 1]))[0])   # one block each: crunch's answer
+    1.0
+    >>> bottleneck_capacity(np.array([[1., np.inf], [1., np.inf]]), np.array([5, 5])) is None
+    True
+    """
+    cost = np.asarray(cost, dtype=float)
+    if cost.ndim != 2:
+        raise ValueError("cost must be a 2-D array (devices x blocks)")
+    if np.isnan(cost).any():
+        raise ValueError("cost contains NaN")
+    _check_sorted_rows(cost)
+    K, M = cost.shape
+    slots = np.minimum(np.asarray(capacity, dtype=np.int64), M)
+    if slots.shape != (K,) or np.any(slots < 1):
+        raise ValueError("capacity must hold one integer >= 1 per row")
+    counts_all = np.isfinite(cost).sum(axis=1)
+    if not capacity_hall_check(counts_all, slots, M):
+        return None
+    # U: the deepest block's weighted order statistic (M slots among its holders); T* <= U
+    last = cost[:, M - 1]
+    holders = np.flatnonzero(np.isfinite(last))
+    order = holders[np.argsort(last[holders], kind="stable")]
+    reach = np.cumsum(slots[order])
+    rows = np.arange(K)
+    if reach.size and reach[-1] >= M:
+        upper = last[order[int(np.argmax(reach >= M))]]
+        rows = np.flatnonzero(cost[:, 0] <= upper)
+    sub, weight = cost[rows], slots[rows]
+    order = np.argsort(sub, axis=0, kind="stable")                      # each column ascending
+    total = np.cumsum(weight[order], axis=0)                            # slots at or below each entry
+    need = M - np.arange(M)
+    first = np.argmax(total >= need[None, :], axis=0)                   # where column j first has M - j slots
+    columns = np.arange(M)
+    value = float(np.take_along_axis(sub, order, axis=0)[first, columns].max())
+    if not np.isfinite(value):       # unreachable after the Hall check, kept as a guard
+        return None
+    counts = np.count_nonzero(sub <= value, axis=1)                     # n_k(T*): a prefix of each row
+    return value, rows[capacity_assignment(counts, weight, M)]
 
 
 def _check_sorted_rows(cost: np.ndarray) -> None:

@@ -45,7 +45,7 @@ from typing import Callable
 
 import numpy as np
 
-from .result import Result, Status, Stopwatch, equal_bandwidth
+from .result import Result, Status, Stopwatch
 
 #: The entry-point group through which installed packages register methods.
 ENTRY_POINT_GROUP = "deft_matching.solvers"
@@ -120,7 +120,7 @@ def as_method(fn: Callable, name: str, problem: str) -> Callable[..., Result]:
 def _from_mapping(out: Mapping, instance, name: str, problem: str, seconds: float) -> Result:
     """A ``feasible`` result from ``{"assignment": ..., "bandwidth_hz": ...}``, objective recomputed."""
     from .bandwidth import p2_objective
-    from .p1 import p1_objective
+    from .p1 import p1_bandwidth, p1_objective
 
     def error(why: str) -> Result:
         return Result(solver=name, problem=problem, status=Status.ERROR, seconds=seconds, message=f"returned a mapping but {why}")
@@ -137,7 +137,7 @@ def _from_mapping(out: Mapping, instance, name: str, problem: str, seconds: floa
         if assignment.min() < 0 or assignment.max() >= instance.K:
             return error(f"'assignment' has a device index out of range 0..{instance.K - 1}")
         if problem == "P1":
-            band = equal_bandwidth(instance.K, assignment, instance.bandwidth_hz)
+            band = p1_bandwidth(instance, assignment)
             objective = p1_objective(instance, assignment)
         else:
             if "bandwidth_hz" not in out:

@@ -107,10 +107,3 @@ class Stopwatch:
 
     def expired(self) -> bool:
         return self.time_limit is not None and self.elapsed >= self.time_limit
-
-
-def equal_bandwidth(K: int, assignment, bandwidth_hz: float) -> np.ndarray:
-    """(K,) Hz: the band split equally among the devices of ``assignment`` (P1's rule)."""
-    out = np.zeros(K)
-    out[np.asarray(assignment, dtype=int)] = bandwidth_hz / len(assignment)
-    return out

@@ -51,18 +51,34 @@ def missing_features(method: Callable, instance) -> frozenset[str]:
     return instance_features(instance) - features
 
 
+def refusal_reason(method: Callable, instance) -> str | None:
+    """Why ``method`` refuses ``instance`` (a sentence), or None if it solves it (undeclared plugins: None)."""
+    missing = missing_features(method, instance)
+    if missing:
+        return refusal_text(getattr(method, "method_name", getattr(method, "__name__", "the method")), missing)
+    unless = getattr(method, "unless", None)
+    return None if unless is None else unless(instance)
+
+
+def refusal_text(name: str, missing: Iterable[str]) -> str:
+    """The sentence of a refusal for the ``missing`` features."""
+    what = " and ".join(FEATURES[f] for f in sorted(missing))
+    return f"{name} does not solve instances with {what}"
+
+
 def refusal(name: str, problem: str, missing: Iterable[str]) -> Result:
     """The ``unsupported`` Result of method ``name`` on an instance with the ``missing`` features."""
-    what = " and ".join(FEATURES[f] for f in sorted(missing))
-    return Result(solver=name, problem=problem, status=Status.UNSUPPORTED,
-                  message=f"{name} does not solve instances with {what}")
+    return Result(solver=name, problem=problem, status=Status.UNSUPPORTED, message=refusal_text(name, missing))
 
 
-def solves(*features: str, name: str, problem: str):
+def solves(*features: str, name: str, problem: str, unless: Callable[..., str | None] | None = None):
     """Declare that the decorated method ``f(instance, ...)`` also solves the given features.
 
     The wrapper refuses (:func:`refusal`) any instance using another feature,
-    before the method runs; ``wrapper.features`` is the frozenset declared.
+    and any instance for which ``unless(instance)`` returns a sentence (a
+    condition finer than the features, e.g. "the per-block sizes decrease"),
+    before the method runs; ``wrapper.features`` is the frozenset declared,
+    ``wrapper.unless`` the condition.
     """
     unknown = set(features) - set(FEATURES)
     if unknown:
@@ -75,9 +91,14 @@ def solves(*features: str, name: str, problem: str):
             missing = instance_features(instance) - declared
             if missing:
                 return refusal(name, problem, missing)
+            why = None if unless is None else unless(instance)
+            if why is not None:
+                return Result(solver=name, problem=problem, status=Status.UNSUPPORTED, message=why)
             return method(instance, *args, **kwargs)
 
         wrapper.features = declared
+        wrapper.unless = unless
+        wrapper.method_name = name
         return wrapper
 
     return decorate

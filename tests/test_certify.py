@@ -23,7 +23,8 @@ from instances import Instance
 from solvers.bandwidth import optimal_bandwidth
 from solvers.certify import attach, dual_certificate, hall_violator
 from solvers.p1 import p1_objective
-from solvers.result import Result, Status, equal_bandwidth
+from solvers.p1 import p1_bandwidth
+from solvers.result import Result, Status
 from instances.tolerances import CERTIFIED_GAP_RTOL
 from tests.bruteforce import brute_force_p1, brute_force_p2, feasible_assignments, fixed_assignment_latency
 from tests.strategies import extreme_instances, instances
@@ -47,7 +48,7 @@ KEQM = {"format": "deft-instance/1", "name": "KeqM-44-1220",
 def claim(inst: Instance, problem: str, assignment, status: str = "optimal") -> Result:
     """A hand-made claim that ``assignment`` (with its best bandwidth for P2) is optimal."""
     if problem == "P1":
-        band = equal_bandwidth(inst.K, assignment, inst.bandwidth_hz)
+        band = p1_bandwidth(inst, assignment)
         T = p1_objective(inst, assignment)
     else:
         T, band = optimal_bandwidth(inst, assignment)

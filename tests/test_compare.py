@@ -23,7 +23,8 @@ import solvers
 from instances import Instance, load_instance, save_instance
 from solvers.bandwidth import optimal_bandwidth
 from solvers.certify import attach
-from solvers.result import Result, Status, equal_bandwidth
+from solvers.p1 import p1_bandwidth
+from solvers.result import Result, Status
 from instances.tolerances import BANDWIDTH_RTOL, close
 from tests.bruteforce import brute_force_p1, brute_force_p2, feasible_assignments
 from tests.strategies import instances
@@ -86,7 +87,7 @@ def test_checker_accepts_correct_solutions():
     inst = small()
     assert check_assignment(inst, [1, 2]) == []
     assert check_assignment(inst, np.array([0, 2])) == []        # numpy integers are indices too
-    band = equal_bandwidth(inst.K, [1, 2], inst.bandwidth_hz)
+    band = p1_bandwidth(inst, [1, 2])
     ok = attach(inst, Result(solver="x", problem="P1", status="optimal", objective_s=3.5, bound_s=3.5, seconds=0.0, assignment=(1, 2), bandwidth_hz=band))
     verdict = check_result(inst, ok)
     assert verdict.ok and verdict.valid_solution and verdict.objective_s == 3.5
@@ -138,7 +139,7 @@ def test_checker_budget_tolerance():
 
 def test_checker_rejects_wrong_objective_and_bound():
     inst = small()
-    band = equal_bandwidth(inst.K, [1, 2], inst.bandwidth_hz)
+    band = p1_bandwidth(inst, [1, 2])
     wrong = check_result(inst, Result(solver="x", problem="P1", status="feasible", objective_s=3.4, bound_s=None, seconds=0.0, assignment=(1, 2), bandwidth_hz=band))
     assert wrong.problems == ["reported objective 3.4 s but the solution gives 3.5 s"]
     bound = check_result(inst, Result(solver="x", problem="P1", status="time_limit", objective_s=3.5, bound_s=3.6, seconds=0.0, assignment=(1, 2), bandwidth_hz=band))
@@ -233,7 +234,7 @@ def _fake(problem, name, fn, monkeypatch, exact=False):
 
 
 def _p1_result(inst, name, assignment, status="feasible", objective=None, bound=None):
-    band = equal_bandwidth(inst.K, assignment, inst.bandwidth_hz)
+    band = p1_bandwidth(inst, assignment)
     obj = p1_latency(inst, assignment) if objective is None else objective
     return Result(solver=name, problem="P1", status=status, objective_s=obj, bound_s=bound, seconds=0.0, assignment=tuple(assignment), bandwidth_hz=band)
 

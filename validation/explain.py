@@ -353,7 +353,7 @@ def explain(instance: Instance, problem: str = "P1", out: TextIO = sys.stdout) -
     Sections: the instance as tables; the model (:func:`describe_model`); the
     CRUNCH trace on the equal-bandwidth matrix
     :math:`c_{km} = t_{km} + D M / (B R_k)` with the Hall slack
-    :math:`n_{(K-M+i)} - i,\\ i = 1..M` after every cut (Proposition 1: all
+    :math:`n_{(K-M+j)} - (j + 1),\\ j = 0..M-1` (0-based ranks) after every cut (Proposition 1: all
     :math:`\\ge 0` iff a full matching exists); then
 
     * P1: the optimal assignment and each device's computation / upload split;
@@ -379,6 +379,8 @@ def explain(instance: Instance, problem: str = "P1", out: TextIO = sys.stdout) -
 
     if problem not in MODEL_FORMATS:
         raise ValueError(f"problem must be 'P1' or 'P2', got {problem!r}")
+    if instance.family:
+        return explain_family(instance, problem, out)
     with pd.option_context("display.width", 120, "display.max_columns", 30, "display.precision", 4):
         devices, blocks, latency = instance_tables(instance)
         print(f"== instance {instance.name} ({instance.source}): K = {instance.K} devices, "
@@ -402,7 +404,7 @@ def explain(instance: Instance, problem: str = "P1", out: TextIO = sys.stdout) -
 
         print("\n== CRUNCH on the equal-bandwidth latency matrix c[k, m] = tcp[k, m] + D M / (B R_k)"
               + (" (P1's optimum: the warm start of exact JBBA)" if problem == "P2" else ""), file=out)
-        print("   (Hall slack: n_(K-M+i) - i for i = 1..M; all >= 0 means a full matching exists)", file=out)
+        print("   (Hall slack: n_(K-M+j) - (j + 1) for j = 0..M-1, 0-based ranks; all >= 0 means a full matching exists)", file=out)
         lines: list[str] = []
         p1_result = p1.crunch(instance, trace=lines.append)
         _print_trace(lines, out)
@@ -431,12 +433,127 @@ def explain(instance: Instance, problem: str = "P1", out: TextIO = sys.stdout) -
     return 0
 
 
+#: What each feature of the family changes in the model, for :func:`explain_family`.
+FAMILY_TEXT = {
+    "G1": ("per-block gradient sizes (G1): block m uploads D_m bits",
+           "upload of device k: U_k = sum of D_m over its blocks (bits)"),
+    "G2": ("devices that take several blocks (G2): device k takes up to c_k of them",
+           "C2: sum_m x[k,m] <= c_k; one backward pass down to the deepest block d_k: "
+           "computation tcp[k, d_k], memory mu[d_k] <= cap_k (C3)"),
+}
+
+
+def family_device_table(instance: Instance, result, problem: str) -> pd.DataFrame:
+    """One row per involved device: its blocks, deepest block, computation, upload and total time (s).
+
+    .. math:: t_k = t_{k d_k} + \\frac{U_k}{R_k B_k}, \\qquad d_k = \\max S_k,\\;
+              U_k = \\sum_{m \\in S_k} D_m,
+
+    with ``B_k`` the returned bandwidth (P1: ``|S_k| B / M``); the round latency
+    is the largest ``t_k``.  O(K + M).
+
+    Examples
+    --------
+    >>> from solvers.result import Result
+    >>> inst = Instance.from_arrays([[1.0, 2.0, 3.0]], [1.0, 1.0, 1.0], [1.0], [1.0],
+    ...                             gradient_bits=[1.0, 2.0, 3.0], bandwidth_hz=1.0, device_max_blocks=[3])
+    >>> res = Result(solver="x", problem="P2", status="feasible", assignment=(0, 0, 0), bandwidth_hz=(1.0,))
+    >>> family_device_table(inst, res, "P2")[["blocks", "deepest", "upload_bits", "total_s"]].values.tolist()
+    [['0,1,2', 2, 6.0, 9.0]]
+    """
+    a = np.asarray(result.assignment, dtype=int)
+    band = np.asarray(result.bandwidth_hz, dtype=float)
+    rows = []
+    for k in sorted(set(a.tolist())):
+        held = np.flatnonzero(a == k)
+        deepest = int(held.max())
+        bits = float(np.sum(instance.block_bits[held]))
+        compute = float(instance.compute_latency[k, deepest])
+        upload = bits / (instance.spectral_efficiency[k] * band[k]) if band[k] > 0 else np.inf
+        rows.append({"device": k, "blocks": ",".join(str(m) for m in held), "deepest": deepest,
+                     "compute_s": compute, "upload_bits": bits, "bandwidth_MHz": band[k] / 1e6,
+                     "upload_s": upload, "total_s": compute + upload})
+    return pd.DataFrame.from_records(rows).set_index("device")
+
+
+def explain_family(instance: Instance, problem: str, out: TextIO = sys.stdout) -> int:
+    """The teaching view of an instance beyond the paper's model (G1 and/or G2); exit status 0.
+
+    Sections: the instance with its new fields, what changes in the model
+    (``docs/formulation.md``, "When the structure disappears"), the Pyomo model
+    of the generalised problem, which methods solve it, and the optimum of
+    the first exact method that does, per device, with its certificate (or
+    the note that none is defined for this part of the family).
+
+    Examples
+    --------
+    >>> import io
+    >>> inst = Instance.from_arrays([[1.0, 2.0]], [1.0, 1.0], [1.0], [1.0], gradient_bits=1.0,
+    ...                             bandwidth_hz=1.0, device_max_blocks=[2])
+    >>> text = io.StringIO()
+    >>> explain_family(inst, "P1", text)
+    0
+    >>> "devices that take several blocks (G2)" in text.getvalue()
+    True
+    """
+    import solvers
+    from solvers.scope import missing_features
+
+    with pd.option_context("display.width", 120, "display.max_columns", 30, "display.precision", 4):
+        print(f"== instance {instance.name} ({instance.source}): K = {instance.K} devices, M = {instance.M} blocks, "
+              f"B = {instance.bandwidth_hz:.6g} Hz, beyond the paper's model", file=out)
+        for feature in sorted(instance.family):
+            what, change = FAMILY_TEXT[feature]
+            print(f"   {what}\n      {change}", file=out)
+        devices = pd.DataFrame({"memory_GB": instance.device_memory / 1e9, "blocks_that_fit": instance.memory_prefix,
+                                "max_blocks": instance.device_max_blocks,
+                                "R_bit_per_s_Hz": instance.spectral_efficiency},
+                               index=pd.Index(range(instance.K), name="device"))
+        blocks = pd.DataFrame({"memory_GB": instance.block_memory / 1e9, "gradient_bits": instance.block_bits},
+                              index=pd.Index(range(instance.M), name="block"))
+        latency = pd.DataFrame(instance.compute_latency, index=pd.Index(range(instance.K), name="device"),
+                               columns=pd.Index(range(instance.M), name="tcp_s / block"))
+        print("\n-- devices\n" + devices.to_string(), file=out)
+        print("\n-- blocks\n" + blocks.to_string(), file=out)
+        print("\n-- computation latency tcp[k, m] (s)\n" + latency.to_string(), file=out)
+        print("\n   round latency: max over involved devices of tcp[k, d_k] + U_k / (R_k B_k), "
+              + ("B_k = |S_k| B / M (P1: the band split per block)" if problem == "P1"
+                 else "bandwidths B_k >= 0 with sum B_k <= B (P2)"), file=out)
+
+        print(f"\n== the {problem} model of the family", file=out)
+        try:
+            model = build_model(instance, problem)
+        except ValueError as exc:
+            print(f"  not built: {exc}", file=out)
+        else:
+            describe_model(model, out)
+
+        names = [n for n in solvers.solvers_for(problem)
+                 if not missing_features(solvers.REGISTRY[(problem, n)], instance)]
+        refused = [n for n in solvers.solvers_for(problem) if n not in names]
+        print(f"\n== methods that solve it: {', '.join(names) or 'none'}", file=out)
+        print(f"   methods that refuse it (status unsupported): {', '.join(refused) or 'none'}", file=out)
+        exact = [n for n in names if n in solvers.EXACT.get(problem, set())]
+        if not exact:
+            print("   no exact method solves it", file=out)
+            return 0
+        result = solvers.run(problem, exact[0], instance)
+        print(f"\n== {exact[0]}: {result.status.value}"
+              + (f", round latency {result.objective_s:.9g} s" if result.objective_s is not None else "")
+              + (f" ({result.message})" if result.message else ""), file=out)
+        if result.has_solution:
+            print(family_device_table(instance, result, problem).to_string(), file=out)
+        if result.status.value in ("optimal", "infeasible"):
+            _print_certificate(instance, problem, result, out)
+    return 0
+
+
 def _print_certificate(instance: Instance, problem: str, result, out: TextIO) -> None:
     """The proof of the claim in words, and the independent checker's verdict on it."""
     cert = result.certificate
     print("\n== certificate (solvers.certify; verified by validation.check without trusting any solver)", file=out)
     if cert is None:
-        print(f"   none: {result.message}", file=out)
+        print(f"   none: {result.info.get('certificate') or result.message}", file=out)
         return
     if cert["kind"] == "hall":
         blocks, devices = cert["blocks"], cert["devices"]
