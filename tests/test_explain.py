@@ -216,3 +216,22 @@ def test_cli(tmp_path):
     done = subprocess.run([sys.executable, "-m", "validation.explain", str(path), "--problem", "P2",
                            "--write-model", str(tmp_path / "m.lp")], capture_output=True, text=True)
     assert done.returncode == 2 and "can be written as" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("name", ["g2-k3-m4", "g1g2-k2-m4", "g2-k2-m5-infeasible"])
+def test_explain_family_shows_the_generalised_model_and_the_brute_force_optimum(name):
+    """Beyond the paper's model: the new fields, what they change, the methods that solve it, the optimum."""
+    from tests.bruteforce import brute_force_family_p1
+
+    inst = load_instance(f"instances/family/{name}.json")
+    text = io.StringIO()
+    assert explain(inst, "P1", text) == 0
+    out = text.getvalue()
+    assert "beyond the paper's model" in out and "max_blocks" in out and "methods that solve it:" in out
+    assert "devices that take several blocks (G2)" in out
+    best = brute_force_family_p1(inst)
+    if best is None:
+        assert ": infeasible" in out and "Hall's theorem for b-matchings" in out and "checker: verified" in out
+    else:
+        value = float(re.search(r"round latency ([0-9.e+-]+) s", out).group(1))
+        assert abs(value - best[0]) <= 1e-8 * best[0]

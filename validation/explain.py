@@ -497,7 +497,7 @@ def explain_family(instance: Instance, problem: str, out: TextIO = sys.stdout) -
     True
     """
     import solvers
-    from solvers.scope import missing_features
+    from solvers.scope import refusal_reason
 
     with pd.option_context("display.width", 120, "display.max_columns", 30, "display.precision", 4):
         print(f"== instance {instance.name} ({instance.source}): K = {instance.K} devices, M = {instance.M} blocks, "
@@ -529,7 +529,7 @@ def explain_family(instance: Instance, problem: str, out: TextIO = sys.stdout) -
             describe_model(model, out)
 
         names = [n for n in solvers.solvers_for(problem)
-                 if not missing_features(solvers.REGISTRY[(problem, n)], instance)]
+                 if refusal_reason(solvers.REGISTRY[(problem, n)], instance) is None]
         refused = [n for n in solvers.solvers_for(problem) if n not in names]
         print(f"\n== methods that solve it: {', '.join(names) or 'none'}", file=out)
         print(f"   methods that refuse it (status unsupported): {', '.join(refused) or 'none'}", file=out)
@@ -559,10 +559,15 @@ def _print_certificate(instance: Instance, problem: str, result, out: TextIO) ->
         blocks, devices = cert["blocks"], cert["devices"]
         where = ("fit their memory" if result.status.value == "infeasible"
                  else f"fit their memory and finish strictly below {result.objective_s:.9g} s")
+        conclusion = "no assignment exists" if result.status.value == "infeasible" else "no assignment is faster"
         print(f"   Hall violator: blocks {blocks} ({len(blocks)}) can only go to devices {devices} "
               f"({len(devices)}), the only ones that {where};", file=out)
-        print(f"   fewer devices than blocks, so {'no assignment exists' if result.status.value == 'infeasible' else 'no assignment is faster'} "
-              f"(Hall's theorem)", file=out)
+        if instance.single_block:
+            print(f"   fewer devices than blocks, so {conclusion} (Hall's theorem)", file=out)
+        else:
+            room = int(np.sum(instance.device_max_blocks[np.asarray(devices, dtype=int)]))
+            print(f"   they take at most {room} blocks (device_max_blocks) < {len(blocks)}, so {conclusion} "
+                  f"(Hall's theorem for b-matchings)", file=out)
     else:
         u, v = np.asarray(cert["u_hz"]), np.asarray(cert["v_hz"])
         print(f"   assignment duals at T_low = {cert['threshold_s']:.12g} s: u (per block) - v (per device) <= "
