@@ -61,3 +61,4 @@ def comm_aware(instance: Instance, time_limit: float | None = None, problem: str
 
 
 compute_aware.features = comm_aware.features = frozenset()   # the paper's model only (solvers.scope)
+compute_aware.method_name, comm_aware.method_name = "compute-aware", "comm-aware"

@@ -27,7 +27,7 @@ then also runs cleanly as ``python -m solvers.dual_ascent --sweep``).
 from __future__ import annotations
 
 
-def _dual_ascent_method(function: str, doc: str):
+def _dual_ascent_method(function: str, name: str, doc: str):
     """A registry entry ``f(instance, time_limit=None)`` calling ``solvers.dual_ascent.<function>``."""
 
     def method(instance, time_limit=None):
@@ -36,6 +36,7 @@ def _dual_ascent_method(function: str, doc: str):
         return getattr(dual_ascent, function)(instance, time_limit=time_limit)
 
     method.features = frozenset()   # the paper's model only (solvers.scope)
+    method.method_name = name
     method.__name__ = method.__qualname__ = function
     method.__doc__ = f"{doc} (:func:`solvers.dual_ascent.{function}` with its defaults)."
     return method
@@ -48,6 +49,7 @@ def _benchmark_method(benchmark):
         return benchmark(instance, time_limit, problem="P2")
 
     method.features = frozenset()   # the paper's model only (solvers.scope)
+    method.method_name = benchmark.method_name
     method.__name__ = method.__qualname__ = benchmark.__name__
     method.__doc__ = benchmark.__doc__
     return method
@@ -61,11 +63,11 @@ def register(registry, exact, bounds) -> None:
     registry[("P2", "milp")] = p2_exact.milp_jbba
     registry[("P2", "minlp")] = p2_exact.minlp_jbba
     registry[("P2", "relaxation")] = p2_exact.relaxation_bound
-    registry[("P2", "dual-ascent")] = _dual_ascent_method("dual_ascent", "The paper's Algorithm 3 as published")
+    registry[("P2", "dual-ascent")] = _dual_ascent_method("dual_ascent", "dual-ascent", "The paper's Algorithm 3 as published")
     registry[("P2", "dual-ascent-rich")] = _dual_ascent_method(
-        "dual_ascent_rich", "Algorithm 3 with best-nu prices, a Lemma-1 block step, Polyak steps, simplex duals")
+        "dual_ascent_rich", "dual-ascent-rich", "Algorithm 3 with best-nu prices, a Lemma-1 block step, Polyak steps, simplex duals")
     registry[("P2", "crunch+bandwidth")] = _dual_ascent_method(
-        "crunch_bandwidth", "CRUNCH's P1 assignment, then its optimal bandwidth")
+        "crunch_bandwidth", "crunch+bandwidth", "CRUNCH's P1 assignment, then its optimal bandwidth")
     registry[("P2", "compute-aware")] = _benchmark_method(benchmarks.compute_aware)
     registry[("P2", "comm-aware")] = _benchmark_method(benchmarks.comm_aware)
     exact.update({"exact", "milp", "minlp"})

@@ -115,7 +115,7 @@ import pandas as pd
 from instances.cli import add_version
 from instances.generate import ScenarioParams, generate_instance
 from solvers import run as run_solver
-from solvers.result import Status
+from solvers.result import Result, Status
 from instances.tolerances import EXACT_RTOL
 
 from .check import check_result
@@ -290,26 +290,87 @@ class DrawTask:
         return ScenarioParams.with_overrides(self.params, **{self.parameter: float(self.x)})
 
 
-def solve_draw(task: DrawTask) -> dict:
-    """Generate the draw's instance, run every scheme, verify every answer.
+@dataclass(frozen=True)
+class PointTask:
+    """Several draws (``seeds``) of one point of one sweep, solved together (picklable)."""
 
-    Returns one row: ``sweep, parameter, x, seed, K`` and, per scheme,
+    sweep: str
+    parameter: str
+    x: float
+    seeds: tuple[int, ...]
+    params: ScenarioParams
+    time_limit_s: float | None
+
+    def draw(self, seed: int) -> DrawTask:
+        return DrawTask(self.sweep, self.parameter, self.x, seed, self.params, self.time_limit_s)
+
+
+#: Schemes solved for all the draws of a point in one call of the batch API
+#: (:mod:`solvers.batch`: the same answers as one call per draw, tested there).
+BATCH_SOLVERS = {("P1", "crunch"): "crunch_instances", ("P2", "exact"): "exact_instances"}
+
+#: Draws solved together (one :class:`PointTask`): large enough for the batch
+#: API to pay off, small enough to keep worker processes busy and progress live.
+POINT_CHUNK = 50
+
+
+def _batch_results(scheme: Scheme, insts: list, time_limit_s: float | None) -> list[Result]:
+    """Every draw's Result of ``scheme`` by the batch API, certified as a single call's would be."""
+    from solvers import batch
+    from solvers.certify import attach
+
+    started = time.perf_counter()
+    out = getattr(batch, BATCH_SOLVERS[(scheme.problem, scheme.solver)])(insts)
+    per_draw_s = (time.perf_counter() - started) / len(insts)
+    results = []
+    for i, inst in enumerate(insts):
+        if out.feasible[i]:
+            res = Result(solver=scheme.solver, problem=scheme.problem, status=Status.OPTIMAL,
+                         objective_s=float(out.objective_s[i]), bound_s=float(out.objective_s[i]),
+                         seconds=per_draw_s, assignment=out.assignment[i].tolist(),
+                         bandwidth_hz=out.bandwidth_hz[i])
+        else:
+            res = Result(solver=scheme.solver, problem=scheme.problem, status=Status.INFEASIBLE,
+                         seconds=per_draw_s, message="no assignment satisfies C1-C3 (batch API)")
+        results.append(attach(inst, res, scheme.problem))
+    return results
+
+
+def solve_point(task: PointTask) -> list[dict]:
+    """Generate the draws' instances, run every scheme, verify every answer; one row per draw.
+
+    A row holds ``sweep, parameter, x, seed, K`` and, per scheme,
     ``<key>_s`` (round latency, NaN unless a verified solution exists),
     ``<key>_status`` (the method's status, or ``check-failed``) and
-    ``<key>_seconds`` (the method's wall time).
+    ``<key>_seconds`` (the method's wall time; for the schemes of
+    :data:`BATCH_SOLVERS` the batch's time divided by the draws).  Every claim
+    carries its certificate and every answer is checked by
+    :func:`validation.check.check_result`.
     """
-    inst = generate_instance(task.devices(), BLOCKS, task.seed, task.scenario(), allow_infeasible=True)
-    row = {"sweep": task.sweep, "parameter": task.parameter, "x": float(task.x), "seed": task.seed,
-           "K": inst.K}
+    insts = [generate_instance(task.draw(seed).devices(), BLOCKS, seed, task.draw(seed).scenario(),
+                               allow_infeasible=True) for seed in task.seeds]
+    rows = [{"sweep": task.sweep, "parameter": task.parameter, "x": float(task.x), "seed": seed, "K": inst.K}
+            for seed, inst in zip(task.seeds, insts)]
     for scheme in SCHEMES:
-        res = run_solver(scheme.problem, scheme.solver, inst, time_limit=task.time_limit_s)
-        verdict = check_result(inst, res, scheme.problem)
-        status = res.status.value if verdict.ok else "check-failed"
-        ok = verdict.valid_solution and res.status in (Status.OPTIMAL, Status.FEASIBLE)
-        row[f"{scheme.key}_s"] = float(verdict.objective_s) if ok else math.nan
-        row[f"{scheme.key}_status"] = status
-        row[f"{scheme.key}_seconds"] = float(res.seconds)
-    return row
+        if (scheme.problem, scheme.solver) in BATCH_SOLVERS:
+            results = _batch_results(scheme, insts, task.time_limit_s)
+        else:
+            results = [run_solver(scheme.problem, scheme.solver, inst, time_limit=task.time_limit_s)
+                       for inst in insts]
+        for row, inst, res in zip(rows, insts, results):
+            verdict = check_result(inst, res, scheme.problem)
+            status = res.status.value if verdict.ok else "check-failed"
+            ok = verdict.valid_solution and res.status in (Status.OPTIMAL, Status.FEASIBLE)
+            row[f"{scheme.key}_s"] = float(verdict.objective_s) if ok else math.nan
+            row[f"{scheme.key}_status"] = status
+            row[f"{scheme.key}_seconds"] = float(res.seconds)
+    return rows
+
+
+def solve_draw(task: DrawTask) -> dict:
+    """:func:`solve_point` on the one draw of ``task``: its row."""
+    return solve_point(PointTask(task.sweep, task.parameter, task.x, (task.seed,), task.params,
+                                 task.time_limit_s))[0]
 
 
 def draw_tasks(sweep: Sweep, values: Sequence[float], draws: int, params: ScenarioParams,
@@ -317,6 +378,14 @@ def draw_tasks(sweep: Sweep, values: Sequence[float], draws: int, params: Scenar
     """Every (value, seed) of one sweep, in order."""
     return [DrawTask(sweep.key, sweep.parameter, float(x), seed, params, time_limit_s)
             for x in values for seed in range(draws)]
+
+
+def point_tasks(sweep: Sweep, values: Sequence[float], draws: int, params: ScenarioParams,
+                time_limit_s: float | None, chunk: int = POINT_CHUNK) -> list[PointTask]:
+    """The draws of one sweep in chunks of at most ``chunk`` seeds per point, in (value, seed) order."""
+    return [PointTask(sweep.key, sweep.parameter, float(x), tuple(range(first, min(first + chunk, draws))),
+                      params, time_limit_s)
+            for x in values for first in range(0, draws, chunk)]
 
 
 class Progress:
@@ -341,18 +410,18 @@ class Progress:
         self.stream.flush()
 
 
-def run_tasks(tasks: list[DrawTask], jobs: int, progress: Progress) -> pd.DataFrame:
+def run_tasks(tasks: list[PointTask], jobs: int, progress: Progress) -> pd.DataFrame:
     """Solve every draw (in ``jobs`` processes when > 1); rows in task order (deterministic)."""
     rows: list[dict] = []
     if jobs <= 1:
         for task in tasks:
-            rows.append(solve_draw(task))
-            progress.update()
+            rows.extend(solve_point(task))
+            progress.update(len(task.seeds))
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for row in pool.map(solve_draw, tasks, chunksize=4):
-                rows.append(row)
-                progress.update()
+            for part in pool.map(solve_point, tasks):
+                rows.extend(part)
+                progress.update(len(part))
     return pd.DataFrame(rows)
 
 
@@ -975,8 +1044,8 @@ def reproduce(out: str | Path = "reproduction", quick: bool = False, draws: int 
     all_draws, summaries = {}, {}
     for sweep in SWEEPS:
         values = sweep.quick if quick else sweep.full
-        tasks = draw_tasks(sweep, values, n, params, time_limit_s)
-        frame = run_tasks(tasks, jobs, Progress(len(tasks), f"{sweep.figure} ({sweep.key})", progress))
+        tasks = point_tasks(sweep, values, n, params, time_limit_s)
+        frame = run_tasks(tasks, jobs, Progress(len(values) * n, f"{sweep.figure} ({sweep.key})", progress))
         summary = summarise(frame, sweep)
         frame.to_csv(out / f"{sweep.key}_draws.csv", index=False)
         summary.to_csv(out / f"{sweep.key}.csv", index=False)
