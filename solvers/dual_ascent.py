@@ -109,7 +109,11 @@ Complexity: per iteration of :func:`dual_ascent`, one bottleneck value
 (O(KM)), one matching on the pruned pairs and, when the bound may improve, one
 on all pairs (O(K M^2) each), Lemma 1 (O(K log K)) and at most one bandwidth
 equation (O(M) per root step); :func:`dual_ascent_rich` does about three
-times that.
+times that.  The loops compute these pieces on transposed (M, K) weight
+matrices (:class:`_BlockTerms`) and, at K > 4M, sort and match only the n
+devices that hold some block's M least weights (O(KM) comparisons, then
+O(M n log n + M^2 n)): the very numbers the public functions return, bit for
+bit, so the runs are those of the plain composition of the pieces (tested).
 
 References
 ----------
@@ -123,10 +127,10 @@ References
 Examples
 --------
 >>> from instances import Instance
->>> from tests.bruteforce import brute_force_p2
+>>> from solvers.p2_exact import exact_jbba
 >>> inst = Instance.from_arrays([[1.0, 2.0], [1.5, 1.5], [0.5, 3.0]], [1e9, 2e9],
 ...     [4e9, 1e9, 4e9], [1.0, 2.0, 4.0], gradient_bits=1e6, bandwidth_hz=1e6)
->>> optimum = brute_force_p2(inst)
+>>> optimum = exact_jbba(inst).objective_s            # certified in the tests against brute force
 >>> for method in (dual_ascent, dual_ascent_rich):
 ...     res = method(inst)
 ...     assert res.status.value == "feasible"
@@ -147,8 +151,10 @@ from scipy.optimize import linear_sum_assignment
 from instances import Instance
 
 from . import p1
+from .bottleneck import assignment_from_counts, hall_check
 from .bandwidth import optimal_bandwidth
 from .result import Result, Status, Stopwatch
+from .scope import solves
 from instances.tolerances import EXACT_RTOL, ROUNDING_RTOL, STALL_RTOL, close, rel_gap
 
 #: Default iteration cap of both variants.
@@ -176,6 +182,9 @@ _ETA_FLOOR = 1e-12
 #: An assignment's bandwidth equation is not solved when its latency provably exceeds the
 #: incumbent by this much, relative (far above the root's rounding, so no decision changes).
 _SKIP_RTOL = 1e-9
+#: Up to this many (device, block) pairs, an assignment's latency test reads Python lists (the
+#: instance's latencies converted once) instead of NumPy arrays.
+_PYTHON_ENTRIES = 200_000
 #: Seeds of :func:`step_sweep` (disjoint from the shipped corpus's and the reproduction's).
 SWEEP_SEEDS = range(1000, 1020)
 
@@ -183,6 +192,7 @@ SWEEP_SEEDS = range(1000, 1020)
 # --------------------------------------------------------------------------------------
 # The simple baseline
 # --------------------------------------------------------------------------------------
+@solves(name="crunch+bandwidth", problem="P2")
 def crunch_bandwidth(instance: Instance, time_limit: float | None = None) -> Result:
     """CRUNCH's optimal P1 assignment, then the optimal bandwidth for it.
 
@@ -217,11 +227,11 @@ def crunch_bandwidth(instance: Instance, time_limit: float | None = None) -> Res
     sw = Stopwatch(time_limit)
     base = p1.crunch(instance)
     if not base.has_solution:
-        return Result("crunch+bandwidth", "P2", Status.INFEASIBLE, seconds=sw.elapsed, message=base.message)
+        return Result(solver="crunch+bandwidth", problem="P2", status=Status.INFEASIBLE, seconds=sw.elapsed, message=base.message)
     latency_s, band_hz = optimal_bandwidth(instance, base.assignment)
-    return Result("crunch+bandwidth", "P2", Status.FEASIBLE, latency_s, None, sw.elapsed, base.assignment,
-                  band_hz, "CRUNCH's P1 assignment with its optimal bandwidth",
-                  {"p1_objective_s": base.objective_s})
+    return Result(solver="crunch+bandwidth", problem="P2", status=Status.FEASIBLE, objective_s=latency_s, bound_s=None, seconds=sw.elapsed, assignment=base.assignment,
+                  bandwidth_hz=band_hz, message="CRUNCH's P1 assignment with its optimal bandwidth",
+                  info={"p1_objective_s": base.objective_s})
 
 
 
@@ -318,13 +328,14 @@ def bottleneck_value(cost: np.ndarray) -> float:
 
     .. math:: T^* = \\max_m \\big(M - m\\big)\\text{-th smallest of } c_{\\cdot m} \\quad (m = 0..M-1)
 
-    the value :func:`solvers.p1.bottleneck_crunch` finds (the same matrix entry),
+    the value :func:`solvers.bottleneck.bottleneck_crunch` finds (the same matrix entry),
     without re-validating the rows: the caller guarantees sorted rows (``inf``
     only as a suffix) and that some assignment exists (Hall's condition), as
     every caller in this module does.  ``inf`` if none exists.  O(KM).
 
     >>> cost = np.array([[1., 5.], [2., 3.], [4., np.inf]])
-    >>> bottleneck_value(cost) == p1.bottleneck_crunch(cost)[0]
+    >>> from solvers.bottleneck import bottleneck_crunch
+    >>> bottleneck_value(cost) == bottleneck_crunch(cost)[0]
     True
     """
     K, M = cost.shape
@@ -404,10 +415,11 @@ def dual_function(tcp: np.ndarray, coef: np.ndarray, allowed: np.ndarray, lam: n
     Examples
     --------
     >>> from instances import Instance
-    >>> from tests.bruteforce import brute_force_p2
+    >>> from itertools import permutations
     >>> inst = Instance.from_arrays([[1.0, 2.0], [1.5, 1.5], [0.5, 3.0]], [1.0, 2.0],
     ...     [4.0, 1.0, 4.0], [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
-    >>> optimum = brute_force_p2(inst)
+    >>> optimum = min(optimal_bandwidth(inst, a)[0] for a in permutations(range(3), 2)
+    ...               if inst.memory_ok[list(a), [0, 1]].all())      # enumeration
     >>> g = dual_function(inst.compute_latency, inst.comm_coef, inst.memory_ok,
     ...                   np.array([0.2, 0.3, 0.5]), 0.7, np.array([0.1, -0.2, 0.0]), t_ub=10.0)
     >>> bool(g.value <= optimum)
@@ -455,7 +467,7 @@ def bandwidth_block_step(tcp: np.ndarray, coef: np.ndarray, allowed: np.ndarray,
 
     with :math:`b_k` the fraction of B of device k (Lemma 1's :math:`\\sqrt{\\lambda_k c_k / \\eta}`
     in :func:`dual_ascent`); a device with :math:`b_k = 0` is excluded.  Rows stay
-    sorted (a constant is added to each), so :func:`solvers.p1.bottleneck_crunch`
+    sorted (a constant is added to each), so :func:`solvers.bottleneck.bottleneck_crunch`
     applies.  Returns the assignment, or None when the devices with bandwidth
     cannot hold every block.  O(KM + K log K).
 
@@ -473,12 +485,255 @@ def bandwidth_block_step(tcp: np.ndarray, coef: np.ndarray, allowed: np.ndarray,
     with np.errstate(divide="ignore"):
         upload = np.where(share > 0, coef / np.where(share > 0, share, 1.0), np.inf)
     cost = np.where(allowed & np.isfinite(upload)[:, None], tcp + upload[:, None], np.inf)
-    if not p1.hall_check(np.isfinite(cost).sum(axis=1), cost.shape[1]):
+    if not hall_check(np.isfinite(cost).sum(axis=1), cost.shape[1]):
         return None
     # the prefix counts under the bottleneck optimum, and Proposition 1's matching of them (the
-    # same assignment as solvers.p1.bottleneck_crunch: ties to the higher device index)
+    # same assignment as solvers.bottleneck.bottleneck_crunch: ties to the higher device index)
     counts = (cost <= bottleneck_value(cost)).sum(axis=1)
-    return p1.assignment_from_counts(counts, cost.shape[1])
+    return assignment_from_counts(counts, cost.shape[1])
+
+
+# --------------------------------------------------------------------------------------
+# The pieces in the form the loops use: the same numbers, fewer and smaller array operations
+# --------------------------------------------------------------------------------------
+#: Relative size (to the weights' magnitude) of the band above each block's M-th least weight
+#: within which a device is kept for the matchings of :func:`dual_ascent_rich` (see
+#: :class:`_BlockTerms`): far above the rounding of SciPy's shortest-path sums (~1e-15).
+_TIE_RTOL = 1e-9
+#: Lemma-1 uploads at least this large (normalised) send :func:`dual_ascent_rich`'s bandwidth block
+#: step to :func:`bandwidth_block_step` itself (where ``tcp + upload`` could overflow).
+_HUGE_UPLOAD = 1e300
+
+
+def _lsap_columns(weights: np.ndarray) -> np.ndarray:
+    """SciPy's min-sum matching of the (M, n) matrix ``weights``: the column of each row (block).
+
+    With M <= n SciPy returns the rows in order, so its second array is the
+    assignment itself (what :func:`min_sum_assignment` rebuilds from both).
+    """
+    return linear_sum_assignment(weights)[1]
+
+
+class _Near:
+    """The devices kept for the weight matrices of one loop: every block's M least weights, near ties included.
+
+    The threshold of block m is the M-th least of its weights over the devices
+    kept at the previous iteration: an upper bound on the M-th least over all
+    devices, and close to it, because those devices include each block's 2M
+    least of the time before (the duals move little).  Kept now: the devices
+    with some weight at or below the threshold widened by the margin, those
+    among each block's 2M least of the previous ones (for the next threshold)
+    and devices 0..M-1 (see :class:`_BlockTerms` for why).  O(KM) comparisons;
+    the (M, K) matrices are sorted at the first iteration only.
+    """
+
+    __slots__ = ("previous",)
+
+    def __init__(self):
+        self.previous = None
+
+    def select(self, weights: np.ndarray, M: int, spreads) -> tuple[np.ndarray, np.ndarray]:
+        """The kept devices (ascending) and their columns of ``weights``, M rows per matrix stacked.
+
+        ``spreads[p]`` bounds ``-min(0, weights)`` of matrix p, or is negative when
+        no matching uses its kept devices (no margin needed).
+        """
+        previous = self.previous
+        sub = weights if previous is None else weights.take(previous, axis=1)
+        ranked = np.sort(sub, axis=1)    # vectorised: faster than np.partition on fresh data
+        top = ranked[:, M - 1]
+        if max(spreads) >= 0:
+            # every weight of interest lies in [-spread, top]: the margin is relative to that magnitude
+            scale = np.abs(top).reshape(len(spreads), M).max(axis=1).tolist()
+            margins = [_TIE_RTOL * (s + spread) if spread >= 0 else 0.0 for s, spread in zip(scale, spreads)]
+            top = (top.reshape(len(spreads), M) + np.array(margins)[:, None]).ravel()
+        keep = (weights <= top[:, None]).any(axis=0)
+        near = (sub <= ranked[:, 2 * M - 1][:, None]).any(axis=0)
+        if previous is None:
+            keep |= near
+        else:
+            keep[previous[near]] = True
+        keep[:M] = True
+        self.previous = keep.nonzero()[0]
+        return self.previous, weights.take(self.previous, axis=1)
+
+
+class _BlockTerms:
+    """The block sub-problems of both variants, on transposed (M, K) weight matrices stacked in one array.
+
+    ``stack[p]`` holds the p-th weight matrix of an iteration (block m's weights
+    in row m); the caller writes them, :meth:`prepare` marks the forbidden pairs
+    and finds what every piece needs.  Every method returns exactly (bit for
+    bit) what the public piece it stands for returns on the (K, M) matrix --
+    :func:`bottleneck_value`, :func:`crunch_pruned_assignment`,
+    :func:`min_sum_assignment`, :func:`_min_sum_value` -- with fewer and
+    smaller array operations: one product ``t_km lambda_k`` per iteration for
+    all matrices, no per-call validation and, at K > 4M, nothing sorted or
+    matched beyond the devices that can matter:
+
+    * order statistics (the bottleneck value, each block's M-th least weight)
+      are read off the devices :class:`_Near` keeps, which hold every block's
+      M least weights;
+    * a matching restricted to some devices equals SciPy's matching of all K
+      (not only its sum: the same assignment among ties) when the devices left
+      out can never be reached by SciPy's shortest augmenting paths (Crouse's
+      method): for every block, each weight they have is ``inf`` (a pruned
+      pair) or above the block's M-th least weight by more than ``_TIE_RTOL``
+      of the weights' magnitude, so one of the block's M cheapest devices is
+      always free and strictly cheaper in SciPy's reduced costs, whatever
+      their rounding; and devices 0..M-1 are kept, because SciPy scans the
+      columns from the last and refills a removed column's slot with the
+      last one (never beyond column M-1 in one search), which then keeps the
+      scan order, hence the choice among tied columns, of the full matrix.
+      ``tests/test_dual_ascent.py`` checks this on matrices full of ties;
+    * where the published code restricts its matching to the devices an
+      ``np.argpartition`` picks, that set is rebuilt from the order statistics
+      when no block has ties at its M-th least weight, and computed by the same
+      ``np.argpartition`` (same values, same order) otherwise.
+    """
+
+    def __init__(self, tcp: np.ndarray, allowed: np.ndarray, matrices: int):
+        K, M = tcp.shape
+        self.K, self.M = K, M
+        self.tcp = np.ascontiguousarray(tcp.T)                 # (M, K)
+        self.stack = np.empty((matrices, M, K))
+        forbidden = np.flatnonzero(~allowed.T)                # flat indices into one (M, K) matrix
+        self.forbidden = (forbidden + M * K * np.arange(matrices)[:, None]).ravel()
+        self.cols = np.arange(M)
+        self.diag = M - 1 - self.cols
+        self.large = K > 4 * M
+        self.near = _Near()
+
+    def prepare(self, spreads):
+        """Forbidden pairs set to ``inf``; the devices to look at (None: all), every matrix's weights
+        there and its sorted rows, every matrix's bottleneck value (:func:`bottleneck_value`), and
+        which of those devices its matchings run on (None: all; see :meth:`_matched`).
+
+        ``spreads`` as in :meth:`_Near.select`, one per matrix.
+        """
+        if self.forbidden.size:
+            self.stack.put(self.forbidden, np.inf)
+        if not self.large:
+            rows = np.sort(self.stack, axis=2)
+            return None, self.stack, rows, rows[:, self.cols, self.diag].max(axis=1).tolist(), None
+        M, matrices = self.M, len(spreads)
+        devices, sub = self.near.select(self.stack.reshape(-1, self.K), M, spreads)
+        sub = sub.reshape(matrices, M, -1)
+        rows = np.sort(sub, axis=2)
+        if max(spreads) < 0:                         # no matching runs on these devices
+            return devices, sub, rows, rows[:, self.cols, self.diag].max(axis=1).tolist(), None
+        # the matchings' devices: some weight within the margin of its block's M-th least, and 0..M-1
+        top = rows[:, :, M - 1]
+        scale = np.abs(top).max(axis=1).tolist()
+        margins = [_TIE_RTOL * (s + spread) if spread >= 0 else 0.0 for s, spread in zip(scale, spreads)]
+        matched = (sub <= (top + np.array(margins)[:, None])[:, :, None]).any(axis=1)
+        matched[:, :M] = True                        # devices 0..M-1 come first
+        return devices, sub, rows, rows[:, self.cols, self.diag].max(axis=1).tolist(), matched
+
+    def _matched(self, prepared, matrix: int) -> tuple[np.ndarray | None, np.ndarray]:
+        """The devices a matching of ``matrix`` runs on (None: all) and their weights."""
+        devices, sub = prepared[0], prepared[1][matrix]
+        if devices is None:
+            return None, sub
+        keep = prepared[4][matrix]
+        return devices[keep], sub[:, keep]
+
+    def pruned(self, prepared, matrix: int) -> np.ndarray:
+        """:func:`crunch_pruned_assignment` (``compact=False``): the matching of the pairs at or under v."""
+        devices, sub = self._matched(prepared, matrix)
+        v = prepared[3][matrix]
+        found = _lsap_columns(np.where(sub <= v, sub, np.inf))
+        return found if devices is None else devices[found]
+
+    def exact(self, prepared, matrix: int) -> tuple[np.ndarray, float]:
+        """:func:`min_sum_assignment`: the unrestricted min-sum matching and its value."""
+        devices, sub = self._matched(prepared, matrix)
+        found = _lsap_columns(sub)
+        value = float(sub[self.cols, found].sum())
+        return (found if devices is None else devices[found]), value
+
+    def pruned_compact(self, prepared) -> np.ndarray:
+        """:func:`crunch_pruned_assignment` with ``compact=True`` (the paper's variant) on matrix 0."""
+        M, v, weights = self.M, prepared[3][0], self.stack[0]
+        rows = (weights[0] <= v).nonzero()[0]    # the other devices have no pair left (rows sorted)
+        if rows.size <= 4 * M:
+            kept = weights.take(rows, axis=1)
+            return rows[_lsap_columns(np.where(kept <= v, kept, np.inf))]
+        # each block's M cheapest pairs hold an optimum: the devices np.argpartition picks for them
+        chosen = self._partition_set(prepared, v, rows)
+        kept = weights.take(chosen, axis=1)
+        return chosen[_lsap_columns(np.where(kept <= v, kept, np.inf))]
+
+    def min_sum_value(self, prepared) -> float:
+        """:func:`_min_sum_value` of matrix 0 (the value of the exact matching, for the bound)."""
+        weights = self.stack[0]
+        if not self.large:
+            return float(weights[self.cols, _lsap_columns(weights)].sum())
+        sub = weights.take(self._partition_set(prepared, math.inf, None), axis=1)
+        return float(sub[self.cols, _lsap_columns(sub)].sum())
+
+    def _partition_set(self, prepared, v: float, rows: np.ndarray | None) -> np.ndarray:
+        """The devices (ascending) in ``np.argpartition(kept, M - 1, axis=0)[:M]`` for the (n, M) matrix
+        ``kept`` of matrix 0's devices ``rows`` (None: all) with the pairs above ``v`` set to ``inf``.
+
+        A block whose M-th least weight is at most v and has no tie is given its M least
+        weights' devices (the set np.argpartition returns); the others are partitioned
+        as the published code does it, on the same values in the same order (per block,
+        the same result as the whole matrix at once).
+        """
+        M, weights = self.M, self.stack[0]
+        devices, sub, sorted_rows = prepared[0], prepared[1][0], prepared[2][0]
+        kth = sorted_rows[:, M - 1]                  # every block's M-th least weight over all devices
+        within = sub <= kth[:, None]
+        tied = ((kth > v) | (np.add.reduce(within, axis=1) != M)).nonzero()[0].tolist()
+        if not tied:
+            return devices[within.any(axis=0)]
+        chosen = np.zeros(self.K, dtype=bool)
+        within[tied] = False
+        chosen[devices[within.any(axis=0)]] = True
+        if rows is None:
+            kept = weights[tied]
+        else:
+            kept = weights[tied].take(rows, axis=1)
+            kept = np.where(kept <= v, kept, np.inf)
+        picked = np.argpartition(kept, M - 1, axis=1)[:, :M]
+        chosen[picked if rows is None else rows[picked]] = True
+        return chosen.nonzero()[0]
+
+
+def _least(per_device: np.ndarray, M: int, large: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Lemma 1's choice (:func:`lemma1`): the devices of the M least ``per_device`` (ties to the lower
+    index), ascending, and those M values in ascending order (what :func:`lemma1` sums)."""
+    if large:
+        cut = np.partition(per_device, M - 1)[M - 1]
+        on = (per_device <= cut).nonzero()[0]
+        if on.size > M:      # ties at the cut: the lower indices among them
+            below = np.flatnonzero(per_device < cut)
+            on = np.sort(np.concatenate((below, np.flatnonzero(per_device == cut)[: M - below.size])))
+        return on, np.sort(per_device[on])
+    order = np.argsort(per_device, kind="stable")[:M]
+    return np.sort(order), per_device[order]
+
+
+def _project_simplex(v: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """:func:`project_simplex` with ``ranks = np.arange(1, v.size + 1)`` given.
+
+    Up to 40 entries the sort and the running sum are done on Python floats (the
+    same sums, in the same order: ``np.cumsum`` adds left to right).
+    """
+    if v.size <= 40:
+        total, found = 0.0, None
+        for i, ui in enumerate(sorted(v.tolist(), reverse=True)):
+            total += ui
+            if ui - (total - 1.0) / (i + 1) > 0:
+                found = i, total - 1.0
+        if found is not None and math.isfinite(total):
+            rho, css = found
+            return np.maximum(v - css / (rho + 1), 0.0)
+    u = np.sort(v)[::-1]
+    css = np.cumsum(u) - 1.0
+    rho = int(np.nonzero(u - css / ranks > 0)[0][-1])
+    return np.maximum(v - css[rho] / (rho + 1), 0.0)
 
 
 # --------------------------------------------------------------------------------------
@@ -491,44 +746,53 @@ class _Latencies:
     bandwidth equation's left side at the incumbent, widened by ``_SKIP_RTOL``,
     still asks for more than B) is answered ``inf`` without solving its root:
     no caller's decision changes, since ``inf`` and the root both lose to it.
+    The callers' incumbents never rise, so such an assignment is answered ``inf``
+    again at once later on.
     """
 
     def __init__(self, instance: Instance, tau_s: float):
         self.instance, self.tau_s = instance, tau_s
-        self.tcp_s, self.coef = instance.compute_latency, instance.comm_coef
-        self.cols = np.arange(instance.M)
+        self.tcp_s, self.coef = instance.compute_latency.T, instance.comm_coef     # [m][k] seconds; Hz s
+        if instance.K * instance.M <= _PYTHON_ENTRIES:   # the test runs on M numbers: plain floats are faster
+            self.tcp_s, self.coef = self.tcp_s.tolist(), self.coef.tolist()
+        self.limit_hz = instance.bandwidth_hz * (1.0 + _SKIP_RTOL)
         self.known: dict[tuple[int, ...], float] = {}
         self.seen: set[tuple[int, ...]] = set()
+        self.worse: set[tuple[int, ...]] = set()          # above an earlier (so any later) incumbent
 
     def __call__(self, assignment, incumbent: float = math.inf) -> float:
-        array = isinstance(assignment, np.ndarray)
-        key = tuple(assignment.tolist()) if array else tuple(int(k) for k in assignment)
+        key = tuple(assignment.tolist()) if isinstance(assignment, np.ndarray) else tuple(int(k) for k in assignment)
         self.seen.add(key)
         value = self.known.get(key)
         if value is None:
-            if incumbent < math.inf and self._exceeds(assignment if array else np.array(key), incumbent):
+            if incumbent < math.inf and (key in self.worse or self._exceeds(key, incumbent)):
+                self.worse.add(key)
                 return math.inf
             value = self.known[key] = optimal_bandwidth(self.instance, key)[0] / self.tau_s
         return value
 
-    def _exceeds(self, devices: np.ndarray, incumbent: float) -> bool:
-        a_s = self.tcp_s[devices, self.cols]
+    def _exceeds(self, devices: tuple[int, ...], incumbent: float) -> bool:
         t_s = incumbent * self.tau_s * (1.0 + _SKIP_RTOL)
-        if a_s.max() >= t_s:
-            return True
+        rows, coef = self.tcp_s, self.coef
+        need = 0.0
+        for m, k in enumerate(devices):
+            gap = t_s - rows[m][k]
+            if gap <= 0.0:                  # a device's computation alone reaches t_s
+                return True
+            need += coef[k] / gap
         # sum_k c_k / (T - a_k) decreases in T: above B at t_s means the root lies beyond t_s
-        return float(np.sum(self.coef[devices] / (t_s - a_s))) > self.instance.bandwidth_hz * (1.0 + _SKIP_RTOL)
+        return need > self.limit_hz
 
 
 def _start(instance: Instance, sw: Stopwatch, solver: str) -> Result:
     """CRUNCH's P1 assignment, or ``infeasible`` (proven by Hall's condition) / ``no_solution``."""
-    if not p1.hall_check(instance.memory_prefix, instance.M):
+    if not hall_check(instance.memory_prefix, instance.M):
         why = (f"M = {instance.M} blocks > K = {instance.K} devices" if instance.M > instance.K
                else "memory wall: no assignment of all blocks to distinct devices fits the memory budgets")
-        return Result(solver, "P2", Status.INFEASIBLE, seconds=sw.elapsed, message=why)
+        return Result(solver=solver, problem="P2", status=Status.INFEASIBLE, seconds=sw.elapsed, message=why)
     base = p1.crunch(instance)
     if not base.has_solution:   # not reached: Hall's condition is CRUNCH's own test
-        return Result(solver, "P2", Status.NO_SOLUTION, seconds=sw.elapsed,
+        return Result(solver=solver, problem="P2", status=Status.NO_SOLUTION, seconds=sw.elapsed,
                       message=f"{solver}: CRUNCH found no starting assignment ({base.message})")
     return base
 
@@ -541,7 +805,7 @@ def _normalised(instance: Instance, base: Result) -> tuple[float, np.ndarray, np
 
 
 def _bad_parameter(sw: Stopwatch, solver: str, why: str) -> Result:
-    return Result(solver, "P2", Status.ERROR, seconds=sw.elapsed, message=why)
+    return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed, message=why)
 
 
 def _stopwatch(time_limit) -> Stopwatch:
@@ -581,6 +845,7 @@ def step_length(i: int, scale: float = PAPER_STEP_SCALE, offset: float = PAPER_S
     return scale / (offset + i) ** power
 
 
+@solves(name="dual-ascent", problem="P2")
 def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: int = DEFAULT_MAX_ITER,
                 step_scale: float = PAPER_STEP_SCALE, step_offset: float = PAPER_STEP_OFFSET,
                 step_power: float = PAPER_STEP_POWER, lambda_scale: float = PAPER_LAMBDA_SCALE,
@@ -648,9 +913,8 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
 
     K, M = instance.K, instance.M
     tau_s, tcp, coef = _normalised(instance, base)
-    forbidden = ~instance.memory_ok
-    any_forbidden = bool(forbidden.any())
-    cols = np.arange(M)
+    blocks = _BlockTerms(tcp, instance.memory_ok, 1)     # block m's weights are row m of an (M, K) matrix
+    weights, cols = blocks.stack[0], blocks.cols
     latency_of = _Latencies(instance, tau_s)
 
     best_assignment = tuple(int(k) for k in base.assignment)
@@ -671,22 +935,24 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
         lam_sum = float(lam.sum())
         t_i = t_ub if lam_sum >= 1.0 else 0.0             # minimiser of T (1 - sum lambda) over [0, T_ub]
         # blocks: CRUNCH-pruned Hungarian on lambda_k t_km - nu_k (rows sorted: lambda >= 0)
-        weights = lam[:, None] * tcp
-        weights -= nu[:, None]
-        if any_forbidden:
-            weights[forbidden] = np.inf
-        x = crunch_pruned_assignment(weights, compact=True)
-        # involvement and bandwidth: Lemma 1
-        z, share, z_term = lemma1(lam, eta, nu, coef, M)
+        np.multiply(blocks.tcp, lam, out=weights)
+        weights -= nu
+        prepared = blocks.prepare((-1.0,))
+        x = blocks.pruned_compact(prepared)
+        # involvement and bandwidth: Lemma 1 (z: the devices ``on``; the bands of those only)
+        on, chosen = _least(2.0 * np.sqrt(lam * eta * coef) + nu, M, blocks.large)
+        z_term = float(chosen.sum())
+        on_coef = coef[on]
+        on_share = np.sqrt(lam[on] * on_coef / eta)      # eta >= _ETA_FLOOR
         # primal answer: this iterate's x with its optimal bandwidth
         value = latency_of(x, best)
         if value < best:
-            best, best_assignment, best_iteration = value, tuple(int(k) for k in x), it
+            best, best_assignment, best_iteration = value, tuple(x.tolist()), it
         # dual bound: g at these duals needs the block term's minimum over *all* assignments; the
         # pruned matching's sum is >= it, so the exact one is needed only when the bound may rise
         t_term = t_ub * min(0.0, 1.0 - lam_sum)
-        if t_term + float(weights[x, cols].sum()) + z_term - eta > best_bound:
-            block_term = _min_sum_value(weights)
+        if t_term + float(weights[cols, x].sum()) + z_term - eta > best_bound:
+            block_term = blocks.min_sum_value(prepared)
             g = t_term + block_term + z_term - eta
             g -= ROUNDING_RTOL * (abs(t_term) + abs(block_term) + abs(z_term) + eta)
             if g > best_bound:
@@ -696,22 +962,24 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
             break
         # eq. (16): projected subgradient step on the violations of (x, z, B, T_i)
         g_lam = np.full(K, -t_i)
-        g_lam[x] += tcp[x, cols]                          # computation of x's devices
-        on = np.flatnonzero(z)
-        on_share = share[on]
+        g_lam[x] += blocks.tcp[cols, x]                   # computation of x's devices
         upload = np.full(M, _UPLOAD_CAP * t_ub)           # the guard where Lemma 1 gives no band
-        np.divide(coef[on], on_share, out=upload, where=on_share > 0)
+        np.divide(on_coef, on_share, out=upload, where=on_share > 0)
         g_lam[on] += np.minimum(upload, _UPLOAD_CAP * t_ub)
         g_eta = float(on_share.sum()) - 1.0
-        g_nu = z.astype(float)
+        g_nu = np.zeros(K)
+        g_nu[on] = 1.0
         g_nu[x] -= 1.0
-        if not (g_lam.any() or g_eta or g_nu.any()):
+        # (with T_i > 0 the devices outside x and z, if any, have a step of -T_i)
+        if not ((t_i != 0.0 and K > 2 * M) or g_lam.any() or g_eta or g_nu.any()):
             stop = "zero subgradient"
             break
         alpha = step_length(it, step_scale, step_offset, step_power)
         if trace is not None:
+            z = np.zeros(K, dtype=bool)
+            z[on] = True
             trace({"iteration": it, "lam": lam.copy(), "eta": eta, "nu": nu.copy(), "t": t_i, "x": x.copy(),
-                   "z": z.copy(), "share": share.copy(), "alpha": alpha, "tau_s": tau_s})
+                   "z": z, "share": np.sqrt(lam * coef / eta), "alpha": alpha, "tau_s": tau_s})
         lam = np.maximum(lam + alpha * g_lam, 0.0)
         eta = max(eta + alpha * g_eta, _ETA_FLOOR)
         nu = nu + alpha * g_nu
@@ -726,12 +994,13 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
             "crunch_bandwidth_s": latency_of.known[tuple(int(k) for k in base.assignment)] * tau_s,
             "step_scale": step_scale, "step_offset": step_offset, "step_power": step_power,
             "lambda_scale": lambda_scale, "eta_scale": eta_scale}
-    return Result(solver, "P2", status, latency_s, bound_s, sw.elapsed, best_assignment, band_hz, message, info)
+    return Result(solver=solver, problem="P2", status=status, objective_s=latency_s, bound_s=bound_s, seconds=sw.elapsed, assignment=best_assignment, bandwidth_hz=band_hz, message=message, info=info)
 
 
 # --------------------------------------------------------------------------------------
 # The improved variant
 # --------------------------------------------------------------------------------------
+@solves(name="dual-ascent-rich", problem="P2")
 def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_iter: int = DEFAULT_MAX_ITER,
                 step: float = DEFAULT_STEP, patience: int = DEFAULT_PATIENCE,
                 lambda_domain: str = "simplex", step_rule: str = "polyak", recovery: str = "rich") -> Result:
@@ -814,7 +1083,10 @@ def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_it
     K, M = instance.K, instance.M
     tau_s, tcp, coef = _normalised(instance, base)
     allowed = instance.memory_ok
-    cols = np.arange(M)
+    # block m's weights are row m of (M, K) matrices: at nu, at the best nu, the Lemma-1 bandwidth costs
+    blocks = _BlockTerms(tcp, allowed, 3 if recovery == "rich" else 2)
+    stack, cols = blocks.stack, blocks.cols
+    ranks = np.arange(1, K + 1)
 
     evaluate = _Latencies(instance, tau_s)   # optimal-bandwidth latency, normalised
 
@@ -840,16 +1112,33 @@ def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_it
         if sw.expired():
             stop, it = "time_limit", it - 1
             break
+        # Lemma 1's square roots, shared by its involvement prices, the best nu and its bands
+        root = np.sqrt(lam * eta * coef)
+        two_root = 2.0 * root
+        nu_star = -two_root                               # best_nu(lam, eta, coef)
+        share = np.sqrt(lam * coef / eta)                 # Lemma 1's bands (eta >= _ETA_FLOOR)
+        np.multiply(blocks.tcp, lam, out=stack[1])
+        np.subtract(stack[1], nu, out=stack[0])          # lambda_k t_km - nu_k >= -max(nu)
+        stack[1] -= nu_star                               # lambda_k t_km - nu*_k >= 0
+        band = recovery == "rich" and float(np.minimum.reduce(share)) > 0.0
+        if band:
+            upload = coef / share                         # Lemma 1's bands: P1 with unequal bands
+            band = float(np.maximum.reduce(upload)) < _HUGE_UPLOAD   # (else bandwidth_block_step itself)
+            np.add(blocks.tcp, upload, out=stack[2])
+        elif recovery == "rich":
+            stack[2] = stack[1]                           # (a placeholder: no decision reads it)
+        prepared = blocks.prepare((max(0.0, float(np.maximum.reduce(nu))), 0.0, -1.0)[:len(stack)])
         # (ii) block allocation as the paper does it (CRUNCH-pruned Hungarian) at the current nu
-        weights = np.where(allowed, lam[:, None] * tcp - nu[:, None], np.inf)
-        x_paper = crunch_pruned_assignment(weights)
-        # (iii) Lemma 1 at the current nu: involvement z and bandwidth shares of every device
-        z, share, _ = lemma1(lam, eta, nu, coef, M)
+        x_paper = blocks.pruned(prepared, 0)
+        # (iii) Lemma 1 at the current nu: involvement z (the devices ``on``) and bandwidth shares
+        on, _ = _least(two_root + nu, M, blocks.large)
         # the dual function at the best nu (>= its value at the current nu): the bound, and the
-        # exact Lagrangian minimiser (T_ub = incumbent >= optimum keeps the bound valid)
-        nu_star = best_nu(lam, eta, coef)
-        dual = dual_function(tcp, coef, allowed, lam, eta, nu_star, best)
-        dual_value = dual.value
+        # exact Lagrangian minimiser (T_ub = incumbent >= optimum keeps the bound valid); at nu*
+        # Lemma 1's term is 0 (every device's price is 2 sqrt(lam eta c) + nu* = 0)
+        x_star, block_term = blocks.exact(prepared, 1)
+        t_term = best * min(0.0, 1.0 - float(lam.sum()))
+        z_term = 0.0 if float(np.maximum.reduce(two_root)) < math.inf else lemma1(lam, eta, nu_star, coef, M)[2]
+        dual_value = t_term + block_term + z_term - eta
         improved = False
         if dual_value > best_bound + STALL_RTOL * abs(best):
             improved = True
@@ -861,10 +1150,13 @@ def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_it
         # primal recovery: each candidate block allocation gets its optimal bandwidth; best kept
         candidates = [("paper step", x_paper)]
         if recovery == "rich":
-            candidates.append(("lagrangian", dual.assignment))
-            star_weights = np.where(allowed, lam[:, None] * tcp - nu_star[:, None], np.inf)
-            candidates.append(("pruned lagrangian", crunch_pruned_assignment(star_weights)))
-            x_band = bandwidth_block_step(tcp, coef, allowed, share)
+            candidates.append(("lagrangian", x_star))
+            candidates.append(("pruned lagrangian", blocks.pruned(prepared, 1)))
+            if band:   # Proposition 1's matching of the prefix counts under the bottleneck optimum
+                counts = (stack[2] <= prepared[3][2]).sum(axis=0)
+                x_band = np.argsort(counts, kind="stable")[K - M:]      # bottleneck.assignment_from_counts
+            else:
+                x_band = bandwidth_block_step(tcp, coef, allowed, share)
             if x_band is not None:
                 candidates.append(("lemma-1 bandwidth", x_band))
         for source, candidate in candidates:
@@ -872,7 +1164,7 @@ def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_it
             if value < best * (1.0 - STALL_RTOL):
                 improved = True
             if value < best:
-                best, best_assignment, best_iteration = value, tuple(int(k) for k in candidate), it
+                best, best_assignment, best_iteration = value, tuple(candidate.tolist()), it
                 best_from = source
         if best_bound >= best or close(best_bound, best, EXACT_RTOL):
             stop = "bound meets incumbent"
@@ -882,16 +1174,22 @@ def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_it
             stop = "stagnation"
             break
         # subgradients (eq. 16) on the constraint violations of the paper's iterate
-        load = np.zeros(K)
-        load[x_paper] = tcp[x_paper, cols]
-        involved = np.zeros(K)
-        involved[x_paper] = 1.0
-        with np.errstate(divide="ignore"):
-            upload = np.where(z, np.minimum(coef / share, _UPLOAD_CAP * best), 0.0)
-        latency = load + upload
-        g_lam = latency - latency.mean() if lambda_domain == "simplex" else latency - best
-        g_eta = float(np.sum(np.where(z, share, 0.0))) - 1.0
-        g_nu = z.astype(float) - involved
+        latency = np.zeros(K)
+        latency[x_paper] = blocks.tcp[cols, x_paper]     # computation of its devices
+        on_share = share[on]
+        if band:                                          # every device has a band: c_k / b_k known
+            on_upload = upload[on]
+        else:
+            on_upload = np.full(M, np.inf)               # no band: capped below
+            np.divide(coef[on], on_share, out=on_upload, where=on_share > 0)
+        latency[on] += np.minimum(on_upload, _UPLOAD_CAP * best)
+        g_lam = latency - float(latency.sum()) / K if lambda_domain == "simplex" else latency - best
+        banded = np.zeros(K)
+        banded[on] = on_share
+        g_eta = float(banded.sum()) - 1.0
+        g_nu = np.zeros(K)
+        g_nu[on] = 1.0
+        g_nu[x_paper] -= 1.0
         if step_rule == "polyak":
             if since_bound >= HALVE_AFTER:
                 theta, since_bound = 0.5 * theta, 0
@@ -900,7 +1198,7 @@ def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_it
         else:
             alpha = step / math.sqrt(it)
         if lambda_domain == "simplex":
-            lam = project_simplex(lam + alpha * g_lam)
+            lam = _project_simplex(lam + alpha * g_lam, ranks)
         else:
             lam = np.maximum(lam + alpha * g_lam, 0.0)
         eta = max(eta + alpha * g_eta, _ETA_FLOOR)
@@ -915,8 +1213,8 @@ def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_it
             "bound_iteration": bound_iteration, "assignments_evaluated": len(evaluate.seen),
             "crunch_bandwidth_s": evaluate.known[tuple(int(k) for k in base.assignment)] * tau_s,
             "lambda_domain": lambda_domain, "step": step, "step_rule": step_rule, "recovery": recovery}
-    return Result(solver, "P2", status, latency_s, bound_s, sw.elapsed, best_assignment, band_hz,
-                  message, info)
+    return Result(solver=solver, problem="P2", status=status, objective_s=latency_s, bound_s=bound_s, seconds=sw.elapsed, assignment=best_assignment, bandwidth_hz=band_hz,
+                  message=message, info=info)
 
 
 # --------------------------------------------------------------------------------------

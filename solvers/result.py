@@ -28,7 +28,7 @@ class Status(str, Enum):
 CLAIMS = (Status.OPTIMAL, Status.INFEASIBLE)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Result:
     """Outcome of one method on one instance.
 

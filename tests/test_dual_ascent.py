@@ -38,7 +38,7 @@ from solvers.dual_ascent import (
 )
 from solvers.p1 import bottleneck_crunch, hall_check
 from solvers.result import Result, Status
-from instances.tolerances import BANDWIDTH_RTOL, EXACT_RTOL, OBJECTIVE_RTOL, close
+from instances.tolerances import BANDWIDTH_RTOL, EXACT_RTOL, OBJECTIVE_RTOL, ROUNDING_RTOL, STALL_RTOL, close
 from tests.bruteforce import (
     brute_force_p1,
     brute_force_p2,
@@ -447,6 +447,325 @@ def test_step_rule_is_diminishing_as_documented():
 
 
 # --------------------------------------------------------------------------------------
+# the fast loops return exactly what the plain composition of the public pieces returns
+# --------------------------------------------------------------------------------------
+def _plain_latency(inst: Instance, tau_s: float, seen: set):
+    """Optimal-bandwidth latency (normalised) of every assignment, no root skipped."""
+    def latency(x) -> float:
+        key = tuple(int(k) for k in x)
+        seen.add(key)
+        return optimal_bandwidth(inst, key)[0] / tau_s
+    return latency
+
+
+def plain_dual_ascent(inst: Instance, max_iter: int = DEFAULT_MAX_ITER, trace=None, **steps) -> tuple:
+    """Algorithm 3 as the module docstring states it, written with the public pieces (the loop before
+    it was made fast).  Returns (assignment, objective, bound, iterations, stop, best iteration, evaluated)."""
+    scale, offset, power = (steps.get(k, d) for k, d in (("step_scale", da.PAPER_STEP_SCALE),
+                                                         ("step_offset", da.PAPER_STEP_OFFSET),
+                                                         ("step_power", da.PAPER_STEP_POWER)))
+    base = crunch_bandwidth(inst)
+    K, M, cols = inst.K, inst.M, np.arange(inst.M)
+    tau_s = float(base.info["p1_objective_s"])
+    tcp, coef = inst.compute_latency / tau_s, inst.comm_coef / (inst.bandwidth_hz * tau_s)
+    seen = set()
+    latency = _plain_latency(inst, tau_s, seen)
+    best_assignment = base.assignment
+    best, best_iteration, best_bound, bound_iteration = latency(best_assignment), 0, -math.inf, None
+    lam = np.full(K, float(steps.get("lambda_scale", da.PAPER_LAMBDA_SCALE)) / K)
+    x0 = np.asarray(best_assignment)
+    eta = max(float(steps.get("eta_scale", da.PAPER_ETA_SCALE)) * float(np.sum(np.sqrt(lam[x0] * coef[x0]))) ** 2,
+              1e-12)
+    nu = np.zeros(K)
+    stop, it = "max_iter", 0
+    for it in range(1, max_iter + 1):
+        t_ub, lam_sum = best, float(lam.sum())
+        t_i = t_ub if lam_sum >= 1.0 else 0.0
+        weights = np.where(inst.memory_ok, lam[:, None] * tcp - nu[:, None], np.inf)
+        x = crunch_pruned_assignment(weights, compact=True)
+        z, share, z_term = lemma1(lam, eta, nu, coef, M)
+        value = latency(x)
+        if value < best:
+            best, best_assignment, best_iteration = value, tuple(int(k) for k in x), it
+        t_term = t_ub * min(0.0, 1.0 - lam_sum)
+        if t_term + float(weights[x, cols].sum()) + z_term - eta > best_bound:
+            block_term = da._min_sum_value(weights)
+            g = t_term + block_term + z_term - eta
+            g -= ROUNDING_RTOL * (abs(t_term) + abs(block_term) + abs(z_term) + eta)
+            if g > best_bound:
+                best_bound, bound_iteration = g, it
+        if best_bound >= best or close(best_bound, best, EXACT_RTOL):
+            stop = "bound meets incumbent"
+            break
+        g_lam = np.full(K, -t_i)
+        g_lam[x] += tcp[x, cols]
+        on = np.flatnonzero(z)
+        upload = np.full(M, 2.0 * t_ub)
+        np.divide(coef[on], share[on], out=upload, where=share[on] > 0)
+        g_lam[on] += np.minimum(upload, 2.0 * t_ub)
+        g_eta = float(share[on].sum()) - 1.0
+        g_nu = z.astype(float)
+        g_nu[x] -= 1.0
+        if not (g_lam.any() or g_eta or g_nu.any()):
+            stop = "zero subgradient"
+            break
+        alpha = da.step_length(it, scale, offset, power)
+        if trace is not None:
+            trace({"iteration": it, "lam": lam.copy(), "eta": eta, "nu": nu.copy(), "t": t_i, "x": x.copy(),
+                   "z": z.copy(), "share": share.copy(), "alpha": alpha, "tau_s": tau_s})
+        lam = np.maximum(lam + alpha * g_lam, 0.0)
+        eta = max(eta + alpha * g_eta, 1e-12)
+        nu = nu + alpha * g_nu
+    bound = None if bound_iteration is None else max(best_bound * tau_s, 0.0)
+    return (best_assignment, optimal_bandwidth(inst, best_assignment)[0], bound, it, stop, best_iteration, len(seen))
+
+
+def plain_dual_ascent_rich(inst: Instance, max_iter: int = DEFAULT_MAX_ITER, step: float = da.DEFAULT_STEP,
+                           patience: int = da.DEFAULT_PATIENCE, lambda_domain: str = "simplex",
+                           step_rule: str = "polyak", recovery: str = "rich") -> tuple:
+    """:func:`dual_ascent_rich` written with the public pieces; returns as :func:`plain_dual_ascent`
+    and the source of the best answer."""
+    base = crunch_bandwidth(inst)
+    K, M, cols = inst.K, inst.M, np.arange(inst.M)
+    tau_s = float(base.info["p1_objective_s"])
+    tcp, coef, allowed = inst.compute_latency / tau_s, inst.comm_coef / (inst.bandwidth_hz * tau_s), inst.memory_ok
+    seen = set()
+    latency = _plain_latency(inst, tau_s, seen)
+    best_assignment, best_from = base.assignment, "crunch"
+    best, best_iteration, best_bound, bound_iteration = latency(best_assignment), 0, -math.inf, None
+    lam = np.full(K, 1.0 / K)
+    x0 = np.asarray(best_assignment)
+    eta = max(float(np.sum(np.sqrt(lam[x0] * coef[x0]))) ** 2, 1e-12)
+    nu, theta = np.zeros(K), float(step)
+    stop, stall, since_bound, it = "max_iter", 0, 0, 0
+    for it in range(1, max_iter + 1):
+        weights = np.where(allowed, lam[:, None] * tcp - nu[:, None], np.inf)
+        x_paper = crunch_pruned_assignment(weights)
+        z, share, _ = lemma1(lam, eta, nu, coef, M)
+        nu_star = best_nu(lam, eta, coef)
+        dual = dual_function(tcp, coef, allowed, lam, eta, nu_star, best)
+        improved = dual.value > best_bound + STALL_RTOL * abs(best)
+        since_bound = 0 if improved else since_bound + 1
+        if dual.value > best_bound:
+            best_bound, bound_iteration = dual.value, it
+        candidates = [("paper step", x_paper)]
+        if recovery == "rich":
+            candidates.append(("lagrangian", dual.assignment))
+            star = np.where(allowed, lam[:, None] * tcp - nu_star[:, None], np.inf)
+            candidates.append(("pruned lagrangian", crunch_pruned_assignment(star)))
+            x_band = bandwidth_block_step(tcp, coef, allowed, share)
+            if x_band is not None:
+                candidates.append(("lemma-1 bandwidth", x_band))
+        for source, candidate in candidates:
+            value = latency(candidate)
+            improved |= value < best * (1.0 - STALL_RTOL)
+            if value < best:
+                best, best_assignment, best_iteration, best_from = value, tuple(int(k) for k in candidate), it, source
+        if best_bound >= best or close(best_bound, best, EXACT_RTOL):
+            stop = "bound meets incumbent"
+            break
+        stall = 0 if improved else stall + 1
+        if stall >= patience:
+            stop = "stagnation"
+            break
+        load, involved = np.zeros(K), np.zeros(K)
+        load[x_paper] = tcp[x_paper, cols]
+        involved[x_paper] = 1.0
+        with np.errstate(divide="ignore"):
+            upload = np.where(z, np.minimum(coef / share, 2.0 * best), 0.0)
+        latency_k = load + upload
+        g_lam = latency_k - latency_k.mean() if lambda_domain == "simplex" else latency_k - best
+        g_eta = float(np.sum(np.where(z, share, 0.0))) - 1.0
+        g_nu = z.astype(float) - involved
+        if step_rule == "polyak":
+            if since_bound >= da.HALVE_AFTER:
+                theta, since_bound = 0.5 * theta, 0
+            norm2 = float(g_lam @ g_lam) + g_eta * g_eta + float(g_nu @ g_nu)
+            alpha = theta * (best - dual.value) / norm2 if norm2 > 0 else 0.0
+        else:
+            alpha = step / math.sqrt(it)
+        lam = lam + alpha * g_lam
+        lam = project_simplex(lam) if lambda_domain == "simplex" else np.maximum(lam, 0.0)
+        eta = max(eta + alpha * g_eta, 1e-12)
+        nu = nu + alpha * g_nu
+    bound = None if bound_iteration is None else max(best_bound * tau_s, 0.0)
+    return (best_assignment, optimal_bandwidth(inst, best_assignment)[0], bound, it, stop, best_iteration, len(seen),
+            best_from)
+
+
+def ties_instance(seed: int, K: int, M: int) -> Instance:
+    """Few device types (duplicated devices), integer latencies, grid rates and memories: ties everywhere."""
+    rng = np.random.default_rng(seed)
+    types = int(rng.integers(1, max(2, K // 3) + 1))
+    tcp = rng.integers(1, 4, (types, 1)) + np.cumsum(rng.integers(0, 2, (types, M)), axis=1)
+    mu = np.cumsum(rng.integers(0, 2, M)).astype(float) + 1.0
+    cap = rng.choice(np.unique(mu), types)
+    cap[0] = mu[-1]
+    kind = rng.integers(0, types, K)
+    kind[:M] = 0                                             # M devices hold every block
+    return Instance.from_arrays(tcp[kind].astype(float), mu, cap[kind], rng.choice([0.5, 1.0, 2.0], types)[kind],
+                                1.0, 10.0, name=f"ties-{seed}")
+
+
+#: Small (K <= 4M: whole matrices) and large (K > 4M: kept devices only) shapes, ties included.
+SAME_ANSWER_CASES = [("realistic", 0, 20, 12), ("realistic", 1, 60, 12), ("realistic", 2, 30, 4),
+                     ("ties", 3, 12, 4), ("ties", 4, 40, 4), ("ties", 5, 70, 12), ("generator", 6, 50, 12),
+                     ("identical", 7, 60, 6)]
+
+
+def _same_answer_instance(family: str, seed: int, K: int, M: int) -> Instance:
+    if family == "realistic":
+        return realistic(seed, K, M)
+    if family == "ties":
+        return ties_instance(seed, K, M)
+    if family == "generator":
+        return generate_instance(K, M, seed=seed)
+    return generate_instance(K, M, seed=seed, compute_factor_min=1.0, compute_factor_max=1.0, fading="none")
+
+
+@pytest.mark.parametrize("family, seed, K, M", SAME_ANSWER_CASES)
+def test_paper_variant_is_the_plain_loop_bit_for_bit(family, seed, K, M):
+    """Same iterates (every dual, bitwise), answer, bound, iterations and stop as the loop written
+    with the public pieces."""
+    inst = _same_answer_instance(family, seed, K, M)
+    fast_trace, plain_trace = [], []
+    res = dual_ascent(inst, max_iter=120, trace=fast_trace.append)
+    plain = plain_dual_ascent(inst, max_iter=120, trace=plain_trace.append)
+    assert (res.assignment, res.objective_s, res.bound_s, res.info["iterations"], res.info["stop"],
+            res.info["best_iteration"], res.info["assignments_evaluated"]) == plain
+    assert len(fast_trace) == len(plain_trace)
+    for fast, slow in zip(fast_trace, plain_trace):
+        assert fast.keys() == slow.keys()
+        for key, value in fast.items():
+            assert np.array_equal(np.asarray(value), np.asarray(slow[key])), (fast["iteration"], key)
+            if isinstance(value, np.ndarray) and value.dtype == float:
+                assert value.tobytes() == slow[key].tobytes(), (fast["iteration"], key)
+
+
+@pytest.mark.parametrize("family, seed, K, M", SAME_ANSWER_CASES)
+@pytest.mark.parametrize("options", [{}, {"lambda_domain": "orthant", "step_rule": "diminishing"},
+                                     {"recovery": "iterate", "patience": 5}])
+def test_rich_variant_is_the_plain_loop_bit_for_bit(family, seed, K, M, options):
+    inst = _same_answer_instance(family, seed, K, M)
+    res = dual_ascent_rich(inst, max_iter=120, **options)
+    assert (res.assignment, res.objective_s, res.bound_s, res.info["iterations"], res.info["stop"],
+            res.info["best_iteration"], res.info["assignments_evaluated"], res.info["best_from"]) == \
+        plain_dual_ascent_rich(inst, max_iter=120, **options)
+
+
+def _tied_weights(rng, K: int, M: int) -> np.ndarray:
+    """Row-sorted (K, M) weights full of ties (duplicated rows, small integers), forbidden suffixes."""
+    types = rng.integers(0, max(1, K // 3), K)
+    base = rng.integers(-2, 3, (K, 1)) + np.cumsum(rng.integers(0, 2, (K, M)), axis=1).astype(float)
+    weights = base[types] if rng.random() < 0.5 else base
+    prefix = rng.integers(0, M + 1, K)
+    prefix[rng.choice(K, M, replace=False)] = M              # an assignment exists
+    return np.where(np.arange(M)[None, :] < prefix[:, None], weights, np.inf)
+
+
+def test_scipy_matching_restricted_to_the_kept_devices_is_the_full_one():
+    """The fact the fast loops rely on (``_BlockTerms``): SciPy's matching of the devices that keep a
+    pair (all others ``inf``), or of those within a margin of each block's M cheapest, with devices
+    0..M-1 added, is SciPy's matching of all devices -- the same assignment among ties, not just the
+    same sum.  Without devices 0..M-1 it is not (the scan order changes).  A change of SciPy's
+    algorithm that broke this would show here first."""
+    rng = np.random.default_rng(12)
+    differs_without = 0
+    for trial in range(1500):
+        M = int(rng.integers(1, 7))
+        K = int(rng.integers(M, 50))
+        weights = _tied_weights(rng, K, M)
+        if trial % 2:    # pruned: the pairs above a threshold forbidden
+            v = np.quantile(weights[np.isfinite(weights)], rng.random())
+            if bottleneck_crunch(weights) is None or bottleneck_crunch(weights)[0] > v:
+                continue
+            weights = np.where(weights <= v, weights, np.inf)
+            kept = np.isfinite(weights).any(axis=1)
+        else:            # exact: each block's M cheapest, with the margin
+            kth = np.partition(weights, M - 1, axis=0)[M - 1]
+            kept = (weights <= kth + 1e-9 * (1.0 + np.abs(kth))).any(axis=1)
+        full = min_sum_assignment(weights)[0]
+        devices = np.flatnonzero(kept | (np.arange(K) < M))
+        assert np.array_equal(devices[min_sum_assignment(weights[devices])[0]], full)
+        alone = np.flatnonzero(kept)
+        differs_without += not np.array_equal(alone[min_sum_assignment(weights[alone])[0]], full)
+    assert differs_without > 0          # the devices 0..M-1 are needed
+
+
+def test_argpartition_per_block_is_the_whole_matrix_one():
+    """``_BlockTerms`` partitions single blocks (rows of the transposed matrix) where the published code
+    partitioned all columns at once: the same indices, ties and ``inf`` included."""
+    rng = np.random.default_rng(4)
+    for trial in range(300):
+        M = int(rng.integers(1, 13))
+        n = int(rng.integers(M, 600))
+        a = rng.integers(0, 4, (n, M)).astype(float) if trial % 2 else rng.random((n, M))
+        a[rng.random((n, M)) < rng.random()] = np.inf
+        whole = np.argpartition(a, M - 1, axis=0)[:M]
+        rows = np.argpartition(np.ascontiguousarray(a.T), M - 1, axis=1)[:, :M].T
+        assert np.array_equal(whole, rows)
+        m = int(rng.integers(0, M))
+        assert np.array_equal(np.argpartition(a[:, m].copy(), M - 1)[:M], whole[:, m])
+
+
+def test_block_terms_are_the_public_pieces():
+    """Along a sequence of slowly moving duals (so the kept devices are reused), every piece of
+    ``_BlockTerms`` returns bit for bit what its public counterpart returns on the (K, M) matrix."""
+    rng = np.random.default_rng(8)
+    for trial in range(24):
+        M = int(rng.integers(1, 6))
+        K = int(rng.integers(M, 60))
+        tcp = np.cumsum(rng.integers(0, 3, (K, M)), axis=1).astype(float) + rng.integers(0, 3, (K, 1))
+        if trial % 3 == 0:
+            tcp = tcp[rng.integers(0, max(1, K // 4), K)]                     # duplicated devices
+        allowed = np.arange(M)[None, :] < rng.integers(0, M + 1, K)[:, None]
+        allowed[rng.choice(K, M, replace=False)] = True
+        blocks = da._BlockTerms(tcp, allowed, 2)
+        lam, nu = rng.choice([0.5, 1.0], K), rng.choice([-1.0, 0.0, 1.0], K)
+        for step in range(15):
+            weights = [np.where(allowed, lam[:, None] * tcp - offset[:, None], np.inf) for offset in (nu, -nu)]
+            for p, w in enumerate(weights):
+                blocks.stack[p] = w.T
+            spread = max(0.0, float(np.abs(nu).max()))
+            prepared = blocks.prepare((spread, spread))
+            for p, w in enumerate(weights):
+                assert prepared[3][p] == bottleneck_value(w)
+                assert np.array_equal(blocks.pruned(prepared, p), crunch_pruned_assignment(w))
+                x, value = blocks.exact(prepared, p)
+                expected = min_sum_assignment(w)
+                assert np.array_equal(x, expected[0]) and value == expected[1]
+            assert np.array_equal(blocks.pruned_compact(prepared), crunch_pruned_assignment(weights[0], compact=True))
+            assert blocks.min_sum_value(prepared) == da._min_sum_value(weights[0])
+            lam = np.maximum(lam + rng.choice([-0.25, 0.0, 0.25], K), 0.0)
+            nu = nu + rng.choice([-0.5, 0.0, 0.5], K)
+
+
+def test_fast_lemma1_choice_and_projection_are_the_public_ones():
+    rng = np.random.default_rng(9)
+    for trial in range(300):
+        K = int(rng.integers(1, 80))
+        M = int(rng.integers(1, K + 1))
+        lam, nu, coef = rng.choice([0.0, 0.25, 1.0], K), rng.choice([-1.0, 0.0, 0.5], K), rng.choice([1.0, 4.0], K)
+        z, _, value = lemma1(lam, 1.0, nu, coef, M)
+        on, chosen = da._least(2.0 * np.sqrt(lam * 1.0 * coef) + nu, M, K > 4 * M)
+        assert on.tolist() == np.flatnonzero(z).tolist() and float(chosen.sum()) == value
+        v = rng.normal(0.0, 1.0, K) if trial % 2 else np.round(rng.normal(0.0, 1.0, K), 1)
+        assert da._project_simplex(v, np.arange(1, K + 1)).tobytes() == project_simplex(v).tobytes()
+
+
+def test_skipped_roots_lose_to_the_incumbent():
+    """``_Latencies`` answers ``inf`` without a root only for assignments whose latency exceeds the incumbent."""
+    inst = realistic(6, K=10, M=4)
+    tau_s = crunch_bandwidth(inst).info["p1_objective_s"]
+    latency = da._Latencies(inst, tau_s)
+    values = {a: optimal_bandwidth(inst, a)[0] / tau_s for a in itertools.islice(feasible_assignments(inst), 2000)}
+    for incumbent in np.quantile(list(values.values()), [0.01, 0.1, 0.5]):
+        for a, value in values.items():
+            if latency._exceeds(a, incumbent):
+                assert value > incumbent
+
+
+# --------------------------------------------------------------------------------------
 # infeasible input, no solution, bad parameters, time limits
 # --------------------------------------------------------------------------------------
 def test_infeasible_more_blocks_than_devices():
@@ -470,7 +789,7 @@ def test_infeasible_memory_wall():
 def test_no_start_without_a_proof_is_no_solution(name, monkeypatch):
     """Hall's condition holds but no start is found (CRUNCH made to fail): no_solution, never infeasible."""
     inst = realistic(0, K=4, M=2)
-    monkeypatch.setattr(da.p1, "crunch", lambda instance: Result("crunch", "P1", Status.INFEASIBLE, message="x"))
+    monkeypatch.setattr(da.p1, "crunch", lambda instance: Result(solver="crunch", problem="P1", status=Status.INFEASIBLE, message="x"))
     res = VARIANTS[name](inst)
     assert res.status == Status.NO_SOLUTION and not res.has_solution and name in res.message
 

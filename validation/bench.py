@@ -390,10 +390,10 @@ def _peer(problem: str, instance: Instance) -> Result:
     try:
         found = solve(instance, PEER_LIMIT_S)
     except PeerTimeout:
-        return Result("peer", problem, Status.TIME_LIMIT, seconds=time.perf_counter() - started,
+        return Result(solver="peer", problem=problem, status=Status.TIME_LIMIT, seconds=time.perf_counter() - started,
                       message=f"peer stopped after {PEER_LIMIT_S:g} s")
     if found is None:
-        return Result("peer", problem, Status.NO_SOLUTION, seconds=time.perf_counter() - started,
+        return Result(solver="peer", problem=problem, status=Status.NO_SOLUTION, seconds=time.perf_counter() - started,
                       message="the peer found no feasible threshold")
     value, assignment = found
     if problem == "P1":
@@ -403,8 +403,8 @@ def _peer(problem: str, instance: Instance) -> Result:
         from solvers.bandwidth import optimal_bandwidth
 
         value, band = optimal_bandwidth(instance, assignment)
-    return Result("peer", problem, Status.FEASIBLE, value, None, time.perf_counter() - started,
-                  assignment.tolist(), band)
+    return Result(solver="peer", problem=problem, status=Status.FEASIBLE, objective_s=value, bound_s=None, seconds=time.perf_counter() - started,
+                  assignment=assignment.tolist(), bandwidth_hz=band)
 
 
 def _call(problem: str, method: str, instance: Instance, time_limit_s: float | None):
