@@ -170,6 +170,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -656,6 +657,7 @@ class Instance:
         return data
 
     # -- derived quantities ------------------------------------------------------------
+    # computed once per instance (the data are immutable), arrays read-only
     @property
     def K(self) -> int:
         """Number of devices."""
@@ -671,23 +673,23 @@ class Instance:
         """True when every block's gradient has one size D (``gradient_bits`` is a float): not G1."""
         return isinstance(self.gradient_bits, float)
 
-    @property
+    @cached_property
     def single_block(self) -> bool:
         """True when every device takes at most one block (all c_k == 1): not G2."""
         return bool(np.all(self.device_max_blocks == 1))
 
-    @property
+    @cached_property
     def paper_model(self) -> bool:
         """True for the paper's model: one D and all c_k == 1 (written as ``deft-instance/1``)."""
         return self.uniform_bits and self.single_block
 
-    @property
+    @cached_property
     def family(self) -> frozenset:
         """The generalisations in use: a subset of ``{"G1", "G2"}`` (empty: the paper's model)."""
         return frozenset(name for name, used in (("G1", not self.uniform_bits), ("G2", not self.single_block))
                          if used)
 
-    @property
+    @cached_property
     def block_bits(self) -> np.ndarray:
         """(M,) bits: D_m, the size of block m's gradient (all equal to D when :attr:`uniform_bits`); read-only."""
         if self.uniform_bits:
@@ -696,15 +698,15 @@ class Instance:
             return bits
         return self.gradient_bits
 
-    @property
+    @cached_property
     def memory_ok(self) -> np.ndarray:
         """(K, M) bool: block m fits in device k's memory (constraint C3)."""
-        return self.block_memory[None, :] <= self.device_memory[:, None]
+        return _read_only(self.block_memory[None, :] <= self.device_memory[:, None])
 
-    @property
+    @cached_property
     def memory_prefix(self) -> np.ndarray:
         """(K,) int: number of blocks 1..n_k that fit device k (a prefix, as mu is sorted)."""
-        return np.searchsorted(self.block_memory, self.device_memory, side="right")
+        return _read_only(np.searchsorted(self.block_memory, self.device_memory, side="right"))
 
     def _one_size(self, name: str, instead: str) -> None:
         """Refuse a per-device quantity of one D on an instance with per-block sizes (G1)."""
@@ -713,50 +715,50 @@ class Instance:
                              f"per-block sizes D_m (G1, gradient_bits is a list of {self.M}); use "
                              f"Instance.{instead} ((K, M): one column per block)")
 
-    @property
+    @cached_property
     def upload_equal_s(self) -> np.ndarray:
         """(K,) seconds: upload time D / ((B/M) R_k) with the band split equally among M devices (P1).
 
         Raises ``ValueError`` on a G1 instance (use :attr:`block_upload_equal_s`).
         """
         self._one_size("upload_equal_s", "block_upload_equal_s")
-        return self.gradient_bits * self.M / (self.bandwidth_hz * self.spectral_efficiency)
+        return _read_only(self.gradient_bits * self.M / (self.bandwidth_hz * self.spectral_efficiency))
 
-    @property
+    @cached_property
     def upload_full_s(self) -> np.ndarray:
         """(K,) seconds: upload time D / (R_k B) with the whole band (P2's shortest upload).
 
         Raises ``ValueError`` on a G1 instance (use :attr:`block_upload_full_s`).
         """
         self._one_size("upload_full_s", "block_upload_full_s")
-        return self.gradient_bits / self.spectral_efficiency / self.bandwidth_hz
+        return _read_only(self.gradient_bits / self.spectral_efficiency / self.bandwidth_hz)
 
-    @property
+    @cached_property
     def comm_coef(self) -> np.ndarray:
         """(K,) bit/(bit/s/Hz) = Hz*s: D / R_k, so that upload time is comm_coef / B_k (P2).
 
         Raises ``ValueError`` on a G1 instance (use :attr:`block_comm_coef`).
         """
         self._one_size("comm_coef", "block_comm_coef")
-        return self.gradient_bits / self.spectral_efficiency
+        return _read_only(self.gradient_bits / self.spectral_efficiency)
 
-    @property
+    @cached_property
     def block_upload_equal_s(self) -> np.ndarray:
         """(K, M) seconds: D_m M / (B R_k), block m's upload time with its equal share B/M (P1)."""
-        return self.block_bits[None, :] * self.M / (self.bandwidth_hz * self.spectral_efficiency[:, None])
+        return _read_only(self.block_bits[None, :] * self.M / (self.bandwidth_hz * self.spectral_efficiency[:, None]))
 
-    @property
+    @cached_property
     def block_upload_full_s(self) -> np.ndarray:
         """(K, M) seconds: D_m / (R_k B), block m's upload time with the whole band."""
-        return self.block_bits[None, :] / self.spectral_efficiency[:, None] / self.bandwidth_hz
+        return _read_only(self.block_bits[None, :] / self.spectral_efficiency[:, None] / self.bandwidth_hz)
 
-    @property
+    @cached_property
     def block_comm_coef(self) -> np.ndarray:
         """(K, M) Hz*s: D_m / R_k, so that device k uploads block m in block_comm_coef / B_k seconds.
 
         A G2 device holding S_k uploads in ``sum_{m in S_k} block_comm_coef[k, m] / B_k``.
         """
-        return self.block_bits[None, :] / self.spectral_efficiency[:, None]
+        return _read_only(self.block_bits[None, :] / self.spectral_efficiency[:, None])
 
     def p1_cost(self) -> np.ndarray:
         """(K, M) seconds: latency of block m alone on device k with its equal share; inf where C3 fails.
@@ -768,6 +770,12 @@ class Instance:
         """
         cost = self.compute_latency + self.block_upload_equal_s
         return np.where(self.memory_ok, cost, np.inf)
+
+
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    """``arr``, made read-only: a cached derived quantity must not be changed by its users."""
+    arr.setflags(write=False)
+    return arr
 
 
 def _check_json_numbers(source: str, name: str, value: Any, depth: int) -> None:
