@@ -18,6 +18,17 @@ The root lies in ``(max a, max a + sum c / B]`` (at the right end every term is
 at most ``c_k B / sum c``), and is found by Brent's method to machine precision.
 The same problem in CVXPY is :func:`models.p2.build_bandwidth_cvxpy`.
 
+*The problem family* (:mod:`instances.core`, G1 per-block sizes D_m, G2 up to
+c_k blocks per device).  A device k holding the set S_k computes down to its
+deepest block ``d_k = max S_k`` and uploads ``U_k = sum_{m in S_k} D_m`` bits, so
+the equation is the same with per-device data
+
+.. math:: a_k = t_{k, d_k}, \\qquad c_k = \\frac{U_k}{R_k} \\quad (\\text{Hz s}),
+
+(:func:`device_terms`); the argument above does not use how ``a_k`` and
+``c_k`` arise.  On a paper-model instance (one D, one block per device) every
+function here runs exactly the operations it ran before the family existed.
+
 >>> from instances import Instance
 >>> inst = Instance.from_arrays([[1.0], [2.0]], [1.0], [1.0, 1.0], [1.0, 1.0],
 ...                             gradient_bits=1.0, bandwidth_hz=1.0)
@@ -27,10 +38,33 @@ The same problem in CVXPY is :func:`models.p2.build_bandwidth_cvxpy`.
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from scipy.optimize import brentq
 
 from instances import Instance
+
+#: ``Instance.paper_model`` per instance (instances are immutable: frozen, read-only arrays), so
+#: that the hot paths below pay a dictionary look-up, not an O(K) test, to choose their path.
+_PAPER_MODEL: "weakref.WeakKeyDictionary[Instance, bool]" = weakref.WeakKeyDictionary()
+
+
+def is_paper_model(instance: Instance) -> bool:
+    """``instance.paper_model`` (one D, one block per device), remembered per instance.
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0]], [1.0], [1.0], [1.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> is_paper_model(inst), is_paper_model(inst)
+    (True, True)
+    """
+    try:
+        return _PAPER_MODEL[instance]
+    except KeyError:
+        value = _PAPER_MODEL[instance] = bool(instance.paper_model)
+        return value
+    except TypeError:               # not weak-referenceable: no memory
+        return bool(instance.paper_model)
 
 
 def solve_bandwidth_equation(a_s: np.ndarray, coef: np.ndarray, bandwidth_hz: float) -> tuple[float, np.ndarray]:
@@ -39,7 +73,8 @@ def solve_bandwidth_equation(a_s: np.ndarray, coef: np.ndarray, bandwidth_hz: fl
     Parameters
     ----------
     a_s : (n,) computation latency of each involved device, seconds
-    coef : (n,) D / R_k of each involved device, Hz s
+    coef : (n,) D / R_k of each involved device, Hz s (in the family U_k / R_k,
+        the device's bits over its spectral efficiency, :func:`device_terms`)
     bandwidth_hz : total bandwidth B, Hz
 
     Returns
@@ -77,12 +112,52 @@ def solve_bandwidth_equation(a_s: np.ndarray, coef: np.ndarray, bandwidth_hz: fl
     return top + t, band
 
 
+def device_terms(instance: Instance, assignment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The involved devices of ``assignment`` with their computation latency and upload coefficient.
+
+    Returns ``(devices, a_s, coef)``: the devices holding a block (sorted), and
+    for each ``a_k = tcp[k, d_k]`` (s) with ``d_k`` its deepest block, and
+    ``coef_k = U_k / R_k`` (Hz s) with ``U_k = sum_{m in S_k} D_m`` its bits.
+    Valid for every instance of the family (a device may appear several times
+    in ``assignment`` under G2).  O(M + K).
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0, 3.0], [1.0, 1.5, 2.0]], [1.0, 1.0, 1.0], [1.0, 1.0],
+    ...                             [2.0, 1.0], gradient_bits=[4.0, 2.0, 2.0], bandwidth_hz=1.0,
+    ...                             device_max_blocks=[2, 1])
+    >>> devices, a_s, coef = device_terms(inst, [0, 1, 0])   # device 0: blocks 0 and 2, 6 bits / 2
+    >>> devices.tolist(), a_s.tolist(), coef.tolist()
+    ([0, 1], [3.0, 1.5], [3.0, 2.0])
+    """
+    assignment = np.asarray(assignment, dtype=int)
+    devices, inverse = np.unique(assignment, return_inverse=True)
+    deepest = np.zeros(devices.size, dtype=np.intp)
+    np.maximum.at(deepest, inverse, np.arange(assignment.size))
+    bits = np.bincount(inverse, weights=instance.block_bits, minlength=devices.size)
+    return devices, instance.compute_latency[devices, deepest], bits / instance.spectral_efficiency[devices]
+
+
 def optimal_bandwidth(instance: Instance, assignment) -> tuple[float, np.ndarray]:
     """Optimal round latency (s) and bandwidths (K-vector, Hz) for a fixed assignment.
 
-    ``assignment[m]`` is the device of block m.  Idle devices get 0 Hz.
-    Complexity: O(K) for the output vector plus O(M log(1/eps)) for the root.
+    ``assignment[m]`` is the device of block m.  Idle devices get 0 Hz.  On an
+    instance of the family (G1, G2) device k gets ``U_k / (R_k (T - a_k))``
+    (:func:`device_terms`).  Complexity: O(K) for the output vector plus
+    O(M log(1/eps)) for the root.
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 3.0]], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0],
+    ...                             gradient_bits=[1.0, 2.0], bandwidth_hz=1.0, device_max_blocks=[2, 1])
+    >>> T, band = optimal_bandwidth(inst, [0, 0])   # device 0 alone: 2 s + 3 bits / 1 Hz
+    >>> float(T), band.tolist()
+    (5.0, [1.0, 0.0])
     """
+    if not is_paper_model(instance):
+        devices, a_s, coef = device_terms(instance, assignment)
+        T, band = solve_bandwidth_equation(a_s, coef, instance.bandwidth_hz)
+        full = np.zeros(instance.K)
+        full[devices] = band
+        return T, full
     assignment = np.asarray(assignment, dtype=int)
     a_s = instance.compute_latency[assignment, np.arange(instance.M)]
     T, band = solve_bandwidth_equation(a_s, instance.comm_coef[assignment], instance.bandwidth_hz)
@@ -92,7 +167,23 @@ def optimal_bandwidth(instance: Instance, assignment) -> tuple[float, np.ndarray
 
 
 def p2_objective(instance: Instance, assignment, bandwidth_hz) -> float:
-    """Round latency (s) of an assignment with given bandwidths: max_k a_k + D / (B_k R_k).  O(M)."""
+    """Round latency (s) of an assignment with given bandwidths: max_k a_k + D / (B_k R_k).  O(M).
+
+    In the family, ``max_k tcp[k, d_k] + U_k / (R_k B_k)`` over the involved
+    devices (:func:`device_terms`); ``inf`` if one of them has no bandwidth.
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 3.0]], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0],
+    ...                             gradient_bits=[1.0, 2.0], bandwidth_hz=1.0, device_max_blocks=[2, 1])
+    >>> p2_objective(inst, [0, 0], [1.0, 0.0]), p2_objective(inst, [0, 1], [0.5, 0.5])
+    (5.0, 7.0)
+    """
+    if not is_paper_model(instance):
+        devices, a_s, coef = device_terms(instance, assignment)
+        band = np.asarray(bandwidth_hz, dtype=float)[devices]
+        with np.errstate(divide="ignore"):
+            upload = np.where(band > 0, coef / band, np.inf)
+        return float(np.max(a_s + upload))
     assignment = np.asarray(assignment, dtype=int)
     band = np.asarray(bandwidth_hz, dtype=float)[assignment]
     with np.errstate(divide="ignore"):

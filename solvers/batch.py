@@ -190,6 +190,10 @@ def _stack(instances: Sequence[Instance]):
     for i, inst in enumerate(instances):
         if not isinstance(inst, Instance):
             raise ValueError(f"instances[{i}] is a {type(inst).__name__}, not an Instance")
+        if inst.family:
+            raise ValueError(f"instances[{i}] ({inst.name}) goes beyond the paper's model "
+                             f"({', '.join(sorted(inst.family))}): the batch API solves one gradient size and "
+                             f"one block per device; solve it with solvers.run")
         if inst.compute_latency.shape != shape:
             raise ValueError(f"instances[{i}] has shape {inst.compute_latency.shape} (K, M); "
                              f"instances[0] has {shape}: a batch needs one shape")

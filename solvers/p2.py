@@ -10,6 +10,7 @@ name                   method                                              claim
 ``dual-ascent``        the paper's Algorithm 3 as published                feasible
 ``dual-ascent-rich``   Algorithm 3 with the additions of docs/dual-ascent  feasible
 ``crunch+bandwidth``   CRUNCH's P1 assignment, then optimal bandwidth      feasible
+``greedy-deepest``     deepest block first, local search, regrouping       feasible
 ``compute-aware``      benchmark, equal bandwidth (as the paper compares)  feasible
 ``comm-aware``         benchmark, equal bandwidth                          feasible
 =====================  ==================================================  ===========
@@ -57,7 +58,7 @@ def _benchmark_method(benchmark):
 
 def register(registry, exact, bounds) -> None:
     """Add the P2 methods to the solver registry (see :mod:`solvers`)."""
-    from . import benchmarks, p2_exact
+    from . import benchmarks, family_heuristics, p2_exact
 
     registry[("P2", "exact")] = p2_exact.exact_jbba
     registry[("P2", "milp")] = p2_exact.milp_jbba
@@ -68,6 +69,7 @@ def register(registry, exact, bounds) -> None:
         "dual_ascent_rich", "dual-ascent-rich", "Algorithm 3 with best-nu prices, a Lemma-1 block step, Polyak steps, simplex duals")
     registry[("P2", "crunch+bandwidth")] = _dual_ascent_method(
         "crunch_bandwidth", "crunch+bandwidth", "CRUNCH's P1 assignment, then its optimal bandwidth")
+    registry[("P2", "greedy-deepest")] = family_heuristics.greedy_deepest
     registry[("P2", "compute-aware")] = _benchmark_method(benchmarks.compute_aware)
     registry[("P2", "comm-aware")] = _benchmark_method(benchmarks.comm_aware)
     exact.update({"exact", "milp", "minlp"})

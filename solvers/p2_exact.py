@@ -82,6 +82,41 @@ root, n <= K the candidates (n = K only for nearly identical devices); the
 warm start costs one CRUNCH (O(K + nM), see :mod:`solvers.p1`).  The number
 of steps is finite (bounded by the number of matchings; 2-5 in practice).
 
+The problem family
+------------------
+:mod:`instances.core` generalises the model two ways; each method declares
+what it solves (:mod:`solvers.scope`) and refuses the rest (``unsupported``).
+On paper-model instances every function here runs exactly the operations it
+ran before (the family paths sit beside those paths).
+
+*G1, per-block gradient sizes D_m* (one block per device).  The weights become
+:math:`w_{km}(T) = D_m / (R_k B (T - t_{km}))`; the threshold test is still a
+sum over the chosen pairs (one block per device), hence an LSAP, and the
+descent is unchanged (each weight strictly decreases in T).  The pruning:
+the M-cheapest exchange argument compares weights within one column only, so
+it holds as is; the O(K) candidate test needs sorted rows, which
+``D_m v_km`` need not have (D_m may fall with m), but
+:math:`v_{km} = 1 / (R_k B (T - t_{km}))` has them and scaling column m by
+``D_m > 0`` keeps its order, so the test runs on v (:func:`candidate_devices`).
+``exact``, ``milp`` (same model, G1 weights), ``relaxation`` (per-pair cone
+coefficients) and ``minlp`` solve G1.
+
+*G2, up to c_k blocks per device.*  Device k holding S_k computes
+``a_k = t_{k, d_k}`` (deepest block ``d_k``) and uploads ``U_k = sum D_m``; the
+least share that finishes by T is :math:`N_x(T) = \\sum_k U_k / (R_k B (T - a_k))`,
+still a sum of terms strictly decreasing in T, so the descent and its proof
+hold verbatim with an exact oracle for :math:`W(T) = \\min_x N_x(T)` over the
+capacity-feasible assignments.  That oracle is no assignment problem any more
+(a device's cost depends on its deepest block): it is the MILP
+:func:`models.p2.build_p2_family_assignment`, by HiGHS (:func:`family_milp_oracle`;
+no polynomial method is known).  ``milp`` and ``minlp``
+(:func:`models.p2.build_p2_family_minlp`) solve G2; ``exact`` and
+``relaxation`` refuse it.
+
+In the family the warm start is :func:`solvers.family_heuristics.greedy_deepest_assignment`
+(CRUNCH needs one size and one block per device), and infeasibility is
+Hall's condition with capacities (:func:`solvers.family_heuristics.capacity_hall_violation`).
+
 References
 ----------
 .. [1] "Resource Management for Low-latency Cooperative Fine-tuning of Foundation
@@ -110,6 +145,8 @@ from models.costs import threshold_weights
 
 from .bandwidth import optimal_bandwidth
 from .bottleneck import bottleneck_crunch, hall_check
+from .family_heuristics import (capacity_hall_violation, family_infeasibility_reason, family_latency_s,
+                                family_needed_share, greedy_deepest_assignment)
 from .p1 import crunch, p1_answer, p1_objective
 from .result import Result, Status, Stopwatch
 from .scope import solves
@@ -145,21 +182,87 @@ def full_band_bound_s(instance: Instance) -> float | None:
     ...                             [1.0, 1.0], gradient_bits=1.0, bandwidth_hz=2.0)
     >>> full_band_bound_s(inst)      # block 1 on device 0 (2 + 0.5), block 0 on device 1
     2.5
+
+    On a family instance: :func:`family_full_band_bound_s`.
     """
+    if not instance.paper_model:
+        return family_full_band_bound_s(instance)
     cost = instance.compute_latency + (instance.comm_coef / instance.bandwidth_hz)[:, None]
     found = bottleneck_crunch(np.where(instance.memory_ok, cost, np.inf))
     return None if found is None else float(found[0])
 
 
+def family_full_band_bound_s(instance: Instance) -> float | None:
+    """:func:`full_band_bound_s` of a family instance (G1, G2): a bottleneck b-matching.
+
+    .. math:: \\underline{T} = \\min_x \\max_m \\Big(t_{x(m),m} + \\frac{D_m}{R_{x(m)} B}\\Big) \\le T^*
+
+    over the assignments that give device k at most c_k blocks (memory
+    permitting): in any solution block m's device computes at least
+    ``t_{x(m),m}`` (its deepest block is no shallower) and uploads at least
+    D_m bits with at most B.  Each block keeps its M cheapest devices (a block
+    elsewhere can move to one of them: they offer at least M places and the
+    other blocks fill at most M - 1), each kept device is copied
+    ``min(c_k, M)`` times, and the least threshold with a perfect matching
+    (Hopcroft-Karp, SciPy) is found by bisection on the sorted entries.
+    O(K M) to keep the devices, then O(log(K M)) matchings on at most M^3 copies.
+    ``None`` if the instance is infeasible.
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0]], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0],
+    ...                             gradient_bits=[1.0, 2.0], bandwidth_hz=2.0, device_max_blocks=[2, 1])
+    >>> family_full_band_bound_s(inst)     # both blocks on device 0: max(1 + 0.5, 2 + 1)
+    3.0
+    """
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    if capacity_hall_violation(instance) is not None:
+        return None
+    K, M = instance.K, instance.M
+    cost = np.where(instance.memory_ok, instance.compute_latency + instance.block_upload_full_s, np.inf)
+    keep = np.arange(K) if K <= M else np.unique(np.argpartition(cost, M - 1, axis=0)[:M])
+    copies = np.repeat(keep, np.minimum(np.asarray(instance.device_max_blocks)[keep], M))
+    expanded = cost[copies].T                                       # (M blocks, copies)
+    values = np.unique(expanded[np.isfinite(expanded)])
+
+    def matched(v: float) -> bool:
+        graph = sp.csr_matrix((expanded <= v).astype(np.int8))
+        return bool(np.all(maximum_bipartite_matching(graph, perm_type="column") >= 0))
+
+    lo, hi = 0, values.size - 1                                     # values[hi] matches (Hall holds)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if matched(values[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(values[hi])
+
+
 def _infeasibility_reason(instance: Instance) -> str:
+    if not instance.paper_model:
+        return family_infeasibility_reason(instance) or "no assignment exists"
     if instance.M > instance.K:
         return f"M = {instance.M} blocks > K = {instance.K} devices"
     return "memory wall: no assignment of all blocks to distinct devices fits the memory budgets"
 
 
 def _assignment_from_x(x: np.ndarray, instance: Instance) -> np.ndarray | None:
-    """Device per block from a (K, M) 0/1 matrix; None unless it is a valid C1-C3 assignment."""
+    """Device per block from a (K, M) 0/1 matrix; None unless it is a valid C1-C3 assignment.
+
+    In the family C2 is ``at most c_k blocks on device k`` and C3 holds when
+    every block fits (then the deepest one does).
+    """
     chosen = x > 0.5
+    if not instance.paper_model:
+        if not np.all(chosen.sum(axis=0) == 1):
+            return None
+        assignment = chosen.argmax(axis=0)
+        if np.any(np.bincount(assignment, minlength=instance.K) > instance.device_max_blocks):
+            return None
+        if not np.all(instance.memory_ok[assignment, np.arange(instance.M)]):
+            return None
+        return assignment
     if not np.all(chosen.sum(axis=0) == 1) or np.any(chosen.sum(axis=1) > 1):
         return None
     assignment = chosen.argmax(axis=0)
@@ -202,9 +305,15 @@ def weight_rows(instance: Instance, threshold_s: float, rows) -> np.ndarray:
     [[0.125, inf]]
     >>> bool(np.array_equal(weight_rows(inst, 3.0, [0, 1]), assignment_weights(inst, 3.0)))
     True
+
+    With per-block sizes (G1) the numerator is ``D_m`` (the same values as
+    :func:`models.p2.assignment_weights` again).
     """
     rows = np.asarray(rows, dtype=np.intp)
     prefix = np.searchsorted(instance.block_memory, instance.device_memory[rows], side="right")  # = memory_prefix[rows]
+    if not instance.uniform_bits:
+        return _weights(instance.compute_latency, _block_share(instance, rows), prefix, threshold_s,
+                        np.arange(rows.size), local_prefix=prefix, rows_of=rows)
     return _weights(instance.compute_latency, instance.upload_full_s, prefix, threshold_s, rows, local_prefix=prefix)
 
 
@@ -230,9 +339,28 @@ def candidate_devices(instance: Instance, threshold_s: float) -> np.ndarray:
     >>> from models.p2 import assignment_weights   # re-check: device 2 is no block's 2 cheapest
     >>> np.argsort(assignment_weights(inst, 5.0), axis=0, kind="stable")[:2].ravel().tolist()
     [0, 0, 1, 1]
+
+    *Per-block sizes (G1).*  Rows of :math:`w_{km} = D_m v_{km}`, with
+    :math:`v_{km} = 1 / (R_k B (T - t_{km}))`, need not be sorted (D_m may
+    fall with m), but the rows of v are, and a column scaled by D_m > 0 keeps
+    its order: block m's M cheapest devices are the same under w and v.  The
+    test therefore runs on v (``share = 1 / (R_k B)``), and what it keeps holds,
+    for every block, a set of its M cheapest devices under w.
     """
+    if not instance.uniform_bits:
+        return _candidates(instance.compute_latency, _unit_share(instance), instance.memory_prefix, threshold_s)
     return _candidates(instance.compute_latency, instance.comm_coef / instance.bandwidth_hz,
                        instance.memory_prefix, threshold_s)
+
+
+def _unit_share(instance: Instance) -> np.ndarray:
+    """(K,) s/bit: 1 / (R_k B), the whole-band upload time of one bit (the G1 candidate test's share)."""
+    return 1.0 / instance.spectral_efficiency / instance.bandwidth_hz
+
+
+def _block_share(instance: Instance, rows: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` of :attr:`Instance.block_upload_full_s` (same operations): D_m / R_k / B, s."""
+    return instance.block_bits[None, :] / instance.spectral_efficiency[rows, None] / instance.bandwidth_hz
 
 
 def _candidates(tcp: np.ndarray, share: np.ndarray, prefix: np.ndarray, threshold_s: float) -> np.ndarray:
@@ -252,13 +380,19 @@ def _candidates(tcp: np.ndarray, share: np.ndarray, prefix: np.ndarray, threshol
 
 
 def _weights(tcp: np.ndarray, share: np.ndarray, prefix: np.ndarray, threshold_s: float,
-             rows: np.ndarray, local_prefix: np.ndarray | None = None) -> np.ndarray:
+             rows: np.ndarray, local_prefix: np.ndarray | None = None, rows_of: np.ndarray | None = None) -> np.ndarray:
     """:func:`weight_rows` on the instance's arrays (:func:`models.costs.threshold_weights`, allowed: m < prefix_k).
 
-    ``local_prefix``, if given, is ``prefix[rows]`` already.
+    ``local_prefix``, if given, is ``prefix[rows]`` already.  ``share`` is (K,)
+    (one gradient size) or (K, M) (G1: D_m / (R_k B), rows ``rows`` of it used);
+    ``rows_of``, if given, are the devices of the rows when ``share`` holds only
+    those rows (then ``rows`` indexes ``share`` and ``rows_of`` the instance).
     """
     row_prefix = prefix[rows] if local_prefix is None else local_prefix
     allowed = np.arange(tcp.shape[1])[None, :] < row_prefix[:, None]
+    if share.ndim == 2:
+        devices = rows if rows_of is None else rows_of
+        return threshold_weights(share[rows], tcp[devices], threshold_s, allowed)
     return threshold_weights(share[rows, None], tcp[rows], threshold_s, allowed)
 
 
@@ -314,14 +448,28 @@ def lsap_oracle(instance: Instance) -> Oracle:
     ...                             [1.0, 1.0, 1.0], gradient_bits=1.0, bandwidth_hz=1.0)
     >>> lsap_oracle(inst)(5.0, Stopwatch()).assignment.tolist()   # w = 1/(5 - t)
     [1, 0]
+
+    Per-block sizes (G1) change the weights (``D_m`` in the numerator) and the
+    candidate test (on ``1 / (R_k B)``, see :func:`candidate_devices`); the
+    pruning stays valid because it only compares weights within a column.
+    Devices that take several blocks (G2) make the test no assignment problem:
+    ``ValueError``.
     """
+    if not instance.single_block:
+        raise ValueError(f"the LSAP threshold test needs one block per device, but instance {instance.name!r} "
+                         "lets devices take several (G2): use milp_oracle")
     tcp, prefix = instance.compute_latency, instance.memory_prefix
-    share = instance.comm_coef / instance.bandwidth_hz
+    if instance.uniform_bits:
+        share = instance.comm_coef / instance.bandwidth_hz
+        unit = share
+    else:
+        share = instance.block_upload_full_s          # (K, M): D_m / (R_k B)
+        unit = _unit_share(instance)
     M = instance.M
     chunk = max(SLICE_ENTRIES // M, 2 * M * M)
 
     def oracle(threshold_s: float, sw: Stopwatch) -> OracleAnswer:
-        rows = _candidates(tcp, share, prefix, threshold_s)
+        rows = _candidates(tcp, unit, prefix, threshold_s)
         if rows.size < M:                                           # fewer devices than blocks reach T
             return OracleAnswer(Status.INFEASIBLE, None, f"only {rows.size} device(s) reach {threshold_s!r} s")
         if rows.size > chunk:
@@ -361,7 +509,13 @@ def milp_oracle(instance: Instance) -> Oracle:
     left out (``max_share``): the model holds only the pairs that can matter,
     and its costs lie in (0, 1].  If building it would take longer than the
     time left (``MILP_SECONDS_PER_PAIR``), the step stops at once.
+
+    Per-block sizes (G1) with one block per device: the same model with the
+    weights ``D_m / (R_k B (T - t))``.  Devices that take several blocks (G2):
+    :func:`models.p2.build_p2_family_assignment` (:func:`family_milp_oracle`).
     """
+    if not instance.single_block:
+        return family_milp_oracle(instance)
     from models.p2 import assignment_weights, build_p2_assignment
 
     from .pyomo_solve import solve_with_highs
@@ -398,8 +552,60 @@ def milp_oracle(instance: Instance) -> Oracle:
     return oracle
 
 
+def family_milp_oracle(instance: Instance) -> Oracle:
+    """The threshold test of the family (G2) as :func:`models.p2.build_p2_family_assignment`, by HiGHS.
+
+    Exact: the model's optimum is :math:`W(T) = \\min_x N_x(T)` over the
+    assignments with at most c_k blocks per device (proof in the builder).
+    As in :func:`milp_oracle`, triples whose weight (with that of their deepest
+    block) exceeds ``1 + SHARE_PRUNE_RTOL`` are left out, and a build that would
+    overrun the time left (``MILP_SECONDS_PER_PAIR`` per triple) is not started.
+    The share returned is recomputed from the assignment (:func:`family_needed_share`).
+    """
+    from models.p2 import build_p2_family_assignment, family_assignment_triples
+
+    from .pyomo_solve import solve_with_highs
+
+    max_share = 1.0 + SHARE_PRUNE_RTOL
+
+    def oracle(threshold_s: float, sw: Stopwatch) -> OracleAnswer:
+        triples = family_assignment_triples(instance, threshold_s, max_share)
+        covered = np.zeros(instance.M, dtype=bool)
+        covered[triples[1]] = True
+        if not covered.all():
+            return OracleAnswer(Status.INFEASIBLE, None, f"some block has no triple of share <= {max_share!r}")
+        n_vars = int(triples[0].size)
+        remaining = sw.remaining
+        if remaining is not None and n_vars * MILP_SECONDS_PER_PAIR > remaining:
+            return OracleAnswer(Status.TIME_LIMIT, None,
+                                f"building the family assignment MILP ({n_vars} triples) would take about "
+                                f"{n_vars * MILP_SECONDS_PER_PAIR:.2g} s, more than the {remaining:.2g} s left")
+        model = build_p2_family_assignment(instance, threshold_s, max_share=max_share, triples=triples)
+        if sw.expired():
+            return OracleAnswer(Status.TIME_LIMIT, None, "time limit while building the family assignment MILP")
+        out = solve_with_highs(model, sw.remaining)
+        assignment = None
+        if out.has_solution:
+            x = np.zeros((instance.K, instance.M))
+            for (k, m, d) in model.W:
+                x[k, m] += model.w[k, m, d].value or 0.0
+            assignment = _assignment_from_x(x, instance)
+            if assignment is None:
+                return OracleAnswer(Status.ERROR, None, "HiGHS returned a matrix that is not a C1-C3 assignment")
+        if out.status == Status.OPTIMAL and assignment is None:
+            return OracleAnswer(Status.ERROR, None, "HiGHS reported optimal without a solution")
+        return OracleAnswer(out.status, assignment, out.message)
+
+    return oracle
+
+
 def _needed_share(instance: Instance, assignment: np.ndarray, threshold_s: float) -> float:
-    """N_x(T) / B: the least share of the band with which ``assignment`` finishes by T.  O(M^2)."""
+    """N_x(T) / B: the least share of the band with which ``assignment`` finishes by T.  O(M^2).
+
+    On a family instance: :func:`solvers.family_heuristics.family_needed_share`.
+    """
+    if not instance.paper_model:
+        return family_needed_share(instance, assignment, threshold_s)
     diagonal = np.arange(instance.M)
     w = weight_rows(instance, threshold_s, assignment)[diagonal, diagonal]
     return math.fsum(w.tolist())
@@ -411,7 +617,9 @@ def latency_root_s(a_s: np.ndarray, share: np.ndarray) -> float:
     .. math:: h(t) = \\sum_k \\frac{q_k}{t + g_k} - 1, \\qquad g_k = \\max a - a_k \\ge 0,
               \\qquad T(x) = \\max a + t^*,
 
-    with ``q_k = D / (R_k B)`` (s).  h is convex and decreasing, so Newton's
+    with ``q_k = D / (R_k B)`` (s; in the family ``U_k / (R_k B)``, the
+    device's bits, and ``a_k`` its deepest block's latency: the function does
+    not care how they arise).  h is convex and decreasing, so Newton's
     iterates from a point with ``h >= 0`` rise monotonically to the root and
     converge quadratically; the start ``t_0 = max_k (q_k - g_k)`` has
     ``h(t_0) >= 0`` (its own term is at least 1).  The loop stops when a step
@@ -444,9 +652,14 @@ def latency_root_s(a_s: np.ndarray, share: np.ndarray) -> float:
 NEWTON_MAX_STEPS = 100
 
 
-def _latency_s(tcp: np.ndarray, share: np.ndarray, blocks: np.ndarray, assignment: np.ndarray,
+def _latency_s(tcp: np.ndarray, share: np.ndarray | None, blocks: np.ndarray, assignment: np.ndarray,
                instance: Instance) -> float:
-    """T(x) of ``assignment`` (s): :func:`latency_root_s`, or :func:`optimal_bandwidth` if Newton does not settle."""
+    """T(x) of ``assignment`` (s): :func:`latency_root_s`, or :func:`optimal_bandwidth` if Newton does not settle.
+
+    ``share`` None: a family instance, :func:`solvers.family_heuristics.family_latency_s`.
+    """
+    if share is None:
+        return family_latency_s(instance, assignment)
     T = latency_root_s(tcp[assignment, blocks], share[assignment])
     return optimal_bandwidth(instance, assignment)[0] if T is None else T
 
@@ -471,9 +684,26 @@ def parametric_assignment(instance: Instance, oracle: Oracle, solver: str,
         (the incumbent and the full-band lower bound :func:`full_band_bound_s`)
         or ``error``.  ``info["iterations"]`` counts the assignments solved,
         ``info["trace_s"]`` the thresholds visited.
+
+    *The family* (G1, G2).  The proof above uses only that :math:`N_x(T)` is a
+    sum of terms :math:`U_k / (R_k B (T - a_k))`, each strictly decreasing in
+    T, and that the oracle returns a minimiser of it over the feasible
+    assignments; both hold with ``a_k = tcp[k, d_k]`` and ``U_k`` the device's
+    bits.  The warm start is then :func:`solvers.family_heuristics.greedy_deepest_assignment`
+    (``info["start"]``; ``info["p1_objective_s"]`` is None) and infeasibility
+    is Hall's condition with capacities
+    (:func:`solvers.family_heuristics.capacity_hall_violation`).
     """
     sw = Stopwatch(time_limit)
-    if start is None:
+    family = not instance.paper_model
+    if family:
+        reason = family_infeasibility_reason(instance)
+        if reason is not None:
+            return _infeasible(solver, sw, reason)
+        x = (greedy_deepest_assignment(instance, stopwatch=sw, max_passes=instance.M) if start is None
+             else np.asarray(start, dtype=int))
+        p1_value = None
+    elif start is None:
         found = p1_answer(instance)         # P1's assignment: the warm start (and the feasibility test)
         if found is None:
             return _infeasible(solver, sw, _infeasibility_reason(instance))
@@ -482,10 +712,12 @@ def parametric_assignment(instance: Instance, oracle: Oracle, solver: str,
         x = np.asarray(start, dtype=int)
         p1_value = p1_objective(instance, x)
     tcp, blocks = instance.compute_latency, np.arange(instance.M)
-    share_s = instance.comm_coef / instance.bandwidth_hz
+    share_s = None if family else instance.comm_coef / instance.bandwidth_hz
     T = _latency_s(tcp, share_s, blocks, x, instance)
     trace = [T]
     info = {"iterations": 0, "trace_s": trace, "p1_objective_s": p1_value}
+    if family:
+        info["start"] = "greedy-deepest" if start is None else "given"
 
     def stopped(message: str) -> Result:
         info["share_at_stop"] = None
@@ -524,12 +756,17 @@ def parametric_assignment(instance: Instance, oracle: Oracle, solver: str,
     return _with_bandwidth(solver, instance, x, sw, Status.OPTIMAL, None, info=info)
 
 
-@solves(name="exact", problem="P2")
+@solves("G1", name="exact", problem="P2")
 def exact_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P2 exactly by parametric assignment with SciPy's LSAP (see the module docstring).
 
     Complexity: one CRUNCH, then per step O(K + nM + M^2 min(n, M^2)) with
     n <= K the candidate devices (:func:`candidate_devices`); 2-5 steps in practice.
+
+    Solves per-block sizes (G1: the weights ``D_m / (R_k B (T - t))``, the
+    same pruning on ``1 / (R_k B)``, warm start ``greedy-deepest``); refuses
+    devices that take several blocks (G2: the threshold test is no assignment
+    problem, see :func:`milp_jbba`).
 
     Examples
     --------
@@ -548,7 +785,7 @@ def exact_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     return parametric_assignment(instance, lsap_oracle(instance), "exact", time_limit)
 
 
-@solves(name="milp", problem="P2")
+@solves("G1", "G2", name="milp", problem="P2")
 def milp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P2 exactly by parametric assignment, each step a Pyomo MILP solved by HiGHS.
 
@@ -557,6 +794,12 @@ def milp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     a HiGHS solve (about 0.1 s of model handling): per step O(KM) model
     components, then HiGHS's branch and bound (exponential in the worst case).  A HiGHS optimum carries
     HiGHS's own tolerances (about 1e-7 on the share), far below ``EXACT_RTOL``.
+
+    Solves the whole family: G1 with one block per device by the same model
+    (weights with ``D_m``), G2 by :func:`models.p2.build_p2_family_assignment`
+    (:func:`family_milp_oracle`, triples (device, block, deepest block), K M^2 / 2
+    binaries at most), the loop started from ``greedy-deepest``.  The time limit
+    covers the start, every model build and every HiGHS run.
 
     Examples
     --------
@@ -572,7 +815,7 @@ def milp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
 # --------------------------------------------------------------------------------------
 # The convex MINLP, by SCIP
 # --------------------------------------------------------------------------------------
-@solves(name="minlp", problem="P2")
+@solves("G1", "G2", name="minlp", problem="P2")
 def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     """Solve P2 as the convex MINLP :func:`models.p2.build_p2_minlp` with SCIP (via Pyomo).
 
@@ -613,6 +856,13 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
 
     Returns ``error`` (with the reason) if SCIP is not available.
 
+    *The family* (G1, G2): the model is :func:`models.p2.build_p2_family_minlp`
+    (per-block sizes, up to c_k blocks per device, the computation latency of
+    the deepest block, one cone per device on its upload sum, the same time
+    scale and per-device units), the warm start and time scale come from
+    ``greedy-deepest`` instead of CRUNCH, infeasibility from Hall's condition
+    with capacities; everything reported is re-derived as above.
+
     Examples
     --------
     >>> from instances import Instance
@@ -620,6 +870,12 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
     >>> res = minlp_jbba(inst)
     >>> res.status.value, res.assignment == exact_jbba(inst).assignment
+    ('optimal', True)
+    >>> fam = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                            [1.0, 2.0, 4.0], gradient_bits=[1.0, 2.0], bandwidth_hz=1.0,
+    ...                            device_max_blocks=[2, 1, 2])
+    >>> res = minlp_jbba(fam)
+    >>> res.status.value, abs(res.objective_s - milp_jbba(fam).objective_s) < 1e-9 * res.objective_s
     ('optimal', True)
     """
     solver = "minlp"
@@ -638,14 +894,22 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
         return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed,
                       message=f"SCIP (pyomo scip_direct / PySCIPOpt) unavailable: {exc}")
 
-    from models.p2 import build_p2_minlp, minlp_usable_pairs
+    from models.p2 import build_p2_family_minlp, build_p2_minlp, minlp_usable_pairs
 
     from .pyomo_solve import quiet_solver_call
 
-    start = crunch(instance)
-    if start.status == Status.INFEASIBLE:
-        return _infeasible(solver, sw, start.message)
-    x0 = np.asarray(start.assignment, dtype=int)
+    if instance.paper_model:
+        start = crunch(instance)
+        if start.status == Status.INFEASIBLE:
+            return _infeasible(solver, sw, start.message)
+        x0 = np.asarray(start.assignment, dtype=int)
+        build, start_name = build_p2_minlp, "P1's start"
+    else:
+        reason = family_infeasibility_reason(instance)
+        if reason is not None:
+            return _infeasible(solver, sw, reason)
+        x0 = greedy_deepest_assignment(instance, stopwatch=sw, max_passes=instance.M)
+        build, start_name = build_p2_family_minlp, "greedy-deepest's start"
     T0, _ = optimal_bandwidth(instance, x0)
     info = {"scip_termination": None, "scip_objective_s": None, "scip_bound_s": None, "scip_nodes": None,
             "time_scale_s": None, "bound_source": "full-band"}
@@ -664,8 +928,8 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
     if time_limit is not None and n_pairs * MINLP_SECONDS_PER_PAIR > sw.remaining:
         return stopped(f"time limit: building the MINLP ({n_pairs} pairs) would take about "
                        f"{n_pairs * MINLP_SECONDS_PER_PAIR:.2g} s, more than the {sw.remaining:.2g} s left; "
-                       "not built (P1's start and the full-band bound)")
-    model = build_p2_minlp(instance, upper_bound_s=upper_s, usable=usable)
+                       f"not built ({start_name} and the full-band bound)")
+    model = build(instance, upper_bound_s=upper_s, usable=usable)
     scale = float(pyo.value(model.time_scale_s))
     info["time_scale_s"] = scale
     if time_limit is not None and n_pairs * (MINLP_SECONDS_PER_PAIR / 3.0) > sw.remaining:
@@ -727,7 +991,7 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
             x[k, m] = model.x[k, m].value or 0.0
         assignment = _assignment_from_x(x, instance)
     if tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
-        # P1's assignment is feasible for the model, so this is a numerical failure of SCIP
+        # P1's (greedy-deepest's) assignment is feasible for the model, so this is a numerical failure of SCIP
         return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed, info=info,
                       message="SCIP claims infeasible although the warm start is feasible")
     stopped_by_limit = tc in (TerminationCondition.maxTimeLimit, TerminationCondition.interrupted,
@@ -739,7 +1003,7 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
         if not stopped_by_limit:
             return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed, info=info,
                           message="SCIP reported optimal but its x is not a C1-C3 assignment")
-        return stopped(f"SCIP stopped: {tc.name} (no incumbent of its own; P1's start)")
+        return stopped(f"SCIP stopped: {tc.name} (no incumbent of its own; {start_name})")
     T, _ = optimal_bandwidth(instance, assignment)
     # SCIP's numbers are trusted only if its objective is not below the latency of its own
     # assignment: a solution that leans on the feasibility tolerance (an upload shortened, the
@@ -850,7 +1114,7 @@ def _solve_conic(problem, solver: str = "CLARABEL", time_limit: float | None = N
 # --------------------------------------------------------------------------------------
 # The convex relaxation, with a dual certificate
 # --------------------------------------------------------------------------------------
-@solves(name="relaxation", problem="P2")
+@solves("G1", name="relaxation", problem="P2")
 def relaxation_bound(instance: Instance, time_limit: float | None = None, block_rows: bool = True) -> Result:
     """Lower bound on P2 from its convex relaxation (x in [0, 1]), made rigorous by duality.
 
@@ -916,6 +1180,22 @@ def relaxation_bound(instance: Instance, time_limit: float | None = None, block_
     ('bound', True)
     >>> res.bound_s >= relaxation_bound(inst, block_rows=False).bound_s
     True
+
+    *Per-block sizes (G1)*, one block per device: ``q_km = D_m / (R_k B S)`` per
+    pair, the cone ``s_k b_k >= y_k^2`` with ``y_k = sum_m sqrt(q_km) x_km``
+    (for binary x, ``y_k^2 = q_{k m(k)} z_k``: P2 again), block rows with
+    ``t_hat_km + q_km``, ``S`` the latency of the ``greedy-deepest`` assignment
+    (an upper bound on T*, also the pair filter).  The Lagrangian above keeps
+    its form with ``2 sqrt(lambda_k eta q_km)`` per pair (``y_k`` is linear in
+    x), so the certificate is again an LSAP (:func:`dual_certificate` with a
+    (K, M) ``q``).  Devices that take several blocks (G2) are refused: their
+    cone ``s_k b_k >= sum_m q_km x_km^2`` makes the Lagrangian nonlinear in x.
+
+    >>> g1 = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                           [1.0, 2.0, 4.0], gradient_bits=[2.0, 1.0], bandwidth_hz=1.0)
+    >>> res = relaxation_bound(g1)
+    >>> res.status.value, res.bound_s <= exact_jbba(g1).objective_s
+    ('bound', True)
     """
     import cvxpy as cp
 
@@ -925,13 +1205,21 @@ def relaxation_bound(instance: Instance, time_limit: float | None = None, block_
     if not hall_check(instance.memory_prefix, M):
         # the relaxed polytope is integral, so it is empty exactly when no assignment exists
         return _infeasible(solver, sw, _infeasibility_reason(instance) + " (so the relaxation is infeasible too)")
-    start = crunch(instance)
-    scale = float(start.objective_s)
-    t_hat = instance.compute_latency / scale
-    q = instance.comm_coef / (instance.bandwidth_hz * scale)
-    # pairs a P2 optimum may use: memory fits and t + c/B <= T(x_P1) (an upper bound on T*)
-    upper = optimal_bandwidth(instance, start.assignment)[0] * (1.0 + ROUNDING_RTOL) / scale
-    usable = instance.memory_ok & (t_hat + q[:, None] <= upper)
+    if instance.paper_model:
+        start = crunch(instance)
+        scale = float(start.objective_s)
+        t_hat = instance.compute_latency / scale
+        q = instance.comm_coef / (instance.bandwidth_hz * scale)
+        # pairs a P2 optimum may use: memory fits and t + c/B <= T(x_P1) (an upper bound on T*)
+        upper = optimal_bandwidth(instance, start.assignment)[0] * (1.0 + ROUNDING_RTOL) / scale
+        usable = instance.memory_ok & (t_hat + q[:, None] <= upper)
+    else:       # G1, one block per device: q per pair, S = T(greedy-deepest's assignment)
+        start_x = greedy_deepest_assignment(instance, stopwatch=sw, max_passes=M)
+        scale = float(optimal_bandwidth(instance, start_x)[0])
+        t_hat = instance.compute_latency / scale
+        q = instance.block_upload_full_s / scale
+        upper = optimal_bandwidth(instance, start_x)[0] * (1.0 + ROUNDING_RTOL) / scale
+        usable = instance.memory_ok & (t_hat + q <= upper)
     dev, blk = np.nonzero(usable)
     n = dev.size
     if time_limit is not None and n * RELAXATION_SECONDS_PER_PAIR > sw.remaining:
@@ -960,11 +1248,14 @@ def relaxation_bound(instance: Instance, time_limit: float | None = None, block_
         z <= 1,                                         # C2
         latency,
         bandwidth,
-        cp.SOC(s + b, cp.vstack([2 * cp.multiply(np.sqrt(q), z), s - b]), axis=0),
+        cp.SOC(s + b, cp.vstack([2 * cp.multiply(np.sqrt(q), z), s - b]), axis=0) if q.ndim == 1 else
+        cp.SOC(s + b, cp.vstack([2 * (sp.csr_matrix((np.sqrt(q[dev, blk]), (dev, np.arange(n))), shape=(K, n)) @ x),
+                                 s - b]), axis=0),
     ]
     block = None
     if block_rows:
-        full_band = sp.csr_matrix(((t_hat + q[:, None])[dev, blk], (blk, np.arange(n))), shape=(M, n))
+        full_band_hat = t_hat + q[:, None] if q.ndim == 1 else t_hat + q
+        full_band = sp.csr_matrix((full_band_hat[dev, blk], (blk, np.arange(n))), shape=(M, n))
         block = full_band @ x <= tau
         constraints.append(block)
     problem = cp.Problem(cp.Minimize(tau), constraints)
@@ -1003,7 +1294,8 @@ def dual_certificate(instance: Instance, t_hat: np.ndarray, q: np.ndarray, lam: 
     normalised to sum 1 (lambda uniform if all are zero).  ``usable`` (K, M)
     restricts x to pairs some optimal solution may use (default: memory fits).
     The result is lowered by ``ROUNDING_RTOL`` times the magnitude of its
-    terms.  O(KM + M^2 K).
+    terms.  O(KM + M^2 K).  ``q`` is (K,) (one gradient size) or (K, M)
+    (per-block sizes, G1: the weight has ``2 sqrt(lambda_k eta q_km)``).
 
     >>> from instances import Instance
     >>> inst = Instance.from_arrays([[1.0]], [1.0], [1.0], [1.0], gradient_bits=1.0, bandwidth_hz=1.0)
@@ -1021,8 +1313,12 @@ def dual_certificate(instance: Instance, t_hat: np.ndarray, q: np.ndarray, lam: 
     else:
         lam = np.full(lam.shape, 1.0 / lam.size)
     eta = max(float(np.nan_to_num(eta, nan=0.0)), 0.0)
-    weight = (lam[:, None] * t_hat + 2.0 * np.sqrt(lam * eta * q)[:, None]
-              + rho[None, :] * (t_hat + q[:, None]))
+    if q.ndim == 2:
+        weight = (lam[:, None] * t_hat + 2.0 * np.sqrt(lam[:, None] * eta * q)
+                  + rho[None, :] * (t_hat + q))
+    else:
+        weight = (lam[:, None] * t_hat + 2.0 * np.sqrt(lam * eta * q)[:, None]
+                  + rho[None, :] * (t_hat + q[:, None]))
     weight = np.where(instance.memory_ok if usable is None else usable, weight, np.inf)
     rows, cols = linear_sum_assignment(weight.T)
     terms = weight.T[rows, cols]

@@ -145,3 +145,14 @@ def test_invalid_draws_raise_the_instance_error_naming_the_draw(field, value, me
         with pytest.raises(InstanceError) as info:
             solve(**args)
         assert str(info.value).startswith(message), str(info.value)
+
+
+def test_family_instances_are_refused_with_a_reason():
+    """The batch API solves the paper's model only: a family instance is named, not solved wrongly."""
+    from instances import load_instance
+    from solvers import batch
+
+    fam = load_instance("instances/family/g2-k3-m4.json")
+    for solve in (batch.crunch_instances, batch.exact_instances):
+        with pytest.raises(ValueError, match=r"instances\[0\].*beyond the paper's model \(G2\)"):
+            solve([fam])
