@@ -377,7 +377,80 @@ with tempfile.TemporaryDirectory() as tmp:
     assert same(scip.getObjVal() * scale, p2_optimum, 1e-6)
 
 # %% [markdown]
-# ## 6. Exercises
+# ## 6. Beyond the paper: when the structure disappears
+#
+# The paper fixes two things that real deployments do not: every block's
+# gradient has the same size, and every device takes at most one block. The
+# format `deft-instance/2` lifts both (`docs/formulation.md`, "When the
+# structure disappears"): `gradient_bits` may be a list of M sizes D_m (G1:
+# LoRA ranks that differ per layer), and `device_max_blocks` gives device k a
+# capacity c_k (G2). A device holding several blocks runs *one* backward pass,
+# down to its deepest block d_k, and uploads the sum U_k of their gradients:
+# its latency is `tcp[k, d_k] + U_k / (R_k B_k)`, with `B_k = |S_k| B / M` in
+# P1 (the band split per block).
+#
+# Keep only devices 1 and 2 of the example and let each take two blocks: two
+# phones and three blocks, infeasible in the paper's model, feasible here.
+
+# %%
+pair = Instance.from_arrays(example.compute_latency[[1, 2]], example.block_memory, example.device_memory[[1, 2]],
+                            example.spectral_efficiency[[1, 2]], example.gradient_bits, example.bandwidth_hz,
+                            name="two-phones", device_max_blocks=[2, 2])
+print("features beyond the paper:", sorted(pair.family))
+print("crunch:", run("P1", "crunch", pair).message)    # Proposition 1 counts one block per device
+pair_p1 = run("P1", "crunch-capacity", pair)
+print(f"crunch-capacity: {pair_p1.status}, {pair_p1.objective_s:.6g} s, block -> device {pair_p1.assignment}, "
+      f"certificate {pair_p1.certificate['kind']}")
+
+
+# %% [markdown]
+# Brute force again, now over every map block -> device that respects the
+# capacities and the memory of each device's deepest block:
+
+# %%
+def family_maps(instance: Instance):
+    """Every map block -> device with at most c_k blocks on device k and its deepest block in memory."""
+    for devices_ in itertools.product(range(instance.K), repeat=instance.M):
+        held = {k: [m for m, d in enumerate(devices_) if d == k] for k in set(devices_)}
+        if all(len(ms) <= instance.device_max_blocks[k] and instance.block_memory[max(ms)] <= instance.device_memory[k]
+               for k, ms in held.items()):
+            yield devices_, held
+
+
+def family_p1_latency(instance: Instance, held: dict) -> float:
+    """P1 round latency (s): device k computes down to max(S_k) and uploads sum D_m with |S_k| B / M Hz."""
+    return max(float(instance.compute_latency[k, max(ms)])
+               + float(instance.block_bits[ms].sum()) / (float(instance.spectral_efficiency[k])
+                                                          * len(ms) * instance.bandwidth_hz / instance.M)
+               for k, ms in held.items())
+
+
+pair_best = min((family_p1_latency(pair, held), devices_) for devices_, held in family_maps(pair))
+print(f"brute force: {pair_best[0]:.6g} s, e.g. {pair_best[1]}")
+assert same(pair_p1.objective_s, pair_best[0])
+
+# %% [markdown]
+# In P2 the weight argument of section 4 breaks: at a threshold T device k
+# needs the share `U_k / (R_k B (T - tcp[k, d_k]))`, where *all* its blocks'
+# bits are divided by a gap set by its *deepest* block, so the cost of an
+# assignment is no longer a sum over independent pairs and the threshold test
+# is no longer an assignment problem. `exact` refuses; `milp` keeps the
+# descent on T but makes each threshold test a MILP (HiGHS), and `minlp` solves
+# the whole MINLP (SCIP). No certificate is defined here: the claim says so,
+# and the two solvers check each other.
+
+# %%
+print("exact:", run("P2", "exact", pair).message)
+pair_p2 = run("P2", "milp", pair)
+print(f"milp: {pair_p2.status}, {pair_p2.objective_s:.6g} s, block -> device {pair_p2.assignment}; "
+      f"{pair_p2.info.get('certificate')}")
+pair_p2_best = min(optimal_bandwidth(pair, devices_)[0] for devices_, _ in family_maps(pair))
+print(f"brute force (optimal bandwidth of every map): {pair_p2_best:.6g} s")
+assert same(pair_p2.objective_s, pair_p2_best, 1e-6)
+assert same(run("P2", "minlp", pair).objective_s, pair_p2_best, 1e-6)
+
+# %% [markdown]
+# ## 7. Exercises
 #
 # Put your answers into `YOUR_ANSWERS` (leave `None` to skip) and re-run: the
 # checker compares them with values computed *independently* (brute force),
@@ -399,9 +472,13 @@ with tempfile.TemporaryDirectory() as tmp:
 #    of the example moves one block to another device. Which? Answer: the pair
 #    `(block, new device)`. Then find a second P1-optimal assignment of the
 #    example (P1 optima need not be unique) and compute its P2 latency.
+# 6. **Adapters of different ranks.** Give block 0 of the example a rank-4
+#    adapter and the others rank 1: `gradient_bits = [4e6, 1e6, 1e6]` (one
+#    block per device still). What is the new P1 optimum, in seconds? And may
+#    `crunch` solve it (True/False)? Answer: `(seconds, bool)`.
 
 # %%
-YOUR_ANSWERS: dict[int, object] = {1: None, 2: None, 3: None, 4: None, 5: None}
+YOUR_ANSWERS: dict[int, object] = {1: None, 2: None, 3: None, 4: None, 5: None, 6: None}
 
 
 def _truth() -> dict[int, object]:
@@ -416,11 +493,16 @@ def _truth() -> dict[int, object]:
     p1.crunch(upgraded, trace=cuts_traced.append)
     two = Instance.from_arrays([[1.0, 1.0], [2.0, 2.0]], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], 1.0, 2.0)
     moved = [(m, p2_witness[m]) for m in range(example.M) if p2_witness[m] != result.assignment[m]]
+    ranked = Instance.from_arrays(example.compute_latency, example.block_memory, example.device_memory,
+                                  example.spectral_efficiency, [4e6, 1e6, 1e6], example.bandwidth_hz)
+    ranked_best = min(family_p1_latency(ranked, held) for _, held in family_maps(ranked))
+    sizes_sorted = bool(np.all(np.diff(ranked.block_bits) >= 0))       # CRUNCH needs sorted rows of c
     return {1: tuple(has_matching(c) for c in ([1, 1, 3, 0, 2], [3, 1, 1, 0, 0], [2, 2, 2, 0, 1])),
             2: brute_force(upgraded, lambda d: p1_latency(upgraded, d))[0],
             3: sum(line.startswith("step") for line in cuts_traced),    # run it and count the cuts
             4: optimal_bandwidth(two, [0, 1])[0],
-            5: moved[0] if len(moved) == 1 else tuple(moved)}
+            5: moved[0] if len(moved) == 1 else tuple(moved),
+            6: (ranked_best, sizes_sorted)}
 
 
 def check_answers(answers: dict[int, object]) -> dict[int, bool | None]:
@@ -433,8 +515,11 @@ def check_answers(answers: dict[int, object]) -> dict[int, bool | None]:
             verdicts[key] = None
         elif isinstance(expected, float):
             verdicts[key] = isinstance(given, (int, float)) and same(float(given), expected, 1e-6)
+        elif isinstance(expected, tuple) and isinstance(given, (tuple, list)) and len(given) == len(expected):
+            verdicts[key] = all(isinstance(g, (int, float)) and same(float(g), e, 1e-6) if isinstance(e, float)
+                                else g == e for g, e in zip(given, expected))
         else:
-            verdicts[key] = tuple(given) == tuple(expected) if isinstance(given, (tuple, list)) else given == expected
+            verdicts[key] = given == expected
         print(f"  exercise {key}: {'not answered' if verdicts[key] is None else 'correct' if verdicts[key] else 'not yet'}")
     return verdicts
 
@@ -466,6 +551,11 @@ check_answers(YOUR_ANSWERS)
 #    too, and it *is* the P2 optimum. CRUNCH's tie-break (lowest rank) picked
 #    the other one: P1 optimality says nothing about which tie is good for P2,
 #    which is why the exact method must search beyond P1's answer.
+# 6. The sizes now *decrease* with depth (4 Mbit, then 1 Mbit), so the rows of
+#    `c[k,m] = tcp[k,m] + D_m M / (B R_k)` need not be sorted and Proposition 1
+#    no longer applies: `crunch` refuses (status `unsupported`). P1 is still a
+#    bottleneck assignment on that c, so the threshold search `linear-search`
+#    (a bipartite matching per threshold) solves it.
 
 # %%
 SOLUTIONS: dict[int, object] = {}
@@ -478,6 +568,10 @@ upgraded_cost = upgraded_example.p1_cost()
 SOLUTIONS[3] = int(np.sum(upgraded_cost[np.isfinite(upgraded_cost)] > SOLUTIONS[2])) + 1
 SOLUTIONS[4] = 2 + 2 ** 0.5 / 2
 SOLUTIONS[5] = next((m, int(exact.assignment[m])) for m in range(example.M) if exact.assignment[m] != result.assignment[m])
+ranked_example = Instance.from_arrays(example.compute_latency, example.block_memory, example.device_memory,
+                                      example.spectral_efficiency, [4e6, 1e6, 1e6], example.bandwidth_hz)
+SOLUTIONS[6] = (run("P1", "linear-search", ranked_example).objective_s,
+                run("P1", "crunch", ranked_example).status.value != "unsupported")
 assert same(p1_latency(example, (1, 4, 2)), p1_optimum)                      # the second P1 optimum ...
 assert same(optimal_bandwidth(example, (1, 4, 2))[0], p2_optimum)              # ... is P2-optimal
 print("worked solutions:", {k: (round(v, 6) if isinstance(v, float) else v) for k, v in SOLUTIONS.items()})

@@ -74,15 +74,15 @@ def test_tutorial_runs_as_a_script_from_anywhere(tmp_path):
     for expected in ("step 7: cut c[2,2] = 5.5", "INFEASIBLE", "CRUNCH: 5.5 s", "exact JBBA:", "dual ascent (Algorithm 3)",
                      "HiGHS on tutorial_p1.lp", "SCIP on tutorial_p2.nl", "exercise 1: not answered"):
         assert expected in out, expected
-    assert out.count("correct") == 5 and "not yet" not in out
+    assert out.count("correct") == 6 and "not yet" not in out
     assert out.rstrip().endswith("tutorial finished: every number above was re-checked independently")
 
 
 def test_tutorial_is_a_percent_script_with_goals_and_exercises():
     text = TUTORIAL.read_text()
-    assert text.count("# %% [markdown]") >= 10 and "**Learning goals.**" in text and "## 6. Exercises" in text
+    assert text.count("# %% [markdown]") >= 10 and "**Learning goals.**" in text and "## 7. Exercises" in text
     # the solutions come after the exercises and the checker
-    assert text.index("## 6. Exercises") < text.index("def check_answers") < text.index("## Worked solutions")
+    assert text.index("## 7. Exercises") < text.index("def check_answers") < text.index("## Worked solutions")
 
 
 @pytest.fixture(scope="module")
@@ -96,11 +96,11 @@ def tutorial():
 
 def test_checker_accepts_right_and_rejects_wrong_answers(tutorial, capsys):
     check, solutions = tutorial["check_answers"], tutorial["SOLUTIONS"]
-    assert check(solutions) == {k: True for k in range(1, 6)}
-    wrong = {1: (True, True, False), 2: 5.5, 3: 7, 4: 2.5, 5: (0, 3)}
-    assert check(wrong) == {k: False for k in range(1, 6)}
-    assert check({}) == {k: None for k in range(1, 6)}
-    assert check({2: "4.5", 4: 2.7071067811865475}) == {1: None, 2: False, 3: None, 4: True, 5: None}
+    assert check(solutions) == {k: True for k in range(1, 7)}
+    wrong = {1: (True, True, False), 2: 5.5, 3: 7, 4: 2.5, 5: (0, 3), 6: (5.5, True)}
+    assert check(wrong) == {k: False for k in range(1, 7)}
+    assert check({}) == {k: None for k in range(1, 7)}
+    assert check({2: "4.5", 4: 2.7071067811865475}) == {1: None, 2: False, 3: None, 4: True, 5: None, 6: None}
     out = capsys.readouterr().out
     assert "4.5" not in out and "2.707" not in out          # the checker never reveals an answer
 
