@@ -689,8 +689,8 @@ def build_p2_family_minlp(instance: Instance, upper_bound_s: float | None = None
     >>> model = build_p2_family_minlp(inst, upper_bound_s=6.0)
     >>> res = SolverFactory("scip_direct").solve(model, solver_options={"numerics/feastol": 1e-9})
     >>> T = pyo.value(model.tau) * pyo.value(model.time_scale_s)
-    >>> from tests.bruteforce import brute_force_family_p2             # re-check by enumeration
-    >>> abs(T - brute_force_family_p2(inst)[0]) < 1e-6
+    >>> from solvers.p2_exact import milp_jbba                         # re-check by the other oracle
+    >>> abs(T - milp_jbba(inst).objective_s) < 1e-6
     True
     """
     ub = family_default_upper_bound_s(instance) if upper_bound_s is None else float(upper_bound_s)

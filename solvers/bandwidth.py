@@ -16,7 +16,9 @@ root, above ``max_k a_k``, of the decreasing function
 
 The root lies in ``(max a, max a + sum c / B]`` (at the right end every term is
 at most ``c_k B / sum c``), and is found by Brent's method to machine precision.
-The same problem in CVXPY is :func:`models.p2.build_bandwidth_cvxpy`.
+The same problem in CVXPY is :func:`models.p2.build_bandwidth_cvxpy`.  Two ways to the root live here:
+:func:`latency_root_s` (Newton from the left, the fast path of the exact methods) and
+:func:`solve_bandwidth_equation` (Brent's method, also the fallback when Newton does not settle).
 
 *The problem family* (:mod:`instances.core`, G1 per-block sizes D_m, G2 up to
 c_k blocks per device).  A device k holding the set S_k computes down to its
@@ -26,8 +28,8 @@ the equation is the same with per-device data
 .. math:: a_k = t_{k, d_k}, \\qquad c_k = \\frac{U_k}{R_k} \\quad (\\text{Hz s}),
 
 (:func:`device_terms`); the argument above does not use how ``a_k`` and
-``c_k`` arise.  On a paper-model instance (one D, one block per device) every
-function here runs exactly the operations it ran before the family existed.
+``c_k`` arise.  On a paper-model instance (one D, one block per device) the
+coefficients are read directly as ``D / R_k`` of the assigned devices.
 
 >>> from instances import Instance
 >>> inst = Instance.from_arrays([[1.0], [2.0]], [1.0], [1.0, 1.0], [1.0, 1.0],
@@ -38,34 +40,10 @@ function here runs exactly the operations it ran before the family existed.
 """
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 from scipy.optimize import brentq
 
 from instances import Instance
-
-#: ``Instance.paper_model`` per instance (instances are immutable: frozen, read-only arrays), so
-#: that the hot paths below pay a dictionary look-up, not an O(K) test, to choose their path.
-_PAPER_MODEL: "weakref.WeakKeyDictionary[Instance, bool]" = weakref.WeakKeyDictionary()
-
-
-def is_paper_model(instance: Instance) -> bool:
-    """``instance.paper_model`` (one D, one block per device), remembered per instance.
-
-    >>> from instances import Instance
-    >>> inst = Instance.from_arrays([[1.0]], [1.0], [1.0], [1.0], gradient_bits=1.0, bandwidth_hz=1.0)
-    >>> is_paper_model(inst), is_paper_model(inst)
-    (True, True)
-    """
-    try:
-        return _PAPER_MODEL[instance]
-    except KeyError:
-        value = _PAPER_MODEL[instance] = bool(instance.paper_model)
-        return value
-    except TypeError:               # not weak-referenceable: no memory
-        return bool(instance.paper_model)
-
 
 def solve_bandwidth_equation(a_s: np.ndarray, coef: np.ndarray, bandwidth_hz: float) -> tuple[float, np.ndarray]:
     """Root T of ``sum_k coef_k / (T - a_k) = B`` and the bandwidths ``coef_k / (T - a_k)``.
@@ -112,6 +90,47 @@ def solve_bandwidth_equation(a_s: np.ndarray, coef: np.ndarray, bandwidth_hz: fl
     return top + t, band
 
 
+def latency_root_s(a_s: np.ndarray, share: np.ndarray) -> float:
+    """T(x): the root of ``sum_k share_k / (T - a_k) = 1`` above ``max a`` (s), by Newton from the left.
+
+    .. math:: h(t) = \\sum_k \\frac{q_k}{t + g_k} - 1, \\qquad g_k = \\max a - a_k \\ge 0,
+              \\qquad T(x) = \\max a + t^*,
+
+    with ``q_k = D / (R_k B)`` (s; in the family ``U_k / (R_k B)``, the
+    device's bits, and ``a_k`` its deepest block's latency: the function does
+    not care how they arise).  h is convex and decreasing, so Newton's
+    iterates from a point with ``h >= 0`` rise monotonically to the root and
+    converge quadratically; the start ``t_0 = max_k (q_k - g_k)`` has
+    ``h(t_0) >= 0`` (its own term is at least 1).  The loop stops when a step
+    no longer moves t, i.e. at the root to the last bit.  Each term is at most
+    ``(1 + h) / t``, so nothing overflows.  The same root as
+    :func:`solve_bandwidth_equation` (Brent's method, the robust fallback), in
+    O(M) per step and typically 4-8 steps; None if it does not settle in
+    :data:`NEWTON_MAX_STEPS` (the caller then uses that function).
+
+    >>> T = latency_root_s(np.array([1.0, 2.0]), np.array([1.0, 1.0]))   # 1/(T-1) + 1/(T-2) = 1
+    >>> abs(T - (5.0 + 5.0 ** 0.5) / 2.0) < 1e-15 * T       # T^2 - 5 T + 5 = 0
+    True
+    """
+    top = float(a_s.max())
+    gap = top - a_s
+    t = float((share - gap).max())
+    for _ in range(NEWTON_MAX_STEPS):
+        ratio = share / (t + gap)
+        h = float(ratio.sum()) - 1.0
+        if h <= 0.0:
+            return top + t
+        step = h / float((ratio / (t + gap)).sum())
+        if not t + step > t:
+            return top + t
+        t += step
+    return None
+
+
+#: Newton steps allowed in :func:`latency_root_s` before falling back to Brent's method.
+NEWTON_MAX_STEPS = 100
+
+
 def device_terms(instance: Instance, assignment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The involved devices of ``assignment`` with their computation latency and upload coefficient.
 
@@ -152,7 +171,7 @@ def optimal_bandwidth(instance: Instance, assignment) -> tuple[float, np.ndarray
     >>> float(T), band.tolist()
     (5.0, [1.0, 0.0])
     """
-    if not is_paper_model(instance):
+    if not instance.paper_model:
         devices, a_s, coef = device_terms(instance, assignment)
         T, band = solve_bandwidth_equation(a_s, coef, instance.bandwidth_hz)
         full = np.zeros(instance.K)
@@ -178,7 +197,7 @@ def p2_objective(instance: Instance, assignment, bandwidth_hz) -> float:
     >>> p2_objective(inst, [0, 0], [1.0, 0.0]), p2_objective(inst, [0, 1], [0.5, 0.5])
     (5.0, 7.0)
     """
-    if not is_paper_model(instance):
+    if not instance.paper_model:
         devices, a_s, coef = device_terms(instance, assignment)
         band = np.asarray(bandwidth_hz, dtype=float)[devices]
         with np.errstate(divide="ignore"):

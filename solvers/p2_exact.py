@@ -143,7 +143,7 @@ from instances.tolerances import (BISECTION_RTOL, CONIC_TOL, MINLP_EPSILON, MINL
 
 from models.costs import threshold_weights
 
-from .bandwidth import optimal_bandwidth
+from .bandwidth import latency_root_s, optimal_bandwidth
 from .bottleneck import bottleneck_crunch, hall_check
 from .family_heuristics import (capacity_hall_violation, family_infeasibility_reason, family_latency_s,
                                 family_needed_share, greedy_deepest_assignment)
@@ -609,47 +609,6 @@ def _needed_share(instance: Instance, assignment: np.ndarray, threshold_s: float
     diagonal = np.arange(instance.M)
     w = weight_rows(instance, threshold_s, assignment)[diagonal, diagonal]
     return math.fsum(w.tolist())
-
-
-def latency_root_s(a_s: np.ndarray, share: np.ndarray) -> float:
-    """T(x): the root of ``sum_k share_k / (T - a_k) = 1`` above ``max a`` (s), by Newton from the left.
-
-    .. math:: h(t) = \\sum_k \\frac{q_k}{t + g_k} - 1, \\qquad g_k = \\max a - a_k \\ge 0,
-              \\qquad T(x) = \\max a + t^*,
-
-    with ``q_k = D / (R_k B)`` (s; in the family ``U_k / (R_k B)``, the
-    device's bits, and ``a_k`` its deepest block's latency: the function does
-    not care how they arise).  h is convex and decreasing, so Newton's
-    iterates from a point with ``h >= 0`` rise monotonically to the root and
-    converge quadratically; the start ``t_0 = max_k (q_k - g_k)`` has
-    ``h(t_0) >= 0`` (its own term is at least 1).  The loop stops when a step
-    no longer moves t, i.e. at the root to the last bit.  Each term is at most
-    ``(1 + h) / t``, so nothing overflows.  The same root as
-    :func:`solvers.bandwidth.solve_bandwidth_equation` (Brent's method), in
-    O(M) per step and typically 4-8 steps; None if it does not settle in
-    :data:`NEWTON_MAX_STEPS` (the caller then uses that function).
-
-    >>> T = latency_root_s(np.array([1.0, 2.0]), np.array([1.0, 1.0]))   # 1/(T-1) + 1/(T-2) = 1
-    >>> abs(T - (5.0 + 5.0 ** 0.5) / 2.0) < 1e-15 * T       # T^2 - 5 T + 5 = 0
-    True
-    """
-    top = float(a_s.max())
-    gap = top - a_s
-    t = float((share - gap).max())
-    for _ in range(NEWTON_MAX_STEPS):
-        ratio = share / (t + gap)
-        h = float(ratio.sum()) - 1.0
-        if h <= 0.0:
-            return top + t
-        step = h / float((ratio / (t + gap)).sum())
-        if not t + step > t:
-            return top + t
-        t += step
-    return None
-
-
-#: Newton steps allowed in :func:`latency_root_s` before falling back to Brent's method.
-NEWTON_MAX_STEPS = 100
 
 
 def _latency_s(tcp: np.ndarray, share: np.ndarray | None, blocks: np.ndarray, assignment: np.ndarray,

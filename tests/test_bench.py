@@ -401,7 +401,7 @@ def test_peers_find_the_optimum(instance):
 @given(st.lists(st.tuples(st.floats(0.0, 1e6), st.floats(1e-9, 1e9)), min_size=1, max_size=12))
 def test_newton_root_equals_the_bandwidth_equation(devices):
     from solvers.bandwidth import solve_bandwidth_equation
-    from solvers.p2_exact import latency_root_s
+    from solvers.bandwidth import latency_root_s
 
     a_s = np.array([a for a, _ in devices])
     coef = np.array([c for _, c in devices])
