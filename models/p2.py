@@ -28,10 +28,10 @@ Builders here are pure (no data loading, no solving):
 The family (:mod:`instances.core`): block m has D_m bits (G1); device k takes
 up to c_k blocks (G2), computes down to its deepest one ``d_k`` (latency
 ``tcp[k, d_k]``, memory ``mu[d_k] <= cap_k``) and uploads ``U_k = sum_m D_m``
-over its blocks.  :func:`build_p2_assignment` and :func:`build_p2_minlp` are the
-paper's models (they also take G1 instances with one block per device, except
-the MINLP); on a paper-model instance every function here builds what it built
-before the family existed.
+over its blocks.  :func:`build_p2_assignment` is the paper's threshold test
+(it also takes G1 instances, with one block per device; G2 needs
+:func:`build_p2_family_assignment`); :func:`build_p2_minlp` builds the paper's
+MINLP, or :func:`build_p2_family_minlp` for an instance of the family.
 
 Scaling (for the solvers' conditioning): bandwidth is the *share* ``b_k = B_k / B``
 of the band (in [0, 1]); time is measured in units of a reference time (an
@@ -353,6 +353,8 @@ def build_p2_minlp(instance: Instance, upper_bound_s: float | None = None, usabl
     >>> abs(T - best_s) < 1e-6                          # re-check by enumeration
     True
     """
+    if not instance.paper_model:       # per-block sizes or several blocks per device
+        return build_p2_family_minlp(instance, upper_bound_s, usable)
     ub = default_upper_bound_s(instance) if upper_bound_s is None else float(upper_bound_s)
     ub *= 1.0 + ROUNDING_RTOL
     scale = ub

@@ -235,3 +235,17 @@ def test_explain_family_shows_the_generalised_model_and_the_brute_force_optimum(
     else:
         value = float(re.search(r"round latency ([0-9.e+-]+) s", out).group(1))
         assert abs(value - best[0]) <= 1e-8 * best[0]
+
+
+@pytest.mark.parametrize("name", ["g2-k3-m4", "g1-k4-m4"])
+def test_explain_family_p2_builds_the_family_model(name):
+    """P2 beyond the paper: the family's MINLP (deepest block, upload sum), and the brute-force optimum."""
+    from tests.bruteforce import brute_force_family_p2
+
+    inst = load_instance(f"instances/family/{name}.json")
+    text = io.StringIO()
+    assert explain(inst, "P2", text) == 0
+    out = text.getvalue()
+    assert "model P2_family_minlp_" in out and "latency_cone" in out
+    value = float(re.search(r"round latency ([0-9.e+-]+) s", out).group(1))
+    assert abs(value - brute_force_family_p2(inst)[0]) <= 1e-6 * value
