@@ -215,12 +215,7 @@ def bottleneck_capacity(cost: np.ndarray, capacity: np.ndarray) -> tuple[float, 
     >>> bottleneck_capacity(np.array([[1., np.inf], [1., np.inf]]), np.array([5, 5])) is None
     True
     """
-    cost = np.asarray(cost, dtype=float)
-    if cost.ndim != 2:
-        raise ValueError("cost must be a 2-D array (devices x blocks)")
-    if np.isnan(cost).any():
-        raise ValueError("cost contains NaN")
-    _check_sorted_rows(cost)
+    cost = _sorted_cost(cost)
     K, M = cost.shape
     slots = np.minimum(np.asarray(capacity, dtype=np.int64), M)
     if slots.shape != (K,) or np.any(slots < 1):
@@ -248,6 +243,17 @@ def bottleneck_capacity(cost: np.ndarray, capacity: np.ndarray) -> tuple[float, 
         return None
     counts = np.count_nonzero(sub <= value, axis=1)                     # n_k(T*): a prefix of each row
     return value, rows[capacity_assignment(counts, weight, M)]
+
+
+def _sorted_cost(cost) -> np.ndarray:
+    """``cost`` as a float (K, M) array, refused (``ValueError``) unless it is row-sorted and NaN-free."""
+    cost = np.asarray(cost, dtype=float)
+    if cost.ndim != 2:
+        raise ValueError("cost must be a 2-D array (devices x blocks)")
+    if np.isnan(cost).any():
+        raise ValueError("cost contains NaN")
+    _check_sorted_rows(cost)
+    return cost
 
 
 def _check_sorted_rows(cost: np.ndarray) -> None:
@@ -448,12 +454,7 @@ def bottleneck_crunch(cost: np.ndarray, trace: Trace | None = None) -> tuple[flo
     >>> bool(max(cost[k, m] for m, k in enumerate(assignment)) == value)
     True
     """
-    cost = np.asarray(cost, dtype=float)
-    if cost.ndim != 2:
-        raise ValueError("cost must be a 2-D array (devices x blocks)")
-    if np.isnan(cost).any():
-        raise ValueError("cost contains NaN")
-    _check_sorted_rows(cost)
+    cost = _sorted_cost(cost)
     K, M = cost.shape
     counts_all = np.isfinite(cost).sum(axis=1)
     if not hall_check(counts_all, M):

@@ -501,6 +501,18 @@ MILP_SECONDS_PER_PAIR = 80e-6
 RELAXATION_SECONDS_PER_PAIR = 40e-6
 
 
+def _highs_answer(out, x: np.ndarray | None, instance: Instance) -> OracleAnswer:
+    """The oracle's answer from HiGHS's outcome ``out`` and its (K, M) matrix ``x`` (None without a solution)."""
+    assignment = None
+    if x is not None:
+        assignment = _assignment_from_x(x, instance)
+        if assignment is None:
+            return OracleAnswer(Status.ERROR, None, "HiGHS returned a matrix that is not a C1-C3 assignment")
+    if out.status == Status.OPTIMAL and assignment is None:
+        return OracleAnswer(Status.ERROR, None, "HiGHS reported optimal without a solution")
+    return OracleAnswer(out.status, assignment, out.message)
+
+
 def milp_oracle(instance: Instance) -> Oracle:
     """The threshold test as the Pyomo MILP :func:`models.p2.build_p2_assignment`, by HiGHS.
 
@@ -537,17 +549,12 @@ def milp_oracle(instance: Instance) -> Oracle:
         if sw.expired():
             return OracleAnswer(Status.TIME_LIMIT, None, "time limit while building the assignment MILP")
         out = solve_with_highs(model, sw.remaining)
-        assignment = None
+        x = None
         if out.has_solution:
             x = np.zeros((instance.K, instance.M))
             for (k, m) in model.P:
                 x[k, m] = model.x[k, m].value or 0.0
-            assignment = _assignment_from_x(x, instance)
-            if assignment is None:
-                return OracleAnswer(Status.ERROR, None, "HiGHS returned a matrix that is not a C1-C3 assignment")
-        if out.status == Status.OPTIMAL and assignment is None:
-            return OracleAnswer(Status.ERROR, None, "HiGHS reported optimal without a solution")
-        return OracleAnswer(out.status, assignment, out.message)
+        return _highs_answer(out, x, instance)
 
     return oracle
 
@@ -584,17 +591,12 @@ def family_milp_oracle(instance: Instance) -> Oracle:
         if sw.expired():
             return OracleAnswer(Status.TIME_LIMIT, None, "time limit while building the family assignment MILP")
         out = solve_with_highs(model, sw.remaining)
-        assignment = None
+        x = None
         if out.has_solution:
             x = np.zeros((instance.K, instance.M))
             for (k, m, d) in model.W:
                 x[k, m] += model.w[k, m, d].value or 0.0
-            assignment = _assignment_from_x(x, instance)
-            if assignment is None:
-                return OracleAnswer(Status.ERROR, None, "HiGHS returned a matrix that is not a C1-C3 assignment")
-        if out.status == Status.OPTIMAL and assignment is None:
-            return OracleAnswer(Status.ERROR, None, "HiGHS reported optimal without a solution")
-        return OracleAnswer(out.status, assignment, out.message)
+        return _highs_answer(out, x, instance)
 
     return oracle
 
