@@ -227,7 +227,7 @@ def _crunch_arrays(tcp, mu, cap, rate, bits, band) -> BatchResult:
             value = smallest[:, columns, M - 1 - columns].max(axis=1)              # T* per draw
             ok = np.isfinite(value)
             counts = np.count_nonzero(cost <= value[:, None, None], axis=1)        # (n, K): n_k(T*)
-            chosen = np.argsort(counts, axis=1, kind="stable")[:, K - M:]           # block i -> rank K-M+i
+            chosen = np.argsort(counts, axis=1, kind="stable")[:, K - M:]           # block j -> rank K-M+j
             objective[part] = np.where(ok, value, np.nan)
             assignment[part] = np.where(ok[:, None], chosen, -1)
             feasible[part] = ok

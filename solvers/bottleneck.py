@@ -43,41 +43,41 @@ def hall_check(counts: np.ndarray, M: int) -> bool:
     Parameters
     ----------
     counts : (K,) int array
-        ``counts[k]`` = number of blocks (a prefix 1..n_k) device k may take.
+        ``counts[k]`` = number of blocks (a prefix 0..n_k-1) device k may take.
     M : int
         Number of blocks.
 
     Examples
     --------
-    >>> hall_check(np.array([2, 1, 0]), 2)   # block 2 -> device 0, block 1 -> device 1
+    >>> hall_check(np.array([2, 1, 0]), 2)   # block 1 -> device 0, block 0 -> device 1
     True
-    >>> hall_check(np.array([1, 1, 5]), 3)   # only one device reaches block 2
+    >>> hall_check(np.array([1, 1, 5]), 3)   # only one device reaches blocks 1 and 2
     False
     """
     K = counts.shape[0]
     if M > K:
         return False
-    # n_(K-M+i) >= i for all i  <=>  #{k : n_k <= j} <= K - M + j for j = 0..M-1
+    # n_(K-M+j) >= j + 1 for all j  <=>  #{k : n_k <= j} <= K - M + j for j = 0..M-1
     # (a histogram instead of a sort: O(K + M))
     at_most = np.cumsum(np.bincount(np.minimum(counts, M), minlength=M + 1))[:M]
     return bool(np.all(at_most <= K - M + np.arange(M)))
 
 
 def hall_slack(counts: np.ndarray, M: int) -> np.ndarray:
-    """``n_(K-M+i) - i`` for i = 1..M: Proposition 1 holds iff all are >= 0."""
+    """``n_(K-M+j) - (j + 1)`` for j = 0..M-1 (0-based ranks): Proposition 1 holds iff all are >= 0."""
     ranked = np.sort(counts)[counts.shape[0] - M:]
     return ranked - np.arange(1, M + 1)
 
 
 def assignment_from_counts(counts: np.ndarray, M: int) -> np.ndarray:
-    """The matching of Proposition 1's proof: block i to the device of rank K-M+i.
+    """The matching of Proposition 1's proof: block j to the device of rank K-M+j (0-based).
 
     Returns ``assignment`` with ``assignment[m]`` the device of block m (0-based).
     Ties in the counts are broken by device index, so the result is deterministic.
     """
     K = counts.shape[0]
     order = np.argsort(counts, kind="stable")
-    return order[K - M:].copy()   # rank K-M+i (1-based i) takes block i
+    return order[K - M:].copy()   # rank K-M+j takes block j
 
 
 # --------------------------------------------------------------------------------------
@@ -339,7 +339,7 @@ def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) ->
         cost = base + offset[:, None]
         cost[columns[None, :] >= prefix[:, None]] = np.inf
         value = float(np.sort(cost, axis=0)[M - 1 - columns, columns].max())
-        if not np.isfinite(value):   # some block i has fewer than M - i + 1 holders: Hall fails
+        if not np.isfinite(value):   # some block j has fewer than M - j holders: Hall fails
             return None
         return value, assignment_from_counts(np.count_nonzero(cost <= value, axis=1), M)
     # U = M-th smallest cost of the deepest block: any M devices that hold it finish by U,
@@ -360,7 +360,7 @@ def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) ->
         smallest = np.partition(cost, M - 1, axis=0)[:M] if rows.size > M else cost.copy()
         smallest.sort(axis=0)
         value = float(smallest[M - 1 - columns, columns].max())
-        if not np.isfinite(value):   # some block i has fewer than M - i + 1 holders: Hall fails
+        if not np.isfinite(value):   # some block j has fewer than M - j holders: Hall fails
             return None
         counts = np.count_nonzero(cost <= value, axis=1)   # n_k(T*): the row's entries <= T*
         return value, rows[assignment_from_counts(counts, M)]
@@ -378,7 +378,7 @@ def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) ->
         del pool
     smallest.sort(axis=1)
     value = float(smallest[columns, M - 1 - columns].max())
-    if not np.isfinite(value):      # some block i has fewer than M - i + 1 holders: Hall fails
+    if not np.isfinite(value):      # some block j has fewer than M - j holders: Hall fails
         return None
     counts = prefix_counts(base, offset, prefix, rows, value)
     # the M devices with the largest counts all have counts >= 1, so all are in ``rows``
@@ -485,7 +485,7 @@ def crunch_walk(cost: np.ndarray, counts: np.ndarray, trace: Trace | None,
     counts = counts.copy()
     if trace:
         trace(f"init: memory-feasible matrix, counts n = {counts.tolist()}; "
-              f"Hall slack n_(K-M+i) - i = {hall_slack(counts, M).tolist()} -> feasible")
+              f"Hall slack n_(K-M+j) - (j + 1) = {hall_slack(counts, M).tolist()} -> feasible")
     # the largest remaining entry is the last non-zero of some row: keep a heap of row ends
     heap = [(-cost[k, counts[k] - 1], k) for k in range(K) if counts[k] > 0]
     heapq.heapify(heap)

@@ -6,30 +6,30 @@ among the chosen pairs is as small as possible, subject to memory (C3).
 
 Every row of ``c`` is non-decreasing in the block depth m, and so is the block
 memory.  Hence, for a latency threshold T, the blocks device k may take form a
-prefix ``1..n_k(T)`` of the blocks, and the bipartite graph "device k may take
+prefix ``0..n_k(T)-1`` of the blocks, and the bipartite graph "device k may take
 block m" is a family of *nested* neighbourhoods.  Hall's marriage condition on
 nested neighbourhoods collapses to a sorted count test (Proposition 1 of the
-paper): with ``n_(1) <= ... <= n_(K)`` sorted ascending, a matching that covers
-all M blocks exists iff
+paper): with the counts sorted ascending, ``n_(0) <= ... <= n_(K-1)`` (0-based
+ranks), a matching that covers all M blocks exists iff
 
-.. math:: n_{(K-M+i)} \\ge i \\qquad i = 1, \\dots, M.
+.. math:: n_{(K-M+j)} \\ge j + 1 \\qquad j = 0, \\dots, M-1.
 
-*Why*: the blocks ``i..M`` (the ``M-i+1`` deepest) can only go to devices with
-``n_k >= i``; Hall requires at least ``M-i+1`` of those, i.e. the
-``(K-M+i)``-th smallest count is ``>= i``.  Conversely, giving block i to the
-device of rank ``K-M+i`` is a valid matching, because ranks are distinct and
-that device's prefix reaches block i.
+*Why*: the blocks ``j..M-1`` (the ``M-j`` deepest) can only go to devices with
+``n_k > j``; Hall requires at least ``M-j`` of those, i.e. the count of rank
+``K-M+j`` is ``>= j + 1``.  Conversely, giving block j to the device of rank
+``K-M+j`` is a valid matching, because ranks are distinct and that device's
+prefix reaches block j.  (The paper counts from 1: ``n_(K-M+i) >= i``.)
 
 *Closed form of the first infeasible cut.*  Because row k is sorted,
-``n_k(T) >= i`` iff ``c[k, i-1] <= T``; so ``#{k : n_k(T) >= i}`` is the
-number of entries of column (block) i that are ``<= T``, and Proposition 1
-holds at T iff every block i has at least ``M - i + 1`` entries ``<= T``:
+``n_k(T) > j`` iff ``c[k, j] <= T``; so ``#{k : n_k(T) > j}`` is the number of
+entries of column (block) j that are ``<= T``, and Proposition 1 holds at T
+iff every block j has at least ``M - j`` entries ``<= T``:
 
-.. math:: T^* = \\max_{i=1..M} \\; s_i, \\qquad
-          s_i = (M-i+1)\\text{-th smallest entry of column } i.
+.. math:: T^* = \\max_{j=0..M-1} \; s_j, \\qquad
+          s_j = (M-j)\\text{-th smallest entry of column } j.
 
-CRUNCH cuts entries from the largest down and stops exactly when some block
-keeps fewer than ``M - i + 1`` entries, i.e. at this value (a matrix entry).
+CRUNCH cuts entries from the largest down and stops exactly when some block j
+keeps fewer than ``M - j`` entries, i.e. at this value (a matrix entry).
 
 *Only a few rows matter.*  Let U be the M-th smallest cost of the deepest
 block among the devices whose memory holds it: those M devices can take the
