@@ -25,7 +25,7 @@ prefix reaches block j.  (The paper counts from 1: ``n_(K-M+i) >= i``.)
 entries of column (block) j that are ``<= T``, and Proposition 1 holds at T
 iff every block j has at least ``M - j`` entries ``<= T``:
 
-.. math:: T^* = \\max_{j=0..M-1} \; s_j, \\qquad
+.. math:: T^* = \\max_{j=0..M-1} \\; s_j, \\qquad
           s_j = (M-j)\\text{-th smallest entry of column } j.
 
 CRUNCH cuts entries from the largest down and stops exactly when some block j
