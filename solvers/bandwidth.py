@@ -48,6 +48,10 @@ from instances import Instance
 def solve_bandwidth_equation(a_s: np.ndarray, coef: np.ndarray, bandwidth_hz: float) -> tuple[float, np.ndarray]:
     """Root T of ``sum_k coef_k / (T - a_k) = B`` and the bandwidths ``coef_k / (T - a_k)``.
 
+    Newton from the left (the iteration of :func:`latency_root_s`, the same
+    root to the last bit), or Brent's method on a bracket when Newton does not
+    settle.
+
     Parameters
     ----------
     a_s : (n,) computation latency of each involved device, seconds
@@ -62,7 +66,7 @@ def solve_bandwidth_equation(a_s: np.ndarray, coef: np.ndarray, bandwidth_hz: fl
 
     Notes
     -----
-    O(n) per evaluation of g, O(n log(1/eps)) in all.
+    O(n) per Newton step (typically 4-8), O(n log(1/eps)) with Brent's method.
     """
     a_s = np.asarray(a_s, dtype=float)
     coef = np.asarray(coef, dtype=float)
@@ -77,15 +81,17 @@ def solve_bandwidth_equation(a_s: np.ndarray, coef: np.ndarray, bandwidth_hz: fl
         return float(np.sum(coef / (t + gap)) / bandwidth_hz - 1.0)
 
     hi = width
-    if g(hi) >= 0.0:          # only by rounding: the root is the right end itself
-        t = hi
-    else:
-        lo = hi
-        while g(lo) < 0.0:    # shrink until the left end is above the root (g > 0 near 0)
-            lo *= 0.5
-            if lo < np.finfo(float).tiny:
-                break
-        t = brentq(g, lo, hi, xtol=np.finfo(float).tiny, rtol=4 * np.finfo(float).eps, maxiter=500)
+    t = _newton_offset(coef / bandwidth_hz, gap)      # the fast path; Brent's method if it does not settle
+    if t is None:
+        if g(hi) >= 0.0:      # only by rounding: the root is the right end itself
+            t = hi
+        else:
+            lo = hi
+            while g(lo) < 0.0:    # shrink until the left end is above the root (g > 0 near 0)
+                lo *= 0.5
+                if lo < np.finfo(float).tiny:
+                    break
+            t = brentq(g, lo, hi, xtol=np.finfo(float).tiny, rtol=4 * np.finfo(float).eps, maxiter=500)
     band = coef / (t + gap)
     return top + t, band
 
@@ -113,16 +119,21 @@ def latency_root_s(a_s: np.ndarray, share: np.ndarray) -> float:
     True
     """
     top = float(a_s.max())
-    gap = top - a_s
+    t = _newton_offset(share, top - a_s)
+    return None if t is None else top + t
+
+
+def _newton_offset(share: np.ndarray, gap: np.ndarray) -> float | None:
+    """The root t >= 0 of ``sum_k share_k / (t + gap_k) = 1`` by Newton from the left (:func:`latency_root_s`)."""
     t = float((share - gap).max())
     for _ in range(NEWTON_MAX_STEPS):
         ratio = share / (t + gap)
         h = float(ratio.sum()) - 1.0
         if h <= 0.0:
-            return top + t
+            return t
         step = h / float((ratio / (t + gap)).sum())
         if not t + step > t:
-            return top + t
+            return t
         t += step
     return None
 
