@@ -41,14 +41,14 @@ the expected shape.  ``*_instances`` take already validated instances.
 
 Method
 ------
-*P1.*  CRUNCH's closed form (:mod:`solvers.p1`): with ``c[k,m] = tcp[k,m] +
+*P1.*  CRUNCH's closed form (:mod:`solvers.bottleneck`): with ``c[k,m] = tcp[k,m] +
 D M / (B R_k)`` (``inf`` where ``mu_m > cap_k``),
 
 .. math:: T^* = \\max_m \\; (M-m)\\text{-th smallest of } c_{\\cdot m}
           \\quad (0\\text{-based } m),
 
 and the assignment is Proposition 1's matching on the counts
-``n_k = #{m : c[k,m] <= T*}`` (:func:`solvers.p1.assignment_from_counts`,
+``n_k = #{m : c[k,m] <= T*}`` (:func:`solvers.bottleneck.assignment_from_counts`,
 stable ties).  Both vectorise over the draws: one ``np.partition`` along the
 device axis keeps each column's M smallest, one sort orders them, and a
 stable ``argsort`` of the counts gives all assignments.  The values are the
