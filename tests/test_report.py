@@ -368,3 +368,15 @@ def test_end_to_end_on_compare_rows(tmp_path):
     side = pd.read_csv(tmp_path / "out" / "side_by_side.csv")
     np.testing.assert_allclose(side["mean_gap [tiny-json]"], side["mean_gap [tiny-csv]"])
     assert (tmp_path / "out" / "profile_time_P2.png").stat().st_size > 1000
+
+
+def test_refused_runs_are_counted_as_unsupported_not_solved():
+    """A method that refuses an instance (beyond what it solves) is counted apart: not solved, no gap."""
+    from validation.report import method_table
+
+    rows = prepare(pd.DataFrame([row("f1", "A", "optimal", 2.0, 0.0, 0.1, certified=True, bound_s=2.0),
+                                 row("f1", "C", "unsupported", None, None, 0.0),
+                                 row("f2", "C", "feasible", 3.0, 0.5, 0.0)]))
+    table = method_table(rows).set_index("solver")
+    assert table.loc["C", ["runs", "unsupported", "solved", "gap_runs"]].tolist() == [2, 1, 1, 1]
+    assert table.loc["A", "unsupported"] == 0

@@ -369,7 +369,8 @@ def bootstrap_mean_ci(values, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 
 def method_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Per run, problem and method: counts, gap statistics with the bootstrap CI, times.
 
-    Columns: ``runs``, ``solved``, ``optimal``, ``certified`` (``certified`` is true),
+    Columns: ``runs``, ``unsupported`` (runs the method refused: an instance beyond what it
+    solves), ``solved``, ``optimal``, ``certified`` (``certified`` is true),
     ``gap_runs`` (runs with a gap), ``mean_gap``, ``ci95_low``, ``ci95_high``, ``median_gap``,
     ``p90_gap``, ``max_gap`` (over the ``gap_runs``), ``median_s``, ``total_s`` (wall time over
     all ``runs``).  Gaps are fractions.
@@ -383,6 +384,7 @@ def method_table(rows: pd.DataFrame) -> pd.DataFrame:
         records.append({
             "run": run, "problem": problem, "solver": solver,
             "runs": len(group),
+            "unsupported": int((group["status"] == "unsupported").sum()),
             "solved": int(group["solved"].sum()),
             "optimal": int((group["status"] == "optimal").sum()),
             "certified": int(group["certified"].astype("boolean").fillna(False).sum()),
@@ -398,7 +400,7 @@ def method_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=METHOD_COLUMNS)
 
 
-METHOD_COLUMNS = ["run", "problem", "solver", "runs", "solved", "optimal", "certified", "gap_runs", "mean_gap",
+METHOD_COLUMNS = ["run", "problem", "solver", "runs", "unsupported", "solved", "optimal", "certified", "gap_runs", "mean_gap",
                   "ci95_low", "ci95_high", "median_gap", "p90_gap", "max_gap", "median_s", "total_s"]
 
 
@@ -571,8 +573,9 @@ CAPTIONS = {
                [("unusable_rows: rows of instance files the harness could not load (problem \"-\"); "
                  "left out of every other table.")]),
     "methods": ("Methods per run and problem: counts, optimality gap, wall time",
-                [("solved: a valid solution (status optimal, feasible, or time_limit with an objective); "
-                  "certified: claims whose certificate the checker verified."), GAP_NOTE, BOOTSTRAP_NOTE,
+                [("unsupported: runs the method refused (an instance beyond what it solves, e.g. devices that "
+                  "take several blocks); solved: a valid solution (status optimal, feasible, or time_limit with "
+                  "an objective); certified: claims whose certificate the checker verified."), GAP_NOTE, BOOTSTRAP_NOTE,
                  "median_s, total_s: wall time in seconds over all runs of the method."]),
     "wins": ("Pairwise comparison of the objectives",
              [(f"Over the instances both methods solved: win = objective lower by more than {TIE_RTOL:g} "
