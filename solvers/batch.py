@@ -152,6 +152,11 @@ def _out_of_range(arr: np.ndarray, zero_ok: bool) -> np.ndarray:
     return bad
 
 
+def _uploads(rate, bits, band, M: int) -> tuple[np.ndarray, np.ndarray]:
+    """(d, K) upload times, s: with the band split equally and with the whole band (as ``Instance``'s)."""
+    return bits[:, None] * M / (band[:, None] * rate), bits[:, None] / rate / band[:, None]
+
+
 def _plainly_valid(tcp, mu, cap, rate, bits, band) -> bool:
     """True when whole-batch reductions show every check of :func:`_validate` passes (the common case).
 
@@ -174,9 +179,7 @@ def _plainly_valid(tcp, mu, cap, rate, bits, band) -> bool:
                 return False
         if mu.shape[1] > 1 and (np.diff(mu, axis=1) < 0).any():
             return False
-        M = tcp.shape[2]
-        upload_equal_s = bits[:, None] * M / (band[:, None] * rate)     # as Instance.upload_equal_s
-        upload_full_s = bits[:, None] / rate / band[:, None]            # as Instance.upload_full_s
+        upload_equal_s, upload_full_s = _uploads(rate, bits, band, tcp.shape[2])
         return bool((upload_equal_s <= VALUE_MAX).all() and (upload_full_s >= VALUE_MIN).all()
                     and (tcp[:, :, -1] + upload_equal_s <= VALUE_MAX).all())
 
@@ -199,8 +202,7 @@ def _validate(tcp, mu, cap, rate, bits, band) -> None:
         if M > 1:
             bad |= (np.diff(tcp, axis=2) < 0).any(axis=(1, 2))
             bad |= (np.diff(mu, axis=1) < 0).any(axis=1)
-        upload_equal_s = bits[:, None] * M / (band[:, None] * rate)     # as Instance.upload_equal_s
-        upload_full_s = bits[:, None] / rate / band[:, None]            # as Instance.upload_full_s
+        upload_equal_s, upload_full_s = _uploads(rate, bits, band, M)
         bad |= ~(upload_equal_s <= VALUE_MAX).all(axis=1) | ~(upload_full_s >= VALUE_MIN).all(axis=1)
         bad |= ~(tcp + upload_equal_s[:, :, None] <= VALUE_MAX).all(axis=(1, 2))
     for i in np.flatnonzero(bad):

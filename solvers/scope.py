@@ -74,8 +74,8 @@ def refusal(name: str, problem: str, missing: Iterable[str]) -> Result:
 def solves(*features: str, name: str, problem: str, unless: Callable[..., str | None] | None = None):
     """Declare that the decorated method ``f(instance, ...)`` also solves the given features.
 
-    The wrapper refuses (:func:`refusal`) any instance using another feature,
-    and any instance for which ``unless(instance)`` returns a sentence (a
+    The wrapper refuses (:func:`refusal_reason`) any instance using another
+    feature, and any instance for which ``unless(instance)`` returns a sentence (a
     condition finer than the features, e.g. "the per-block sizes decrease"),
     before the method runs; ``wrapper.features`` is the frozenset declared,
     ``wrapper.unless`` the condition.
@@ -88,10 +88,7 @@ def solves(*features: str, name: str, problem: str, unless: Callable[..., str | 
     def decorate(method: Callable) -> Callable:
         @functools.wraps(method)
         def wrapper(instance, *args, **kwargs):
-            missing = instance_features(instance) - declared
-            if missing:
-                return refusal(name, problem, missing)
-            why = None if unless is None else unless(instance)
+            why = refusal_reason(wrapper, instance)
             if why is not None:
                 return Result(solver=name, problem=problem, status=Status.UNSUPPORTED, message=why)
             return method(instance, *args, **kwargs)

@@ -62,7 +62,9 @@ def instance_tables(instance: Instance) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     .. math:: n^{mem}_k = |\\{m : \\mu_m \\le \\mathrm{cap}_k\\}|, \\qquad
               t^{up}_k = \\frac{D M}{B R_k}.
 
-    O(K M).
+    Beyond the paper's model the device table adds ``max_blocks`` (c_k, G2)
+    and, with per-block sizes (G1), the block table gives ``gradient_bits``
+    (D_m) instead of the devices' one upload time.  O(K M).
 
     Examples
     --------
@@ -74,14 +76,17 @@ def instance_tables(instance: Instance) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     >>> latency.shape == (inst.K, inst.M)
     True
     """
-    devices = pd.DataFrame({
-        "memory_GB": instance.device_memory / 1e9,
-        "blocks_that_fit": instance.memory_prefix,
-        "R_bit_per_s_Hz": instance.spectral_efficiency,
-        "upload_equal_s": instance.upload_equal_s,
-    }, index=pd.Index(range(instance.K), name="device"))
-    blocks = pd.DataFrame({"memory_GB": instance.block_memory / 1e9},
-                          index=pd.Index(range(instance.M), name="block"))
+    devices = {"memory_GB": instance.device_memory / 1e9, "blocks_that_fit": instance.memory_prefix}
+    if not instance.single_block:                       # G2: a capacity per device
+        devices["max_blocks"] = instance.device_max_blocks
+    devices["R_bit_per_s_Hz"] = instance.spectral_efficiency
+    if instance.uniform_bits:                           # G1: the upload depends on the block (blocks table)
+        devices["upload_equal_s"] = instance.upload_equal_s
+    devices = pd.DataFrame(devices, index=pd.Index(range(instance.K), name="device"))
+    blocks = {"memory_GB": instance.block_memory / 1e9}
+    if not instance.uniform_bits:
+        blocks["gradient_bits"] = instance.block_bits
+    blocks = pd.DataFrame(blocks, index=pd.Index(range(instance.M), name="block"))
     latency = pd.DataFrame(instance.compute_latency, index=pd.Index(range(instance.K), name="device"),
                            columns=pd.Index(range(instance.M), name="tcp_s / block"))
     return devices, blocks, latency
@@ -505,14 +510,7 @@ def explain_family(instance: Instance, problem: str, out: TextIO = sys.stdout) -
         for feature in sorted(instance.family):
             what, change = FAMILY_TEXT[feature]
             print(f"   {what}\n      {change}", file=out)
-        devices = pd.DataFrame({"memory_GB": instance.device_memory / 1e9, "blocks_that_fit": instance.memory_prefix,
-                                "max_blocks": instance.device_max_blocks,
-                                "R_bit_per_s_Hz": instance.spectral_efficiency},
-                               index=pd.Index(range(instance.K), name="device"))
-        blocks = pd.DataFrame({"memory_GB": instance.block_memory / 1e9, "gradient_bits": instance.block_bits},
-                              index=pd.Index(range(instance.M), name="block"))
-        latency = pd.DataFrame(instance.compute_latency, index=pd.Index(range(instance.K), name="device"),
-                               columns=pd.Index(range(instance.M), name="tcp_s / block"))
+        devices, blocks, latency = instance_tables(instance)
         print("\n-- devices\n" + devices.to_string(), file=out)
         print("\n-- blocks\n" + blocks.to_string(), file=out)
         print("\n-- computation latency tcp[k, m] (s)\n" + latency.to_string(), file=out)

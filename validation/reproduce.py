@@ -347,8 +347,8 @@ def solve_point(task: PointTask) -> list[dict]:
     carries its certificate and every answer is checked by
     :func:`validation.check.check_result`.
     """
-    insts = [generate_instance(task.draw(seed).devices(), BLOCKS, seed, task.draw(seed).scenario(),
-                               allow_infeasible=True) for seed in task.seeds]
+    draws = [task.draw(seed) for seed in task.seeds]
+    insts = [generate_instance(d.devices(), BLOCKS, d.seed, d.scenario(), allow_infeasible=True) for d in draws]
     rows = [{"sweep": task.sweep, "parameter": task.parameter, "x": float(task.x), "seed": seed, "K": inst.K}
             for seed, inst in zip(task.seeds, insts)]
     for scheme in SCHEMES:
