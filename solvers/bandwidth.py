@@ -124,18 +124,15 @@ def latency_root_s(a_s: np.ndarray, share: np.ndarray) -> float:
 
 
 def _newton_offset(share: np.ndarray, gap: np.ndarray) -> float | None:
-    """The root t >= 0 of ``sum_k share_k / (t + gap_k) = 1`` by Newton from the left (:func:`latency_root_s`)."""
-    t = float((share - gap).max())
-    for _ in range(NEWTON_MAX_STEPS):
-        ratio = share / (t + gap)
-        h = float(ratio.sum()) - 1.0
-        if h <= 0.0:
-            return t
-        step = h / float((ratio / (t + gap)).sum())
-        if not t + step > t:
-            return t
-        t += step
-    return None
+    """The root t >= 0 of ``sum_k share_k / (t + gap_k) = 1`` by Newton from the left (:func:`latency_root_s`).
+
+    The iteration is :func:`solvers.kernels.newton_offset` (sums in index order); None if it does not settle.
+    """
+    from . import kernels
+
+    t = kernels.newton_offset(np.ascontiguousarray(share, dtype=np.float64),
+                              np.ascontiguousarray(gap, dtype=np.float64), NEWTON_MAX_STEPS)
+    return None if t != t else float(t)
 
 
 #: Newton steps allowed in :func:`latency_root_s` before falling back to Brent's method.

@@ -49,19 +49,18 @@ D M / (B R_k)`` (``inf`` where ``mu_m > cap_k``),
 
 and the assignment is Proposition 1's matching on the counts
 ``n_k = #{m : c[k,m] <= T*}`` (:func:`solvers.bottleneck.assignment_from_counts`,
-stable ties).  Both vectorise over the draws: one ``np.partition`` along the
-device axis keeps each column's M smallest, one sort orders them, and a
-stable ``argsort`` of the counts gives all assignments.  The values are the
-same floating-point entries as the single call's (the same additions), and
-the assignment is the same because the single call's row filter drops only
-rows of count 0, never among the M largest.  O(d K M) time, draws processed
-in groups of about :data:`BATCH_ENTRIES` costs (memory independent of d).
+stable ties).  One compiled loop over the draws
+(:func:`solvers.kernels.crunch_draws`) runs the single call's kernel
+(:func:`solvers.kernels.crunch_rows`) on each draw's arrays, with the same
+upload times (the same operations as :attr:`instances.Instance.upload_equal_s`)
+and memory prefixes, so every value and assignment is the single call's.
+O(d K M) time at worst, O(d K + M^2) extra memory.
 
 *P2.*  The batch's CRUNCH gives every draw its warm start (exactly the single
-call's), then the parametric-assignment descent of
-:func:`solvers.p2_exact.parametric_assignment` runs per draw, with SciPy's
-LSAP at each step, on a view of the draw's arrays (no second validation).
-Per draw: as :func:`solvers.p2_exact.exact_jbba` without its CRUNCH.
+call's), then the descent of :func:`solvers.p2_exact.parametric_assignment`
+runs per draw, with SciPy's LSAP at each step, on a view of the draw's
+arrays (no second validation, no Result).  Per draw: as
+:func:`solvers.p2_exact.exact_jbba` without its CRUNCH.
 
 Examples
 --------
@@ -83,13 +82,9 @@ import numpy as np
 from instances import Instance
 from instances.core import MAX_BLOCKS, MAX_DEVICES, MAX_ENTRIES, VALUE_MAX, VALUE_MIN
 
-from .p2_exact import lsap_oracle, parametric_assignment
-from .result import Status
-
-#: Costs held at once by :func:`crunch_batch` (2^15 float64 = 256 kB per array: the
-#: group stays in cache and NumPy reuses its buffers; larger groups were slower).
-BATCH_ENTRIES = 1 << 15
-
+from .bandwidth import optimal_bandwidth
+from .p2_exact import _descend, _latency_s, lsap_oracle
+from .result import Status, Stopwatch
 
 @dataclass
 class BatchResult:
@@ -239,33 +234,24 @@ def _stack(instances: Sequence[Instance]):
 # P1: CRUNCH's closed form over a draw axis
 # --------------------------------------------------------------------------------------
 def _crunch_arrays(tcp, mu, cap, rate, bits, band) -> BatchResult:
+    from . import kernels
+
     d, K, M = tcp.shape
     objective = np.full(d, np.nan)
     assignment = np.full((d, M), -1, dtype=np.intp)
     bandwidth = np.zeros((d, K))
     feasible = np.zeros(d, dtype=bool)
     if M <= K:
-        columns = np.arange(M)
-        step = max(1, BATCH_ENTRIES // (K * M))
-        for first in range(0, d, step):
-            part = slice(first, min(first + step, d))
-            n = part.stop - part.start
-            upload_s = bits[part, None] * M / (band[part, None] * rate[part])        # as Instance.upload_equal_s
-            prefix = (mu[part, None, :] <= cap[part, :, None]).sum(axis=2)          # = Instance.memory_prefix
-            cost = np.empty((n, M, K))                                              # block-major: K last
-            np.add(tcp[part].transpose(0, 2, 1), upload_s[:, None, :], out=cost)
-            cost[columns[None, :, None] >= prefix[:, None, :]] = np.inf
-            smallest = np.partition(cost, M - 1, axis=2)[:, :, :M] if K > M else cost.copy()
-            smallest.sort(axis=2)
-            value = smallest[:, columns, M - 1 - columns].max(axis=1)              # T* per draw
-            ok = np.isfinite(value)
-            counts = np.count_nonzero(cost <= value[:, None, None], axis=1)        # (n, K): n_k(T*)
-            chosen = np.argsort(counts, axis=1, kind="stable")[:, K - M:]           # block j -> rank K-M+j
-            objective[part] = np.where(ok, value, np.nan)
-            assignment[part] = np.where(ok[:, None], chosen, -1)
-            feasible[part] = ok
-            rows = np.flatnonzero(ok)
-            bandwidth[part][rows[:, None], chosen[rows]] = (band[part][rows] / M)[:, None]
+        upload_s = bits[:, None] * M / (band[:, None] * rate)                    # as Instance.upload_equal_s
+        values, iwork = kernels.crunch_work(K, M)
+        value = np.empty(d)
+        kernels.crunch_draws(np.ascontiguousarray(tcp, dtype=np.float64), np.ascontiguousarray(upload_s),
+                             np.ascontiguousarray(mu, dtype=np.float64), np.ascontiguousarray(cap, dtype=np.float64),
+                             values, iwork, np.empty(K, dtype=np.int64), value, assignment)
+        feasible = value < np.inf
+        objective[feasible] = value[feasible]
+        rows = np.flatnonzero(feasible)
+        bandwidth[rows[:, None], assignment[rows]] = (band[rows] / M)[:, None]
     return BatchResult(objective, assignment, bandwidth, feasible, np.zeros(d, dtype=int))
 
 
@@ -273,7 +259,7 @@ def crunch_batch(compute_latency, block_memory, device_memory, spectral_efficien
                  bandwidth_hz) -> BatchResult:
     """P1 optimum of every draw (see the module docstring for shapes, units and the method).
 
-    Complexity O(d K M) time, O(BATCH_ENTRIES) extra memory beyond the inputs and outputs.
+    Complexity O(d K M) time at worst, O(d K + K + M^2) extra memory beyond the inputs.
     """
     arrays = _as_batch(compute_latency, block_memory, device_memory, spectral_efficiency, gradient_bits,
                        bandwidth_hz)
@@ -319,15 +305,18 @@ def _exact_arrays(tcp, mu, cap, rate, bits, band) -> BatchResult:
     bandwidth = np.zeros((d, K))
     assignment = start.assignment.copy()
     iterations = np.zeros(d, dtype=int)
+    blocks = np.arange(M)
     for i in np.flatnonzero(start.feasible):
         view = _DrawView(tcp[i], mu[i], cap[i], rate[i], bits[i], band[i])
-        res = parametric_assignment(view, lsap_oracle(view), "exact", start=start.assignment[i])
-        if res.status != Status.OPTIMAL:   # unreachable without a time limit; kept as a guard
-            raise RuntimeError(f"draw {i}: the descent ended with {res.status}: {res.message}")
-        objective[i] = res.objective_s
-        assignment[i] = res.assignment
-        bandwidth[i] = res.bandwidth_hz
-        iterations[i] = res.info["iterations"]
+        x = start.assignment[i]
+        T = _latency_s(view.compute_latency, view.comm_coef / view.bandwidth_hz, blocks, x, view)
+        info = {"iterations": 0, "trace_s": [T]}
+        x, T, status, message = _descend(view, lsap_oracle(view), x, T, Stopwatch(), info)
+        if status != Status.OPTIMAL:   # unreachable without a time limit; kept as a guard
+            raise RuntimeError(f"draw {i}: the descent ended with {status}: {message}")
+        objective[i], bandwidth[i] = optimal_bandwidth(view, x)     # as exact_jbba's result
+        assignment[i] = x
+        iterations[i] = info["iterations"]
     return BatchResult(objective, assignment, bandwidth, start.feasible.copy(), iterations)
 
 
@@ -349,4 +338,4 @@ def exact_instances(instances: Sequence[Instance]) -> BatchResult:
     return _exact_arrays(*_stack(instances))
 
 
-__all__ = ["BatchResult", "crunch_batch", "crunch_instances", "exact_batch", "exact_instances", "BATCH_ENTRIES"]
+__all__ = ["BatchResult", "crunch_batch", "crunch_instances", "exact_batch", "exact_instances"]

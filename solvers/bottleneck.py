@@ -272,15 +272,6 @@ def _check_sorted_rows(cost: np.ndarray) -> None:
                 f"row {k} has cost[{k},{m + 1}] = {cost[k, m + 1]!r} < cost[{k},{m}] = {cost[k, m]!r}")
 
 
-#: Up to this many rows :func:`bottleneck_rows` sorts the whole matrix's columns at once:
-#: a handful of NumPy calls, where the row filter would cost more than it saves.
-DENSE_ROWS = 128
-
-#: Rows per slice when a cost matrix is scanned in pieces: keeps CRUNCH's working
-#: memory at a few MB (a slice of 4096 x M costs) however many devices there are.
-CHUNK_ROWS = 4096
-
-
 def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) -> tuple[float, np.ndarray] | None:
     """CRUNCH on the implicit row-sorted matrix ``c[k,m] = base[k,m] + offset[k]`` (m < prefix[k]).
 
@@ -308,17 +299,21 @@ def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) ->
 
     Notes
     -----
-    Up to :data:`DENSE_ROWS` rows the columns are sorted whole (O(KM log K), a
-    few NumPy calls).  Complexity: O(K) for the bound U and the row filter, O(nM) for the order
-    statistics (``np.partition`` on slices of :data:`CHUNK_ROWS` rows, keeping
-    each column's M smallest), O(M^2 log M) to sort those, O(n log M) for the
-    prefix counts under ``T*`` (binary search per row; one comparison pass,
-    O(nM), when the n rows fit one slice) and O(n log n) for the assignment,
-    where n <= K is the number of rows with ``c[k, 0] <= U``: O(KM + K log K)
-    at worst, O(K + nM) typically.  Extra memory O(K + CHUNK_ROWS * M),
-    independent of the size of the matrix.  Hall's condition needs no
-    separate test: with M holders of the deepest block it holds, and
-    otherwise it fails exactly when some order statistic is ``inf``.
+    One pass over the rows (:func:`solvers.kernels.crunch_rows`): column m
+    keeps a max-heap of its M - m smallest entries so far, and T* is the
+    largest of the final tops.  U, the M-th smallest cost of the deepest block
+    over its holders, bounds T* (any M devices holding the deepest block by U
+    hold every block by U: Hall's condition holds at U), and so does the
+    largest top once every heap is full; a row is scanned only while its
+    entries stay under that bound (rows are sorted), and a row whose block 0
+    is above it has count 0 at T* and is skipped.  Then the prefix counts
+    under T* of the scanned rows and a counting sort give the matching.
+    Hall's condition needs no separate test: it fails exactly when some
+    column has fewer than M - m allowed entries (a heap never fills).
+    Complexity: O(K) for the bound and the filter, O(n' log M) for the
+    heaps, n' <= nM the entries under the running bound of the n rows with
+    ``c[k, 0] <=`` it, O(n M) for the counts; O(KM log M) at worst (identical
+    devices), O(K + nM) typically.  Extra memory O(K + M^2).
 
     Examples
     --------
@@ -329,85 +324,19 @@ def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) ->
     >>> bottleneck_rows(base, np.zeros(3), np.array([1, 1, 1])) is None   # nobody holds block 1
     True
     """
+    from . import kernels
+
     K, M = base.shape
-    if M > K:
+    if M > K or M == 0:
         return None
-    prefix = np.minimum(np.asarray(prefix), M)
-    columns = np.arange(M)
-    if K <= DENSE_ROWS:
-        # few rows: the whole matrix at once, each column sorted (no filter: it would cost more)
-        cost = base + offset[:, None]
-        cost[columns[None, :] >= prefix[:, None]] = np.inf
-        value = float(np.sort(cost, axis=0)[M - 1 - columns, columns].max())
-        if not np.isfinite(value):   # some block j has fewer than M - j holders: Hall fails
-            return None
-        return value, assignment_from_counts(np.count_nonzero(cost <= value, axis=1), M)
-    # U = M-th smallest cost of the deepest block: any M devices that hold it finish by U,
-    # so Hall's condition holds and T* <= U
-    holders = np.flatnonzero(prefix >= M)
-    if holders.size >= M:
-        upper = np.partition(base[holders, M - 1] + offset[holders], M - 1)[M - 1]
-        rows = np.flatnonzero((prefix >= 1) & (base[:, 0] + offset <= upper))
-    else:                      # too few devices hold the deepest block: no cheap bound, scan all
-        rows = np.flatnonzero(prefix >= 1)
-        if rows.size < M:      # Hall fails for the set of all blocks
-            return None
-    if rows.size <= CHUNK_ROWS:
-        # one slice: the (n, M) costs of the kept rows, each column's M smallest, sorted
-        cost = base[rows]                               # a copy (fancy index): add in place
-        cost += offset[rows, None]
-        cost[columns[None, :] >= prefix[rows, None]] = np.inf
-        smallest = np.partition(cost, M - 1, axis=0)[:M] if rows.size > M else cost.copy()
-        smallest.sort(axis=0)
-        value = float(smallest[M - 1 - columns, columns].max())
-        if not np.isfinite(value):   # some block j has fewer than M - j holders: Hall fails
-            return None
-        counts = np.count_nonzero(cost <= value, axis=1)   # n_k(T*): the row's entries <= T*
-        return value, rows[assignment_from_counts(counts, M)]
-    # each column's M smallest entries among the kept rows, slice by slice
-    smallest = np.full((M, M), np.inf)                  # row m: the M smallest of column m so far
-    for first in range(0, rows.size, CHUNK_ROWS):
-        chunk = rows[first:first + CHUNK_ROWS]
-        cost = base[chunk]                              # a copy (fancy index): add in place
-        cost += offset[chunk, None]
-        cost[columns[None, :] >= prefix[chunk, None]] = np.inf
-        pool = np.concatenate([smallest, cost.T], axis=1)
-        del cost
-        pool.partition(M - 1, axis=1)                   # in place: no third slice-sized array
-        smallest = pool[:, :M].copy()                   # a copy, so the pool is freed
-        del pool
-    smallest.sort(axis=1)
-    value = float(smallest[columns, M - 1 - columns].max())
-    if not np.isfinite(value):      # some block j has fewer than M - j holders: Hall fails
+    base = np.ascontiguousarray(base, dtype=np.float64)
+    offset = np.ascontiguousarray(offset, dtype=np.float64)
+    prefix = np.ascontiguousarray(prefix, dtype=np.int64)
+    values, iwork = kernels.crunch_work(K, M)
+    value = kernels.crunch_rows(base, offset, prefix, values, iwork)
+    if not value < np.inf:      # some block j has fewer than M - j holders: Hall fails
         return None
-    counts = prefix_counts(base, offset, prefix, rows, value)
-    # the M devices with the largest counts all have counts >= 1, so all are in ``rows``
-    return value, rows[assignment_from_counts(counts, M)]
-
-
-def prefix_counts(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray, rows: np.ndarray,
-                  threshold: float) -> np.ndarray:
-    """n_k(T) for k in ``rows``: the number of allowed entries ``base[k,m] + offset[k] <= T``.
-
-    Rows are sorted, so each count is a binary search over 0..prefix[k],
-    vectorised over the rows: ``ceil(log2(M + 1))`` gathers of one entry per row,
-    O(|rows| log M) in all.
-
-    >>> base = np.array([[1., 2., 3.], [1., 1., 5.]])
-    >>> prefix_counts(base, np.array([0., 1.]), np.array([3, 2]), np.arange(2), 2.0).tolist()
-    [2, 2]
-    """
-    off = offset[rows]
-    lo = np.zeros(rows.size, dtype=np.intp)                           # n_k >= lo
-    hi = np.minimum(prefix[rows], base.shape[1]).astype(np.intp)       # n_k <= hi
-    while True:
-        active = lo < hi
-        if not active.any():
-            return lo
-        mid = (lo + hi + 1) // 2                                       # is entry mid-1 <= T ?
-        ok = base[rows, np.maximum(mid - 1, 0)] + off <= threshold
-        lo = np.where(active & ok, mid, lo)
-        hi = np.where(active & ~ok, mid - 1, hi)
+    return float(value), iwork[-M:]
 
 
 def bottleneck_crunch(cost: np.ndarray, trace: Trace | None = None) -> tuple[float, np.ndarray] | None:

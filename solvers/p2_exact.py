@@ -143,7 +143,7 @@ from instances.tolerances import (BISECTION_RTOL, CONIC_TOL, MINLP_EPSILON, MINL
 
 from models.costs import threshold_weights
 
-from .bandwidth import latency_root_s, optimal_bandwidth
+from .bandwidth import NEWTON_MAX_STEPS, optimal_bandwidth
 from .bottleneck import bottleneck_crunch, hall_check
 from .family_heuristics import (capacity_hall_violation, family_infeasibility_reason, family_latency_s,
                                 family_needed_share, greedy_deepest_assignment)
@@ -318,39 +318,65 @@ def weight_rows(instance: Instance, threshold_s: float, rows) -> np.ndarray:
 
 
 def candidate_devices(instance: Instance, threshold_s: float) -> np.ndarray:
-    """Devices that can be among some block's M cheapest at ``threshold_s`` (sorted indices).
+    """The union over the blocks of a set of each block's M cheapest devices at ``threshold_s`` (sorted).
 
-    Rows of the weight matrix are non-decreasing in m (``t_km`` grows, so
+    *Why each block's M cheapest suffice.*  In a min-cost assignment every
+    block m can be given one of its M cheapest devices: if m sits elsewhere,
+    at most M-1 of those devices hold other blocks, so one is free and at most
+    as cheap; moving m there does not raise the cost.
+
+    *Why a device whose block-0 weight is large is nobody's M cheapest.*  Rows
+    of the weight matrix are non-decreasing in m (``t_km`` grows, so
     ``T - t_km`` shrinks; forbidden pairs form a suffix), hence each block's
-    M-th smallest weight is at most W, the M-th smallest weight of the deepest
-    block, and a device with :math:`w_{k0}(T) > W` is nobody's M cheapest.
-    Keeping the devices with :math:`w_{k0} \\le W` therefore keeps, for every
-    block, a set of its M cheapest devices.  If fewer than M devices can take
-    the deepest block at T, every device that can take block 0 is kept.
-    O(K): only the first and last columns are read.
+    M-th smallest weight is at most W, the M-th smallest weight of the
+    deepest block over the devices that hold it, and an entry above W is in
+    no block's M cheapest.  A row is therefore scanned only while its weights
+    stay under W, or under the smaller running bound of the kernel (the
+    largest of the blocks' current M-th smallest, once each block has M;
+    see :mod:`solvers.kernels`).  If fewer than M devices can take block 0
+    at T, those devices are returned (no assignment reaches T).  The tests
+    check the kept set against each block's M cheapest on random instances.  O(K + n'
+    log M) for the n' scanned entries (one pass, :func:`solvers.kernels.cheapest_union`),
+    O(KM log M) at worst.
+
+    With at most 8 M devices (:data:`solvers.kernels.FEW_DEVICES_PER_BLOCK`)
+    no scan is made: every device that reaches block 0 by T is kept.
 
     >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0]] * 10, [1.0], [1.0] * 10, [float(r) for r in range(1, 11)],
+    ...                             gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> candidate_devices(inst, 2.0).tolist()     # w = 1 / (R_k (2 - 1)): device 9 (R = 10) is the cheapest
+    [9]
     >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [4.5, 4.6]], [1.0, 1.0], [1.0, 1.0, 1.0],
     ...                             [1.0, 1.0, 1.0], gradient_bits=1.0, bandwidth_hz=1.0)
-    >>> candidate_devices(inst, 5.0).tolist()     # W = 2nd least of 1/(5 - [2, 4, 4.6]) = 1; 1/(5 - 4.5) > 1
-    [0, 1]
-    >>> candidate_devices(inst, 3.8).tolist()     # only device 0 takes block 1: all that take block 0
-    [0, 1]
-    >>> from models.p2 import assignment_weights   # re-check: device 2 is no block's 2 cheapest
-    >>> np.argsort(assignment_weights(inst, 5.0), axis=0, kind="stable")[:2].ravel().tolist()
-    [0, 0, 1, 1]
+    >>> candidate_devices(inst, 5.0).tolist(), candidate_devices(inst, 4.0).tolist()   # 3 <= 8 M devices
+    ([0, 1, 2], [0, 1])
 
     *Per-block sizes (G1).*  Rows of :math:`w_{km} = D_m v_{km}`, with
     :math:`v_{km} = 1 / (R_k B (T - t_{km}))`, need not be sorted (D_m may
     fall with m), but the rows of v are, and a column scaled by D_m > 0 keeps
     its order: block m's M cheapest devices are the same under w and v.  The
-    test therefore runs on v (``share = 1 / (R_k B)``), and what it keeps holds,
+    scan therefore runs on v (``1 / (R_k B)``), and what it keeps holds,
     for every block, a set of its M cheapest devices under w.
     """
-    if not instance.uniform_bits:
-        return _candidates(instance.compute_latency, _unit_share(instance), instance.memory_prefix, threshold_s)
-    return _candidates(instance.compute_latency, instance.comm_coef / instance.bandwidth_hz,
-                       instance.memory_prefix, threshold_s)
+    return _cheapest(instance, threshold_s).copy()
+
+
+def _cheapest(instance: Instance, threshold_s: float, work: tuple | None = None,
+              unit: np.ndarray | None = None) -> np.ndarray:
+    """:func:`candidate_devices` as a view of the work arrays ``work`` (:func:`solvers.kernels.crunch_work`).
+
+    ``unit`` (K,), s: the row scale of the scan, ``D / (R_k B)`` or (G1) ``1 / (R_k B)``.
+    """
+    from . import kernels
+
+    K, M = instance.K, instance.M
+    values, iwork = kernels.crunch_work(K, M) if work is None else work
+    if unit is None:
+        unit = instance.comm_coef / instance.bandwidth_hz if instance.uniform_bits else _unit_share(instance)
+    n = kernels.cheapest_union(instance.compute_latency, unit, instance.memory_prefix, float(threshold_s),
+                               values, iwork)
+    return iwork[M * M + M:M * M + M + n]
 
 
 def _unit_share(instance: Instance) -> np.ndarray:
@@ -361,22 +387,6 @@ def _unit_share(instance: Instance) -> np.ndarray:
 def _block_share(instance: Instance, rows: np.ndarray) -> np.ndarray:
     """Rows ``rows`` of :attr:`Instance.block_upload_full_s` (same operations): D_m / R_k / B, s."""
     return instance.block_bits[None, :] / instance.spectral_efficiency[rows, None] / instance.bandwidth_hz
-
-
-def _candidates(tcp: np.ndarray, share: np.ndarray, prefix: np.ndarray, threshold_s: float) -> np.ndarray:
-    """:func:`candidate_devices` on the instance's arrays (``share`` = D / (R_k B), s Hz / Hz)."""
-    M = tcp.shape[1]
-    gap_last = threshold_s - tcp[:, M - 1]
-    holders = np.flatnonzero((gap_last > 0) & (prefix >= M))
-    gap_first = threshold_s - tcp[:, 0]
-    usable = (gap_first > 0) & (prefix >= 1)
-    if holders.size < M:
-        return np.flatnonzero(usable)
-    deepest = share[holders] / gap_last[holders]
-    bound = np.partition(deepest, M - 1)[M - 1]
-    with np.errstate(divide="ignore"):
-        first = share / gap_first
-    return np.flatnonzero(usable & (first <= bound))
 
 
 def _weights(tcp: np.ndarray, share: np.ndarray, prefix: np.ndarray, threshold_s: float,
@@ -396,52 +406,12 @@ def _weights(tcp: np.ndarray, share: np.ndarray, prefix: np.ndarray, threshold_s
     return threshold_weights(share[rows, None], tcp[rows], threshold_s, allowed)
 
 
-#: Weights built at once by :func:`cheapest_devices` (2^20 float64 = 8 MB): large
-#: slices keep NumPy's per-call overhead small, bounded ones keep memory flat in K.
-SLICE_ENTRIES = 1 << 20
-
-
-def cheapest_devices(instance: Instance, threshold_s: float, rows: np.ndarray) -> np.ndarray:
-    """Sorted union, over the blocks, of a set of each block's M cheapest devices among ``rows``.
-
-    Weights are built for slices of ``max(SLICE_ENTRIES / M, 2 M^2)`` rows at a time;
-    each slice keeps the union of its blocks' M cheapest (``np.argpartition``,
-    at most M^2 <= half a slice), and the survivors are reduced again until one
-    slice remains.  A block's M smallest weights overall are among its slices'
-    M smallest, so the result holds, for every block, M devices whose weights
-    are that block's M smallest.  O(nM) time for n rows, O(SLICE_ENTRIES + M^3)
-    extra memory.
-
-    >>> from instances import Instance
-    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
-    ...                             [1.0, 1.0, 1.0], gradient_bits=1.0, bandwidth_hz=1.0)
-    >>> cheapest_devices(inst, 5.0, np.arange(3)).tolist()   # w = 1/(5 - t): device 2 is 2nd for block 1
-    [0, 1, 2]
-    >>> cheapest_devices(inst, 3.5, np.arange(3)).tolist()   # at 3.5 s device 1 cannot take block 1
-    [0, 1, 2]
-    """
-    M = instance.M
-    chunk = max(SLICE_ENTRIES // M, 2 * M * M)
-
-    def reduce(part: np.ndarray) -> np.ndarray:
-        if part.size <= M:
-            return part
-        w = weight_rows(instance, threshold_s, part)
-        return part[np.unique(np.argpartition(w, M - 1, axis=0)[:M])]
-
-    rows = np.asarray(rows, dtype=np.intp)
-    while rows.size > chunk:
-        rows = np.concatenate([reduce(rows[first:first + chunk]) for first in range(0, rows.size, chunk)])
-    return reduce(rows)
-
-
 def lsap_oracle(instance: Instance) -> Oracle:
     """The threshold test by SciPy's rectangular LSAP, on each block's M cheapest devices.
 
-    Weights are built only for :func:`candidate_devices` (O(K) to find them),
-    then each block keeps its M cheapest (:func:`cheapest_devices`, O(nM) for
-    n candidates, in slices) and the LSAP runs on the union, at most
-    ``min(n, M^2)`` devices.
+    Weights are built only for :func:`candidate_devices` (one pass over the
+    rows, under the running bound), at most ``min(K, M^2)`` devices, and the
+    LSAP runs on them.
 
     >>> from instances import Instance
     >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
@@ -458,35 +428,31 @@ def lsap_oracle(instance: Instance) -> Oracle:
     if not instance.single_block:
         raise ValueError(f"the LSAP threshold test needs one block per device, but instance {instance.name!r} "
                          "lets devices take several (G2): use milp_oracle")
+    from . import kernels
+
     tcp, prefix = instance.compute_latency, instance.memory_prefix
     if instance.uniform_bits:
-        share = instance.comm_coef / instance.bandwidth_hz
-        unit = share
+        share = unit = instance.comm_coef / instance.bandwidth_hz
     else:
-        share = instance.block_upload_full_s          # (K, M): D_m / (R_k B)
-        unit = _unit_share(instance)
+        share, unit = instance.block_upload_full_s, _unit_share(instance)
     M = instance.M
-    chunk = max(SLICE_ENTRIES // M, 2 * M * M)
+    work = kernels.crunch_work(instance.K, M)          # reused by every step of one solve
+
+    share_rows = share[:, None] if share.ndim == 1 else share       # (K, 1) or (K, M), s
 
     def oracle(threshold_s: float, sw: Stopwatch) -> OracleAnswer:
-        rows = _candidates(tcp, unit, prefix, threshold_s)
+        rows = _cheapest(instance, threshold_s, work, unit)
         if rows.size < M:                                           # fewer devices than blocks reach T
             return OracleAnswer(Status.INFEASIBLE, None, f"only {rows.size} device(s) reach {threshold_s!r} s")
-        if rows.size > chunk:
-            rows = cheapest_devices(instance, threshold_s, rows)
-            w = _weights(tcp, share, prefix, threshold_s, rows)     # (n <= M^2, M), inf = forbidden
-        else:   # one slice: the weights of cheapest_devices' single reduction, kept for the LSAP
-            w = _weights(tcp, share, prefix, threshold_s, rows)
-            if rows.size > M:
-                keep = np.unique(np.argpartition(w, M - 1, axis=0)[:M])
-                rows, w = rows[keep], w[keep]
+        w = np.empty((M, rows.size))                                # (M blocks, n <= M^2 devices), inf = forbidden
+        kernels.threshold_weights_rows(tcp, share_rows, prefix, threshold_s, rows, rows.size, w)
         try:
-            blocks, picked = linear_sum_assignment(w.T)             # (M blocks, n devices)
+            blocks, picked = linear_sum_assignment(w)
         except ValueError:                                          # no finite assignment at T
             return OracleAnswer(Status.INFEASIBLE, None, f"no assignment reaches {threshold_s!r} s")
         assignment = np.empty(M, dtype=int)
         assignment[blocks] = rows[picked]
-        return OracleAnswer(Status.OPTIMAL, assignment, share=math.fsum(w[picked, blocks].tolist()))
+        return OracleAnswer(Status.OPTIMAL, assignment, share=math.fsum(w[blocks, picked].tolist()))
 
     return oracle
 
@@ -615,14 +581,16 @@ def _needed_share(instance: Instance, assignment: np.ndarray, threshold_s: float
 
 def _latency_s(tcp: np.ndarray, share: np.ndarray | None, blocks: np.ndarray, assignment: np.ndarray,
                instance: Instance) -> float:
-    """T(x) of ``assignment`` (s): :func:`latency_root_s`, or :func:`optimal_bandwidth` if Newton does not settle.
+    """T(x) of ``assignment`` (s): :func:`solvers.bandwidth.latency_root_s` (its kernel), or :func:`optimal_bandwidth` if Newton does not settle.
 
     ``share`` None: a family instance, :func:`solvers.family_heuristics.family_latency_s`.
     """
     if share is None:
         return family_latency_s(instance, assignment)
-    T = latency_root_s(tcp[assignment, blocks], share[assignment])
-    return optimal_bandwidth(instance, assignment)[0] if T is None else T
+    from . import kernels
+
+    T = kernels.latency_root(tcp, share, np.asarray(assignment, dtype=np.int64), NEWTON_MAX_STEPS)
+    return optimal_bandwidth(instance, assignment)[0] if T != T else float(T)
 
 
 def parametric_assignment(instance: Instance, oracle: Oracle, solver: str,
@@ -656,65 +624,121 @@ def parametric_assignment(instance: Instance, oracle: Oracle, solver: str,
     (:func:`solvers.family_heuristics.capacity_hall_violation`).
     """
     sw = Stopwatch(time_limit)
-    family = not instance.paper_model
-    if family:
+    begun = _start(instance, start, sw)
+    if isinstance(begun, str):
+        return _infeasible(solver, sw, begun)
+    x, T, p1_value = begun
+    trace = [T]
+    info = {"iterations": 0, "trace_s": trace, "p1_objective_s": p1_value}
+    if not instance.paper_model:
+        info["start"] = "greedy-deepest" if start is None else "given"
+    x, T, status, message = _descend(instance, oracle, x, T, sw, info)
+    if status == Status.TIME_LIMIT:
+        info["share_at_stop"] = None
+        return _with_bandwidth(solver, instance, x, sw, Status.TIME_LIMIT, full_band_bound_s(instance),
+                               message, info)
+    if status == Status.ERROR:
+        return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed, info=info,
+                      message=message)
+    return _with_bandwidth(solver, instance, x, sw, Status.OPTIMAL, None, info=info)
+
+
+def _start(instance: Instance, start: np.ndarray | None, sw: Stopwatch) -> tuple[np.ndarray, float, float | None] | str:
+    """The descent's warm start ``(x_0, T(x_0), P1 objective or None)``, or why the instance is infeasible.
+
+    Paper model: CRUNCH's P1 assignment (its objective, and the feasibility
+    test); the family: :func:`solvers.family_heuristics.greedy_deepest_assignment`
+    after Hall's condition with capacities.  A given ``start`` is used as is.
+    """
+    if not instance.paper_model:
         reason = family_infeasibility_reason(instance)
         if reason is not None:
-            return _infeasible(solver, sw, reason)
+            return reason
         x = (greedy_deepest_assignment(instance, stopwatch=sw, max_passes=instance.M) if start is None
              else np.asarray(start, dtype=int))
-        p1_value = None
-    elif start is None:
+        return x, family_latency_s(instance, x), None
+    if start is None:
         found = p1_answer(instance)         # P1's assignment: the warm start (and the feasibility test)
         if found is None:
-            return _infeasible(solver, sw, _infeasibility_reason(instance))
+            return _infeasibility_reason(instance)
         p1_value, x = found
     else:
         x = np.asarray(start, dtype=int)
         p1_value = p1_objective(instance, x)
+    return x, _latency_s(instance.compute_latency, instance.comm_coef / instance.bandwidth_hz,
+                         np.arange(instance.M), x, instance), p1_value
+
+
+def _descend(instance: Instance, oracle: Oracle, x: np.ndarray, T: float, sw: Stopwatch,
+             info: dict) -> tuple[np.ndarray, float, Status, str]:
+    """The descent of :func:`parametric_assignment` from ``x`` (with ``T = T(x)``): ``(x, T, status, message)``.
+
+    ``status`` is ``optimal`` (x is optimal, T = T(x)), ``time_limit`` (x the
+    incumbent) or ``error``; ``info`` counts the steps (``iterations``),
+    appends to ``info["trace_s"]`` and records ``share_at_stop`` and notes.
+    """
+    family = not instance.paper_model
     tcp, blocks = instance.compute_latency, np.arange(instance.M)
     share_s = None if family else instance.comm_coef / instance.bandwidth_hz
-    T = _latency_s(tcp, share_s, blocks, x, instance)
-    trace = [T]
-    info = {"iterations": 0, "trace_s": trace, "p1_objective_s": p1_value}
-    if family:
-        info["start"] = "greedy-deepest" if start is None else "given"
-
-    def stopped(message: str) -> Result:
-        info["share_at_stop"] = None
-        return _with_bandwidth(solver, instance, x, sw, Status.TIME_LIMIT, full_band_bound_s(instance),
-                               message, info)
-
     while True:
         if sw.expired():
-            return stopped(f"time limit after {info['iterations']} assignment(s)")
+            return x, T, Status.TIME_LIMIT, f"time limit after {info['iterations']} assignment(s)"
         answer = oracle(T, sw)
         info["iterations"] += 1
         if answer.status == Status.ERROR:
-            return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed, info=info,
-                          message=f"assignment step {info['iterations']} failed: {answer.message}")
+            return x, T, Status.ERROR, f"assignment step {info['iterations']} failed: {answer.message}"
         if answer.status == Status.TIME_LIMIT:
             if answer.assignment is not None:       # the oracle's incumbent may already be better
                 T_new = _latency_s(tcp, share_s, blocks, answer.assignment, instance)
                 if T_new < T:
                     x, T = answer.assignment, T_new
-            return stopped(f"time limit in assignment step {info['iterations']}: {answer.message}")
+            return x, T, Status.TIME_LIMIT, f"time limit in assignment step {info['iterations']}: {answer.message}"
         if answer.status == Status.INFEASIBLE or answer.assignment is None:
             # cannot happen in exact arithmetic (x itself reaches T); treat as "no better x"
             info["share_at_stop"] = None
             info["note"] = f"step {info['iterations']}: oracle found no assignment at T = {T!r} s ({answer.message})"
-            break
+            return x, T, Status.OPTIMAL, ""
         share = answer.share if answer.share is not None else _needed_share(instance, answer.assignment, T)
         info["share_at_stop"] = share
         if share >= 1.0 - BISECTION_RTOL:
-            break                                    # W(T) = B: no assignment beats x
+            return x, T, Status.OPTIMAL, ""          # W(T) = B: no assignment beats x
         T_new = _latency_s(tcp, share_s, blocks, answer.assignment, instance)
         if not T_new < T:                            # rounding only: never loop without progress
             info["note"] = f"step {info['iterations']}: share {share!r} < 1 but no strict decrease of T"
-            break
+            return x, T, Status.OPTIMAL, ""
         x, T = answer.assignment, T_new
-        trace.append(T)
-    return _with_bandwidth(solver, instance, x, sw, Status.OPTIMAL, None, info=info)
+        info["trace_s"].append(T)
+
+
+def p2_answer(instance: Instance) -> tuple[float, np.ndarray] | None:
+    """P2's optimum on an instance: ``(latency_s, assignment)`` or None if infeasible.
+
+    The lean core of :func:`exact_jbba` (no Result, no clock, no certificate):
+    the same warm start, the same descent with the same LSAP threshold test,
+    so the same assignment, and the latency is ``exact_jbba``'s objective to
+    the last bit (the root of the final step,
+    :func:`solvers.bandwidth.latency_root_s`, is the one
+    :func:`solvers.bandwidth.optimal_bandwidth` finds).  The bandwidths follow
+    from the assignment (:func:`solvers.bandwidth.optimal_bandwidth`).
+    Solves what ``exact`` solves (the paper's model and G1); ``ValueError``
+    on devices that take several blocks (G2).
+
+    >>> from instances import Instance
+    >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
+    ...                             [1.0, 2.0, 4.0], gradient_bits=1.0, bandwidth_hz=1.0)
+    >>> value, assignment = p2_answer(inst)
+    >>> assignment.tolist(), value == optimal_bandwidth(inst, assignment)[0] == exact_jbba(inst).objective_s
+    ([1, 0], True)
+    """
+    sw = Stopwatch()
+    begun = _start(instance, None, sw)
+    if isinstance(begun, str):
+        return None
+    x, T, _ = begun
+    x, T, _, _ = _descend(instance, lsap_oracle(instance), x, T, sw, {"iterations": 0, "trace_s": []})
+    if not instance.paper_model:
+        T = optimal_bandwidth(instance, x)[0]
+    return T, np.asarray(x)
 
 
 @solves("G1", name="exact", problem="P2")

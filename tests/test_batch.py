@@ -79,10 +79,9 @@ def test_exact_batch_equals_single_calls(insts):
     assert_p2_same(insts, batch.exact_instances(insts))
 
 
-def test_generated_draws_several_groups(monkeypatch):
-    """Many draws of the generator's instances, processed in several groups (small BATCH_ENTRIES)."""
+def test_generated_draws():
+    """Many draws of the generator's instances."""
     insts = [generate_instance(50, 12, seed=s) for s in range(40)]
-    monkeypatch.setattr(batch, "BATCH_ENTRIES", 50 * 12 * 3)      # 3 draws per group
     assert_p1_same(insts, batch.crunch_batch(*arrays_of(insts)))
     assert_p2_same(insts[:15], batch.exact_instances(insts[:15]))
 
