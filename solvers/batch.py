@@ -56,11 +56,15 @@ upload times (the same operations as :attr:`instances.Instance.upload_equal_s`)
 and memory prefixes, so every value and assignment is the single call's.
 O(d K M) time at worst, O(d K + M^2) extra memory.
 
-*P2.*  The batch's CRUNCH gives every draw its warm start (exactly the single
-call's), then the descent of :func:`solvers.p2_exact.parametric_assignment`
-runs per draw, with SciPy's LSAP at each step, on a view of the draw's
-arrays (no second validation, no Result).  Per draw: as
-:func:`solvers.p2_exact.exact_jbba` without its CRUNCH.
+*P2.*  One compiled loop over the draws (:func:`solvers.kernels.exact_draws`)
+runs, per draw, what :func:`solvers.p2_exact.exact_jbba` runs: CRUNCH's warm
+start, then the descent of :func:`solvers.p2_exact.parametric_assignment`
+with the same threshold test (:func:`solvers.kernels.threshold_step`, the
+single call's oracle), the same stop rules and the same bandwidth root, so
+every draw gets the single call's objective, assignment, bandwidths and
+number of steps.  A draw whose Newton iteration does not settle (never seen
+on generated instances) is solved by the single call's Python path, whose
+fallback is Brent's method.
 
 Examples
 --------
@@ -82,9 +86,11 @@ import numpy as np
 from instances import Instance
 from instances.core import MAX_BLOCKS, MAX_DEVICES, MAX_ENTRIES, VALUE_MAX, VALUE_MIN
 
-from .bandwidth import optimal_bandwidth
-from .p2_exact import _descend, _latency_s, lsap_oracle
-from .result import Status, Stopwatch
+from instances.tolerances import BISECTION_RTOL
+
+from .bandwidth import NEWTON_MAX_STEPS
+from .p2_exact import lsap_oracle, parametric_assignment
+from .result import Status
 
 @dataclass
 class BatchResult:
@@ -299,25 +305,28 @@ class _DrawView:
 
 
 def _exact_arrays(tcp, mu, cap, rate, bits, band) -> BatchResult:
-    start = _crunch_arrays(tcp, mu, cap, rate, bits, band)
+    from . import kernels
+
     d, K, M = tcp.shape
     objective = np.full(d, np.nan)
     bandwidth = np.zeros((d, K))
-    assignment = start.assignment.copy()
+    assignment = np.full((d, M), -1, dtype=np.intp)
     iterations = np.zeros(d, dtype=int)
-    blocks = np.arange(M)
-    for i in np.flatnonzero(start.feasible):
+    status = np.ones(d, dtype=np.int64)               # 1: infeasible (also every draw when M > K)
+    if M <= K:
+        tcp = np.ascontiguousarray(tcp, dtype=np.float64)
+        kernels.exact_draws(tcp, np.ascontiguousarray(mu, dtype=np.float64), np.ascontiguousarray(cap, dtype=np.float64),
+                            np.ascontiguousarray(rate, dtype=np.float64), np.ascontiguousarray(bits, dtype=np.float64),
+                            np.ascontiguousarray(band, dtype=np.float64), 1.0 - BISECTION_RTOL, NEWTON_MAX_STEPS,
+                            objective, assignment, bandwidth, iterations, status)
+    for i in np.flatnonzero(status == 2):             # Newton did not settle: this draw in Python (Brent's method)
         view = _DrawView(tcp[i], mu[i], cap[i], rate[i], bits[i], band[i])
-        x = start.assignment[i]
-        T = _latency_s(view.compute_latency, view.comm_coef / view.bandwidth_hz, blocks, x, view)
-        info = {"iterations": 0, "trace_s": [T]}
-        x, T, status, message = _descend(view, lsap_oracle(view), x, T, Stopwatch(), info)
-        if status != Status.OPTIMAL:   # unreachable without a time limit; kept as a guard
-            raise RuntimeError(f"draw {i}: the descent ended with {status}: {message}")
-        objective[i], bandwidth[i] = optimal_bandwidth(view, x)     # as exact_jbba's result
-        assignment[i] = x
-        iterations[i] = info["iterations"]
-    return BatchResult(objective, assignment, bandwidth, start.feasible.copy(), iterations)
+        res = parametric_assignment(view, lsap_oracle(view), "exact")
+        if res.status != Status.OPTIMAL:   # unreachable without a time limit; kept as a guard
+            raise RuntimeError(f"draw {i}: the descent ended with {res.status}: {res.message}")
+        objective[i], assignment[i], bandwidth[i] = res.objective_s, res.assignment, res.bandwidth_hz
+        iterations[i] = res.info["iterations"]
+    return BatchResult(objective, assignment, bandwidth, status != 1, iterations)
 
 
 def exact_batch(compute_latency, block_memory, device_memory, spectral_efficiency, gradient_bits,

@@ -42,6 +42,25 @@ import numpy as np
 
 _jit = nb.njit(cache=True, nogil=True, boundscheck=False)
 
+_t = nb.types
+_f8, _i8 = _t.float64, _t.int64
+
+
+def _arr(dtype, ndim: int, readonly: bool = False):
+    """A C-contiguous array type (inputs are declared read-only: writable arrays convert to them)."""
+    return _t.Array(dtype, ndim, "C", readonly=readonly)
+
+
+_F1, _F2, _F3 = (_arr(_f8, n, True) for n in (1, 2, 3))       # inputs
+_I1 = _arr(_i8, 1, True)
+_W1, _W2 = _arr(_f8, 1), _arr(_f8, 2)                          # outputs and work
+_J1, _J2 = _arr(_i8, 1), _arr(_i8, 2)
+
+
+def _kernel(signature):
+    """Compile at import (``cache=True``: once per machine), so that no timed call pays for it."""
+    return nb.njit(signature, cache=True, nogil=True, boundscheck=False)
+
 
 @_jit
 def _sift_up(values, index, i):
@@ -148,7 +167,7 @@ def _split(iwork, K, M):
     return index, sizes, rows, counts, out
 
 
-@_jit
+@_kernel(_f8(_F2, _F1, _I1, _W2, _J1))
 def crunch_rows(base, offset, prefix, values, iwork):
     """CRUNCH on ``c[k, m] = base[k, m] + offset[k]`` (m < prefix[k], else inf): T*; the matching in ``iwork``.
 
@@ -324,24 +343,7 @@ def threshold_weights_rows(tcp, share, prefix, threshold, rows, n, out):
                 out[m, i] = np.inf
 
 
-@_jit
-def latency_root(tcp, share, assignment, max_steps):
-    """T(x) of :func:`solvers.bandwidth.latency_root_s` for ``a_m = tcp[x_m, m]``, ``q_m = share[x_m]``; NaN if unsettled."""
-    M = assignment.shape[0]
-    a = np.empty(M)
-    q = np.empty(M)
-    top = -np.inf
-    for m in range(M):
-        a[m] = tcp[assignment[m], m]
-        q[m] = share[assignment[m]]
-        if a[m] > top:
-            top = a[m]
-    for m in range(M):
-        a[m] = top - a[m]                # the gaps
-    return top + newton_offset(q, a, max_steps)
-
-
-@_jit
+@_kernel(_f8(_F1, _F1, _i8))
 def newton_offset(share, gap, max_steps):
     """The root t >= 0 of ``sum_k share_k / (t + gap_k) = 1`` by Newton from the left; NaN if unsettled."""
     n = share.shape[0]
@@ -366,7 +368,24 @@ def newton_offset(share, gap, max_steps):
     return np.nan
 
 
-@_jit
+@_kernel(_f8(_F2, _F1, _I1, _i8))
+def latency_root(tcp, share, assignment, max_steps):
+    """T(x) of :func:`solvers.bandwidth.latency_root_s` for ``a_m = tcp[x_m, m]``, ``q_m = share[x_m]``; NaN if unsettled."""
+    M = assignment.shape[0]
+    a = np.empty(M)
+    q = np.empty(M)
+    top = -np.inf
+    for m in range(M):
+        a[m] = tcp[assignment[m], m]
+        q[m] = share[assignment[m]]
+        if a[m] > top:
+            top = a[m]
+    for m in range(M):
+        a[m] = top - a[m]                # the gaps
+    return top + newton_offset(q, a, max_steps)
+
+
+@_kernel(_t.none(_F3, _F2, _F2, _F2, _W2, _J1, _J1, _W1, _J2))
 def crunch_draws(tcp, upload, mu, cap, values, iwork, prefix, objective, assignment):
     """:func:`crunch_rows` on each draw i of a batch: ``c = tcp[i] + upload[i][:, None]``, prefix from mu and cap.
 
@@ -390,3 +409,218 @@ def crunch_draws(tcp, upload, mu, cap, values, iwork, prefix, objective, assignm
         objective[i] = crunch_rows(tcp[i], upload[i], prefix, values, iwork)
         if objective[i] < np.inf:
             assignment[i, :] = iwork[iwork.shape[0] - M:]
+
+
+@_jit
+def lsap_rows(cost, col4row):
+    """Minimum-cost assignment of every row of ``cost`` (r x c, r <= c) to distinct columns; its total, or inf.
+
+    Shortest augmenting paths with dual potentials (Dijkstra on reduced costs,
+    one augmentation per row; the method of [Crouse 2016] that SciPy's
+    ``linear_sum_assignment`` also uses), O(r^2 c).  ``inf`` entries are
+    forbidden pairs; the total is ``inf`` when no assignment avoids them.
+    ``col4row[i]`` receives row i's column.  The total is summed in row order.
+    """
+    nr, nc = cost.shape
+    u = np.zeros(nr)
+    v = np.zeros(nc)
+    row4col = np.full(nc, -1, dtype=np.int64)
+    shortest = np.empty(nc)
+    path = np.empty(nc, dtype=np.int64)
+    remaining = np.empty(nc, dtype=np.int64)
+    seen_row = np.zeros(nr, dtype=np.bool_)
+    seen_col = np.zeros(nc, dtype=np.bool_)
+    col4row[:] = -1
+    for current in range(nr):
+        for j in range(nc):
+            shortest[j] = np.inf
+            path[j] = -1
+            seen_col[j] = False
+            remaining[j] = nc - 1 - j
+        seen_row[:] = False
+        left = nc
+        least = 0.0                   # length of the shortest path found so far
+        i = current
+        sink = -1
+        while sink == -1:             # Dijkstra from the current row over reduced costs
+            seen_row[i] = True
+            lowest = np.inf
+            at = -1
+            for it in range(left):
+                j = remaining[it]
+                r = least + cost[i, j] - u[i] - v[j]
+                if r < shortest[j]:
+                    path[j] = i
+                    shortest[j] = r
+                if shortest[j] < lowest or (shortest[j] == lowest and row4col[j] == -1):
+                    lowest = shortest[j]
+                    at = it
+            if lowest == np.inf:      # no column reachable: no assignment of all rows
+                return np.inf
+            least = lowest
+            j = remaining[at]
+            if row4col[j] == -1:
+                sink = j
+            else:
+                i = row4col[j]
+            seen_col[j] = True
+            left -= 1
+            remaining[at] = remaining[left]
+        u[current] += least           # potentials stay feasible and tight on the matched pairs
+        for i in range(nr):
+            if seen_row[i] and i != current:
+                u[i] += least - shortest[col4row[i]]
+        for j in range(nc):
+            if seen_col[j]:
+                v[j] -= least - shortest[j]
+        j = sink                      # augment along the path
+        while True:
+            i = path[j]
+            row4col[j] = i
+            j, col4row[i] = col4row[i], j
+            if i == current:
+                break
+    total = 0.0
+    for i in range(nr):
+        total += cost[i, col4row[i]]
+    return total
+
+
+def step_work(K: int, M: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Work arrays of :func:`threshold_step`: :func:`crunch_work`'s, the weights' buffer and the LSAP's columns."""
+    values, iwork = crunch_work(K, M)
+    return values, iwork, np.empty(M * min(K, max(M * M, FEW_DEVICES_PER_BLOCK * M))), np.empty(M, dtype=np.int64)
+
+
+@_kernel(_f8(_F2, _F1, _F2, _I1, _f8, _W2, _J1, _W1, _J1, _J1))
+def threshold_step(tcp, unit, share, prefix, threshold, values, iwork, wbuf, col4row, assignment):
+    """One threshold test of P2's descent: W(T) = min over assignments of the summed weights, and an argmin.
+
+    :func:`cheapest_union` (the devices that matter), the weights of those
+    devices (:func:`threshold_weights_rows`, ``share`` (K, 1) or (K, M)) and
+    :func:`lsap_rows` on them.  Returns W(T) (``inf`` when no assignment
+    reaches T) with ``assignment[m]`` the device of block m.
+    """
+    K, M = tcp.shape
+    n = cheapest_union(tcp, unit, prefix, threshold, values, iwork)
+    if n < M:
+        return np.inf
+    rows = iwork[M * M + M:M * M + M + n]
+    w = wbuf[:M * n].reshape((M, n))
+    threshold_weights_rows(tcp, share, prefix, threshold, rows, n, w)
+    total = lsap_rows(w, col4row)
+    if total < np.inf:
+        for m in range(M):
+            assignment[m] = rows[col4row[m]]
+    return total
+
+
+@_jit
+def bandwidth_root(tcp, coef, bandwidth_hz, assignment, band, max_steps):
+    """:func:`solvers.bandwidth.solve_bandwidth_equation` for ``a_m = tcp[x_m, m]``, ``c_m = coef[x_m]``: T, or NaN.
+
+    ``band[m]`` receives ``c_m / (T - a_m)`` (Hz; ``B`` when M = 1).  NaN when
+    Newton does not settle (the caller then uses the Python function, whose
+    fallback is Brent's method).
+    """
+    M = assignment.shape[0]
+    a = np.empty(M)
+    q = np.empty(M)
+    top = -np.inf
+    total = 0.0
+    for m in range(M):
+        a[m] = tcp[assignment[m], m]
+        total += coef[assignment[m]]
+        if a[m] > top:
+            top = a[m]
+    if M == 1:
+        band[0] = bandwidth_hz
+        return top + total / bandwidth_hz
+    for m in range(M):
+        q[m] = coef[assignment[m]] / bandwidth_hz
+        a[m] = top - a[m]
+    t = newton_offset(q, a, max_steps)
+    if t != t:
+        return np.nan
+    for m in range(M):
+        band[m] = coef[assignment[m]] / (t + a[m])
+    return top + t
+
+
+@_kernel(_t.none(_F3, _F2, _F2, _F2, _F1, _F1, _f8, _i8, _W1, _J2, _W2, _J1, _J1))
+def exact_draws(tcp, mu, cap, rate, bits, band_hz, stop_share, max_steps, objective, assignment, bandwidth,
+                iterations, status):
+    """P2's exact descent on each draw of a batch (paper model), all in compiled code.
+
+    Per draw i: the memory prefix and CRUNCH's warm start (:func:`crunch_rows`
+    on ``tcp + D M / (B R)``), ``T = T(x)`` (:func:`latency_root`), then the
+    steps of :func:`solvers.p2_exact._descend`: :func:`threshold_step` at T;
+    stop when W(T) is ``inf`` or ``>= stop_share``, or when the argmin's
+    ``T(x')`` is not below T; else move.  Finally the bandwidths
+    (:func:`bandwidth_root`).  ``status[i]``: 0 solved, 1 infeasible (Hall
+    fails), 2 Newton did not settle (the caller solves that draw in Python).
+    """
+    d, K, M = tcp.shape
+    values, iwork = np.empty((M, M)), np.empty(M * M + 2 * K + 2 * M, dtype=np.int64)
+    wbuf = np.empty(M * min(K, max(M * M, FEW_DEVICES_PER_BLOCK * M)))
+    col4row = np.empty(M, dtype=np.int64)
+    prefix = np.empty(K, dtype=np.int64)
+    upload = np.empty(K)
+    coef = np.empty(K)
+    share = np.empty((K, 1))
+    unit = np.empty(K)
+    x = np.empty(M, dtype=np.int64)
+    candidate = np.empty(M, dtype=np.int64)
+    band = np.empty(M)
+    for i in range(d):
+        D, B = bits[i], band_hz[i]
+        for k in range(K):
+            lo, hi = 0, M
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if mu[i, mid] <= cap[i, k]:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            prefix[k] = lo
+            upload[k] = D * M / (B * rate[i, k])      # as Instance.upload_equal_s
+            coef[k] = D / rate[i, k]                  # as Instance.comm_coef
+            unit[k] = coef[k] / B
+            share[k, 0] = unit[k]
+        value = crunch_rows(tcp[i], upload, prefix, values, iwork)
+        if not value < np.inf:
+            status[i] = 1
+            continue
+        x[:] = iwork[iwork.shape[0] - M:]
+        T = latency_root(tcp[i], unit, x, max_steps)
+        if T != T:
+            status[i] = 2
+            continue
+        steps = 0
+        unsettled = False
+        while True:
+            total = threshold_step(tcp[i], unit, share, prefix, T, values, iwork, wbuf, col4row, candidate)
+            steps += 1
+            if not total < np.inf or total >= stop_share:
+                break
+            T_new = latency_root(tcp[i], unit, candidate, max_steps)
+            if T_new != T_new:
+                unsettled = True
+                break
+            if not T_new < T:
+                break
+            x[:] = candidate
+            T = T_new
+        if unsettled:
+            status[i] = 2
+            continue
+        final = bandwidth_root(tcp[i], coef, B, x, band, max_steps)
+        if final != final:
+            status[i] = 2
+            continue
+        status[i] = 0
+        objective[i] = final
+        iterations[i] = steps
+        for m in range(M):
+            assignment[i, m] = x[m]
+            bandwidth[i, x[m]] = band[m]

@@ -10,7 +10,9 @@ with ``t = tcp`` (s).  Methods (all ``f(instance, time_limit=None) -> Result``):
 
 ``exact_jbba``
     parametric assignment (below), each step a rectangular min-cost
-    assignment solved by SciPy (``linear_sum_assignment``) on pruned candidates.
+    assignment on pruned candidates, by shortest augmenting paths in one
+    compiled call (:func:`solvers.kernels.threshold_step`; the method of
+    SciPy's ``linear_sum_assignment``, against which the tests check it).
 ``milp_jbba``
     the same outer loop, each step the Pyomo MILP
     :func:`models.p2.build_p2_assignment` solved by HiGHS.
@@ -66,21 +68,21 @@ cheapest devices: if m sits on a device outside that set, at most M-1 of the
 set's devices hold other blocks, so one is free and at most as cheap; moving m
 there does not raise the cost.  The LSAP therefore runs on the union of the M
 cheapest devices of each block (at most ``min(K, M^2)`` columns), which matters
-because SciPy's LSAP is slow on these weights (10-190x slower than on random
-matrices of the same shape; measured 16 s against 0.09 s at 2000 x 4000).
+because the LSAP is slow on these weights (SciPy's: 10-190x slower than on
+random matrices of the same shape; measured 16 s against 0.09 s at 2000 x 4000).
 
 The same argument, with rows sorted (``w_km`` grows with m because
-``t_km`` does), shows that a device whose block-0 weight exceeds the M-th
-smallest weight of the deepest block is in no block's M cheapest set
-(:func:`candidate_devices`), so weights are built only for the n devices
-that pass this O(K) test.
+``t_km`` does), shows that an entry above the M-th smallest weight of the
+deepest block is in no block's M cheapest set, so each row is scanned only
+while its weights stay below that bound (:func:`candidate_devices`), and
+weights are built only for the n devices kept.
 
-*Complexity.*  Per step O(K) for the candidate test, O(nM) weights and
-selection (``np.argpartition``, no sort) plus O(M^2 min(n, M^2)) for the
-LSAP (shortest augmenting paths) plus O(M log(1/eps)) for the bandwidth
-root, n <= K the candidates (n = K only for nearly identical devices); the
-warm start costs one CRUNCH (O(K + nM), see :mod:`solvers.p1`).  The number
-of steps is finite (bounded by the number of matchings; 2-5 in practice).
+*Complexity.*  Per step O(K + n' log M) for the scan (n' entries under the
+bound, O(KM log M) at worst), O(nM) weights plus O(M^2 n) for the LSAP
+(shortest augmenting paths), n <= min(K, M^2) the devices kept, plus
+O(M log(1/eps)) for the bandwidth root (Newton); the warm start costs one
+CRUNCH (O(K + nM), see :mod:`solvers.p1`).  The number of steps is finite
+(bounded by the number of matchings; 2-5 in practice).
 
 The problem family
 ------------------
@@ -407,11 +409,14 @@ def _weights(tcp: np.ndarray, share: np.ndarray, prefix: np.ndarray, threshold_s
 
 
 def lsap_oracle(instance: Instance) -> Oracle:
-    """The threshold test by SciPy's rectangular LSAP, on each block's M cheapest devices.
+    """The threshold test by a rectangular LSAP on each block's M cheapest devices.
 
-    Weights are built only for :func:`candidate_devices` (one pass over the
-    rows, under the running bound), at most ``min(K, M^2)`` devices, and the
-    LSAP runs on them.
+    One compiled call per step (:func:`solvers.kernels.threshold_step`): the
+    devices of :func:`candidate_devices` (one pass over the rows, under the
+    running bound; at most ``min(K, M^2)``), their weights, and the
+    shortest-augmenting-path LSAP (:func:`solvers.kernels.lsap_rows`, the
+    method of SciPy's ``linear_sum_assignment``, which the tests compare it
+    with) on them.
 
     >>> from instances import Instance
     >>> inst = Instance.from_arrays([[1.0, 2.0], [1.0, 4.0], [3.0, 3.0]], [1.0, 1.0], [1.0, 1.0, 1.0],
@@ -430,29 +435,23 @@ def lsap_oracle(instance: Instance) -> Oracle:
                          "lets devices take several (G2): use milp_oracle")
     from . import kernels
 
-    tcp, prefix = instance.compute_latency, instance.memory_prefix
+    tcp = np.ascontiguousarray(instance.compute_latency)
+    prefix = np.ascontiguousarray(instance.memory_prefix, dtype=np.int64)
     if instance.uniform_bits:
         share = unit = instance.comm_coef / instance.bandwidth_hz
     else:
         share, unit = instance.block_upload_full_s, _unit_share(instance)
     M = instance.M
-    work = kernels.crunch_work(instance.K, M)          # reused by every step of one solve
-
-    share_rows = share[:, None] if share.ndim == 1 else share       # (K, 1) or (K, M), s
+    work = kernels.step_work(instance.K, M)           # reused by every step of one solve
+    share_rows = np.ascontiguousarray(share[:, None] if share.ndim == 1 else share)   # (K, 1) or (K, M), s
+    unit = np.ascontiguousarray(unit)
 
     def oracle(threshold_s: float, sw: Stopwatch) -> OracleAnswer:
-        rows = _cheapest(instance, threshold_s, work, unit)
-        if rows.size < M:                                           # fewer devices than blocks reach T
-            return OracleAnswer(Status.INFEASIBLE, None, f"only {rows.size} device(s) reach {threshold_s!r} s")
-        w = np.empty((M, rows.size))                                # (M blocks, n <= M^2 devices), inf = forbidden
-        kernels.threshold_weights_rows(tcp, share_rows, prefix, threshold_s, rows, rows.size, w)
-        try:
-            blocks, picked = linear_sum_assignment(w)
-        except ValueError:                                          # no finite assignment at T
+        assignment = np.empty(M, dtype=np.int64)
+        total = kernels.threshold_step(tcp, unit, share_rows, prefix, float(threshold_s), *work, assignment)
+        if not total < np.inf:              # fewer than M devices reach T, or no finite assignment
             return OracleAnswer(Status.INFEASIBLE, None, f"no assignment reaches {threshold_s!r} s")
-        assignment = np.empty(M, dtype=int)
-        assignment[blocks] = rows[picked]
-        return OracleAnswer(Status.OPTIMAL, assignment, share=math.fsum(w[blocks, picked].tolist()))
+        return OracleAnswer(Status.OPTIMAL, assignment, share=float(total))
 
     return oracle
 
@@ -589,7 +588,8 @@ def _latency_s(tcp: np.ndarray, share: np.ndarray | None, blocks: np.ndarray, as
         return family_latency_s(instance, assignment)
     from . import kernels
 
-    T = kernels.latency_root(tcp, share, np.asarray(assignment, dtype=np.int64), NEWTON_MAX_STEPS)
+    T = kernels.latency_root(np.ascontiguousarray(tcp), np.ascontiguousarray(share),
+                             np.ascontiguousarray(assignment, dtype=np.int64), NEWTON_MAX_STEPS)
     return optimal_bandwidth(instance, assignment)[0] if T != T else float(T)
 
 
@@ -743,7 +743,7 @@ def p2_answer(instance: Instance) -> tuple[float, np.ndarray] | None:
 
 @solves("G1", name="exact", problem="P2")
 def exact_jbba(instance: Instance, time_limit: float | None = None) -> Result:
-    """Solve P2 exactly by parametric assignment with SciPy's LSAP (see the module docstring).
+    """Solve P2 exactly by parametric assignment, an LSAP per step (see the module docstring).
 
     Complexity: one CRUNCH, then per step O(K + nM + M^2 min(n, M^2)) with
     n <= K the candidate devices (:func:`candidate_devices`); 2-5 steps in practice.

@@ -10,6 +10,8 @@ import os
 
 from hypothesis import settings
 
+import solvers.kernels  # noqa: F401,E402 - compiled (or loaded from Numba's cache) before any test is timed
+
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")

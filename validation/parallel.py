@@ -131,8 +131,10 @@ STARTUP_TIMEOUT_S = 120.0
 #: measured with and without), so the preload costs only where workers restart often (many
 #: kills or deaths).  The caller's value is used (it is passed to each worker it starts), so
 #: a plug-in may add its module.  A module that fails to import is skipped: the method that
-#: needs it reports the error itself, as it would in process.
-WORKER_PRELOAD = ("pyomo.environ", "models.p1", "models.p2", "solvers.pyomo_solve", "cvxpy")
+#: needs it reports the error itself, as it would in process.  :mod:`solvers.kernels` (the
+#: compiled loops of the fast methods) loads from Numba's cache in about 0.5 s; on a machine
+#: where it was never compiled it compiles first (15-30 s, once), within the start-up timeout.
+WORKER_PRELOAD = ("pyomo.environ", "models.p1", "models.p2", "solvers.pyomo_solve", "cvxpy", "solvers.kernels")
 
 _HEADER = struct.Struct(">Q")
 #: The worker's start-up and request-loaded frames (answers are pickles, which start with b"\x80").

@@ -1,0 +1,125 @@
+"""The compiled kernels (solvers.kernels) against independent references.
+
+* ``lsap_rows`` against SciPy's ``linear_sum_assignment`` (ties, forbidden
+  pairs, magnitudes from 1e-12 to 1e12, infeasible matrices);
+* ``newton_offset`` against Brent's method (SciPy's ``brentq``) on the same equation;
+* ``threshold_step`` against a dense LSAP on every device's weights
+  (:func:`models.p2.assignment_weights`);
+* the kernels' inputs in any memory layout (Fortran-ordered, strided) give
+  the same answers as C-ordered ones;
+* the batch's Python fallback (a draw whose Newton iteration does not settle)
+  gives the single calls' answers.
+
+CRUNCH's kernel is checked against the definition in ``tests/test_bench.py``
+and against the literal walk and brute force in ``tests/test_p1.py``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import brentq, linear_sum_assignment
+
+import solvers
+from instances import Instance
+from instances.generate import generate_instance
+from models.p2 import assignment_weights
+from solvers import batch, kernels
+from tests.strategies import instances
+
+
+@st.composite
+def cost_matrices(draw):
+    rows = draw(st.integers(1, 7))
+    cols = draw(st.integers(rows, 11))
+    scale = draw(st.sampled_from([1e-12, 1.0, 1e12]))
+    kind = draw(st.sampled_from(["ties", "floats", "forbidden"]))
+    entries = st.integers(0, 3) if kind == "ties" else st.floats(0.0, 1.0)
+    cost = np.array(draw(st.lists(st.lists(entries, min_size=cols, max_size=cols), min_size=rows, max_size=rows)),
+                    dtype=float) * scale
+    if kind == "forbidden":
+        mask = np.array(draw(st.lists(st.lists(st.booleans(), min_size=cols, max_size=cols),
+                                      min_size=rows, max_size=rows)))
+        cost[mask] = np.inf
+    return cost
+
+
+@settings(max_examples=400, deadline=None)
+@given(cost_matrices())
+def test_lsap_rows_matches_scipy(cost):
+    col4row = np.empty(cost.shape[0], dtype=np.int64)
+    total = kernels.lsap_rows(cost, col4row)
+    try:
+        rows, cols = linear_sum_assignment(cost)
+        expected = math.fsum(cost[rows, cols].tolist())
+    except ValueError:                       # SciPy: no finite assignment
+        expected = math.inf
+    if expected == math.inf:
+        assert total == math.inf
+        return
+    assert len(set(col4row.tolist())) == cost.shape[0]                     # distinct columns
+    assert total == sum(cost[i, col4row[i]] for i in range(cost.shape[0]))  # the total of the returned assignment
+    assert math.isclose(total, expected, rel_tol=1e-12, abs_tol=0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(1e-9, 1e3), st.floats(0.0, 1e3)), min_size=1, max_size=12))
+def test_newton_offset_is_the_root(terms):
+    share = np.array([q for q, _ in terms])
+    gap = np.array([g for _, g in terms])
+    gap -= gap.min()                                  # some device is the slowest: gap 0
+    t = kernels.newton_offset(share, gap, 100)
+    assert t == t and t >= 0.0
+    h = lambda x: math.fsum((share / (x + gap)).tolist()) - 1.0   # noqa: E731
+    lo = float((share - gap).max())                   # h(lo) >= 0: its own term is at least 1
+    hi = lo + float(share.sum())                      # h(hi) <= 0: every term at most share_k / sum(share)
+    root = brentq(h, lo, hi, xtol=1e-300, rtol=1e-15) if h(lo) > 0 and h(hi) < 0 else (lo if h(lo) <= 0 else hi)
+    assert math.isclose(t, root, rel_tol=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(instances(max_devices=40, max_blocks=4, min_devices=4), st.floats(0.01, 12.0))
+def test_threshold_step_is_the_dense_assignment(instance, extra):
+    """The pruned, compiled threshold test costs what a dense LSAP over every device costs."""
+    T = float(instance.compute_latency.min()) + extra
+    K, M = instance.K, instance.M
+    unit = instance.comm_coef / instance.bandwidth_hz
+    assignment = np.empty(M, dtype=np.int64)
+    total = kernels.threshold_step(instance.compute_latency, unit, np.ascontiguousarray(unit[:, None]),
+                                   instance.memory_prefix, T, *kernels.step_work(K, M), assignment)
+    w = assignment_weights(instance, T)
+    try:
+        devices, blocks = linear_sum_assignment(w)
+        dense = math.fsum(w[devices, blocks].tolist())
+    except ValueError:
+        dense = math.inf
+    if dense == math.inf:
+        assert total == math.inf
+    else:
+        assert math.isclose(total, dense, rel_tol=1e-12)
+        assert len(set(assignment.tolist())) == M
+        assert math.isclose(math.fsum(w[assignment, np.arange(M)].tolist()), dense, rel_tol=1e-12)
+
+
+def test_any_memory_layout():
+    """Fortran-ordered and strided arrays reach the kernels as C-ordered copies: the same answers."""
+    inst = generate_instance(60, 8, seed=3)
+    fortran = Instance.from_arrays(np.asfortranarray(inst.compute_latency), inst.block_memory[::-1][::-1],
+                                   inst.device_memory, np.repeat(inst.spectral_efficiency, 2)[::2],
+                                   gradient_bits=inst.gradient_bits, bandwidth_hz=inst.bandwidth_hz)
+    for problem, method in (("P1", "crunch"), ("P2", "exact")):
+        a, b = solvers.run(problem, method, inst), solvers.run(problem, method, fortran)
+        assert (a.status, a.objective_s, a.assignment) == (b.status, b.objective_s, b.assignment)
+
+
+def test_batch_falls_back_to_python_when_newton_does_not_settle(monkeypatch):
+    """With no Newton step allowed every draw takes the Python path: the single calls' answers still."""
+    insts = [generate_instance(30, 6, seed=s) for s in range(6)]
+    monkeypatch.setattr(batch, "NEWTON_MAX_STEPS", 0)
+    out = batch.exact_instances(insts)
+    for i, inst in enumerate(insts):
+        res = solvers.run("P2", "exact", inst, certify=False)
+        assert out.objective_s[i] == res.objective_s and tuple(out.assignment[i].tolist()) == res.assignment
+        assert out.iterations[i] == res.info["iterations"]
