@@ -58,59 +58,38 @@ _J1, _J2 = _arr(_i8, 1), _arr(_i8, 2)
 
 
 def _kernel(signature):
-    """Compile at import (``cache=True``: once per machine), so that no timed call pays for it."""
+    """Compile at import (``cache=True``: once per machine), so that no timed call pays for it.
+
+    The batch API's loops (:func:`crunch_draws`, :func:`exact_draws`), which
+    take no time limit, compile on their first call instead (also cached).
+    """
     return nb.njit(signature, cache=True, nogil=True, boundscheck=False)
 
 
 @_jit
-def _sift_up(values, index, i):
-    """Restore the max-heap ``values[0..i]`` after writing entry i (``index`` moves along)."""
-    while i > 0:
-        parent = (i - 1) // 2
-        if values[i] > values[parent]:
-            values[i], values[parent] = values[parent], values[i]
-            index[i], index[parent] = index[parent], index[i]
-            i = parent
-        else:
-            return
-
-
-@_jit
-def _sift_down(values, index, size):
-    """Restore the max-heap ``values[0..size-1]`` after replacing its top (``index`` moves along)."""
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= size:
-            return
-        if child + 1 < size and values[child + 1] > values[child]:
-            child += 1
-        if values[child] > values[i]:
-            values[i], values[child] = values[child], values[i]
-            index[i], index[child] = index[child], index[i]
-            i = child
-        else:
-            return
-
-
-@_jit
-def _push_value(heap, first, s, v):
-    """Append v to the max-heap ``heap[first:first + s]`` (values only)."""
+def _heap_push(heap, index, first, s, v, k, track):
+    """Append v (and, with ``track``, its device k) to the max-heap ``heap[first:first + s]``."""
     i = s
     heap[first + i] = v
+    if track:
+        index[first + i] = k
     while i > 0:
         parent = (i - 1) // 2
         if heap[first + i] > heap[first + parent]:
             heap[first + i], heap[first + parent] = heap[first + parent], heap[first + i]
+            if track:
+                index[first + i], index[first + parent] = index[first + parent], index[first + i]
             i = parent
         else:
             return
 
 
 @_jit
-def _replace_top(heap, first, size, v):
-    """Replace the top of the max-heap ``heap[first:first + size]`` by v (values only)."""
+def _heap_replace_top(heap, index, first, size, v, k, track):
+    """Replace the top of the max-heap ``heap[first:first + size]`` by v (and, with ``track``, its device k)."""
     heap[first] = v
+    if track:
+        index[first] = k
     i = 0
     while True:
         child = 2 * i + 1
@@ -120,25 +99,23 @@ def _replace_top(heap, first, size, v):
             child += 1
         if heap[first + child] > heap[first + i]:
             heap[first + i], heap[first + child] = heap[first + child], heap[first + i]
+            if track:
+                index[first + i], index[first + child] = index[first + child], index[first + i]
             i = child
         else:
             return
 
 
 @_jit
-def _offer(values, index, sizes, m, cap, v, k):
-    """Offer entry ``(v, k)`` to column m's heap of capacity ``cap``; 1 if the heap became full, else 0."""
+def _offer(heap, index, sizes, m, M, cap, v, k):
+    """Offer ``(v, k)`` to column m's heap (``heap[m*M:]``, capacity ``cap``); 1 if it became full, else 0."""
     s = sizes[m]
     if s < cap:
-        values[m, s] = v
-        index[m, s] = k
-        _sift_up(values[m], index[m], s)
+        _heap_push(heap, index, m * M, s, v, k, True)
         sizes[m] = s + 1
         return 1 if s + 1 == cap else 0
-    if v < values[m, 0]:
-        values[m, 0] = v
-        index[m, 0] = k
-        _sift_down(values[m], index[m], cap)
+    if v < heap[m * M]:
+        _heap_replace_top(heap, index, m * M, cap, v, k, True)
     return 0
 
 
@@ -158,8 +135,8 @@ def crunch_work(K: int, M: int) -> tuple[np.ndarray, np.ndarray]:
 
 @_jit
 def _split(iwork, K, M):
-    """Views of the int work array: heap devices (M, M), heap sizes (M,), rows (K,), counts (K,), out (M,)."""
-    index = iwork[:M * M].reshape((M, M))
+    """Views of the int work array: heap devices (M^2, column m's at m*M), heap sizes (M,), rows (K,), counts (K,), out (M,)."""
+    index = iwork[:M * M]
     sizes = iwork[M * M:M * M + M]
     rows = iwork[M * M + M:M * M + M + K]
     counts = iwork[M * M + M + K:M * M + M + 2 * K]
@@ -189,10 +166,10 @@ def crunch_rows(base, offset, prefix, values, iwork):
         if prefix[k] >= M:
             v = base[k, M - 1] + offset[k]
             if s < M:
-                _push_value(heap, 0, s, v)
+                _heap_push(heap, index, 0, s, v, 0, False)
                 s += 1
             elif v < heap[0]:
-                _replace_top(heap, 0, M, v)
+                _heap_replace_top(heap, index, 0, M, v, 0, False)
     bound = heap[0] if s == M else np.inf
     sizes[:] = 0
     full = 0
@@ -212,24 +189,21 @@ def crunch_rows(base, offset, prefix, values, iwork):
             s = sizes[m]
             cap = M - m
             if s < cap:
-                _push_value(heap, m * M, s, v)
+                _heap_push(heap, index, m * M, s, v, 0, False)
                 sizes[m] = s + 1
                 if s + 1 == cap:
                     full += 1
                 changed = True
             elif v < heap[m * M]:
-                _replace_top(heap, m * M, cap, v)
+                _heap_replace_top(heap, index, m * M, cap, v, 0, False)
                 changed = True
         if changed and full == M:
-            top = -np.inf
-            for j in range(M):
-                if heap[j * M] > top:
-                    top = heap[j * M]
+            top = _largest_top(values, M)
             if top < bound:
                 bound = top
     if full < M:
         return np.inf                # some block m has fewer than M - m holders: Hall fails
-    value = _largest_top(values, M)  # values[j, 0] = heap[j*M]  # T* = max over m of the (M-m)-th smallest of column m
+    value = _largest_top(values, M)  # T* = max over m of the (M-m)-th smallest of column m (values[m, 0] = heap[m*M])
     # n_k(T*) for the scanned rows, then the stable order by count (a counting sort): its last M
     start = np.zeros(M + 2, dtype=np.int64)
     for i in range(n):
@@ -271,12 +245,13 @@ def cheapest_union(tcp, unit, prefix, threshold, values, iwork):
     """
     K, M = tcp.shape
     index, sizes, out, _, _ = _split(iwork, K, M)
+    heap = values.reshape(M * M)     # column m's heap of its M cheapest: heap[m*M : m*M + M]
     sizes[:] = 0
     usable = 0
     for k in range(K):
         gap_last = threshold - tcp[k, M - 1]
         if prefix[k] >= M and gap_last > 0:
-            _offer(values, index, sizes, 0, M, unit[k] / gap_last, k)
+            _offer(heap, index, sizes, 0, M, M, unit[k] / gap_last, k)
         if prefix[k] >= 1 and threshold - tcp[k, 0] > 0:
             usable += 1
     if usable < M or K <= FEW_DEVICES_PER_BLOCK * M:   # none reaches T; or few devices: every usable one
@@ -286,7 +261,7 @@ def cheapest_union(tcp, unit, prefix, threshold, values, iwork):
                 out[n] = k
                 n += 1
         return n
-    bound = values[0, 0] if sizes[0] == M else np.inf
+    bound = heap[0] if sizes[0] == M else np.inf
     sizes[:] = 0
     full = 0
     for k in range(K):
@@ -299,8 +274,8 @@ def cheapest_union(tcp, unit, prefix, threshold, values, iwork):
             v = unit[k] / gap
             if v > bound:
                 break
-            if sizes[m] < M or v < values[m, 0]:
-                full += _offer(values, index, sizes, m, M, v, k)
+            if sizes[m] < M or v < heap[m * M]:
+                full += _offer(heap, index, sizes, m, M, M, v, k)
                 changed = True
         if changed and full == M:
             top = _largest_top(values, M)
@@ -311,7 +286,7 @@ def cheapest_union(tcp, unit, prefix, threshold, values, iwork):
     total = 0
     for m in range(M):
         for i in range(sizes[m]):
-            picked[total] = index[m, i]
+            picked[total] = index[m * M + i]
             total += 1
     picked = np.sort(picked[:total])
     n = 0
@@ -385,7 +360,7 @@ def latency_root(tcp, share, assignment, max_steps):
     return top + newton_offset(q, a, max_steps)
 
 
-@_kernel(_t.none(_F3, _F2, _F2, _F2, _W2, _J1, _J1, _W1, _J2))
+@_jit
 def crunch_draws(tcp, upload, mu, cap, values, iwork, prefix, objective, assignment):
     """:func:`crunch_rows` on each draw i of a batch: ``c = tcp[i] + upload[i][:, None]``, prefix from mu and cap.
 
@@ -547,7 +522,7 @@ def bandwidth_root(tcp, coef, bandwidth_hz, assignment, band, max_steps):
     return top + t
 
 
-@_kernel(_t.none(_F3, _F2, _F2, _F2, _F1, _F1, _f8, _i8, _W1, _J2, _W2, _J1, _J1))
+@_jit
 def exact_draws(tcp, mu, cap, rate, bits, band_hz, stop_share, max_steps, objective, assignment, bandwidth,
                 iterations, status):
     """P2's exact descent on each draw of a batch (paper model), all in compiled code.

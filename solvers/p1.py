@@ -346,10 +346,11 @@ def crunch(instance: Instance, trace: Trace | None = None, time_limit: float | N
     Notes
     -----
     Complexity: O(K log M) for the memory prefix (a binary search of each
-    budget in the sorted block memory), then :func:`bottleneck_rows`:
-    O(K + nM + M^2 log M + n log n), n <= K the devices whose first block
-    finishes under the bound U; O(KM + K log K) at worst.  Extra memory O(K + CHUNK_ROWS * M): the (K, M) cost matrix is never
-    built.  The traced walk builds it and costs O(KM K log K).  The instance
+    budget in the sorted block memory), then :func:`bottleneck_rows` (one
+    compiled pass): O(K + n' log M + nM), n <= K the devices whose first
+    block finishes under the running bound and n' <= nM their entries under
+    it; O(KM log M) at worst.  Extra memory O(K + M^2): the (K, M) cost matrix
+    is never built.  The traced walk builds it and costs O(KM K log K).  The instance
     was validated when it was built; nothing is re-checked here.
     """
     sw = Stopwatch(time_limit)

@@ -46,7 +46,7 @@ def cost_matrices(draw):
     return cost
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(cost_matrices())
 def test_lsap_rows_matches_scipy(cost):
     col4row = np.empty(cost.shape[0], dtype=np.int64)
@@ -64,7 +64,7 @@ def test_lsap_rows_matches_scipy(cost):
     assert math.isclose(total, expected, rel_tol=1e-12, abs_tol=0.0)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.floats(1e-9, 1e3), st.floats(0.0, 1e3)), min_size=1, max_size=12))
 def test_newton_offset_is_the_root(terms):
     share = np.array([q for q, _ in terms])
@@ -79,7 +79,7 @@ def test_newton_offset_is_the_root(terms):
     assert math.isclose(t, root, rel_tol=1e-12)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(instances(max_devices=40, max_blocks=4, min_devices=4), st.floats(0.01, 12.0))
 def test_threshold_step_is_the_dense_assignment(instance, extra):
     """The pruned, compiled threshold test costs what a dense LSAP over every device costs."""

@@ -400,6 +400,9 @@ class GuardedWorker:
         self.deadline = None if timeout_s is None else self.since + timeout_s
 
     def _start(self) -> None:
+        if "solvers.kernels" in WORKER_PRELOAD:
+            # compiled (first time on a machine) here, once: the workers then load Numba's cache
+            import solvers.kernels  # noqa: F401
         env = dict(os.environ)
         # the caller's import path, so that methods pickled by reference (tests, plug-ins) load
         env[_ENV_SYS_PATH] = json.dumps([p for p in sys.path if p])
