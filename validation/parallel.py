@@ -37,7 +37,8 @@ worker's stdout (the *answer channel*) the worker writes, in this order:
 1. :data:`READY` once, after start-up: the worker has imported what the
    methods need (:data:`WORKER_PRELOAD`);
 2. per request, :data:`STARTED` once the request is loaded (which may import
-   the method's module, e.g. a plug-in's), just before the method is called;
+   the method's module, e.g. a plug-in's, and for the toolkit's own methods
+   loads the compiled kernels), just before the method is called;
 3. the answer, a plain :mod:`pickle` of a :class:`~solvers.result.Result`
    (a request that cannot be loaded is answered at once, without ``STARTED``,
    by an ``error`` result).
@@ -132,9 +133,9 @@ STARTUP_TIMEOUT_S = 120.0
 #: kills or deaths).  The caller's value is used (it is passed to each worker it starts), so
 #: a plug-in may add its module.  A module that fails to import is skipped: the method that
 #: needs it reports the error itself, as it would in process.  :mod:`solvers.kernels` (the
-#: compiled loops of the fast methods) loads from Numba's cache in about 0.5 s; on a machine
-#: where it was never compiled it compiles first (15-30 s, once), within the start-up timeout.
-WORKER_PRELOAD = ("pyomo.environ", "models.p1", "models.p2", "solvers.pyomo_solve", "cvxpy", "solvers.kernels")
+#: compiled loops of the fast methods, about 0.4 s to load from Numba's cache) is loaded with
+#: the first request for one of the toolkit's own methods, before ``STARTED`` (:func:`_kernels_for`).
+WORKER_PRELOAD = ("pyomo.environ", "models.p1", "models.p2", "solvers.pyomo_solve", "cvxpy")
 
 _HEADER = struct.Struct(">Q")
 #: The worker's start-up and request-loaded frames (answers are pickles, which start with b"\x80").
@@ -311,6 +312,16 @@ def _preload() -> None:
             pass
 
 
+def _kernels_for(fn) -> None:
+    """Load :mod:`solvers.kernels` before the clock starts if ``fn`` is one of the toolkit's own methods.
+
+    They all use the compiled kernels (or may); a test's or a plug-in's
+    function that does not is spared the load.
+    """
+    if (getattr(fn, "__module__", None) or "").split(".")[0] == "solvers":
+        import solvers.kernels  # noqa: F401
+
+
 def worker_main() -> None:
     """Start up, send ``READY``, then serve requests on stdin until end of file (a guarded worker's entry point).
 
@@ -337,6 +348,7 @@ def worker_main() -> None:
         except Exception as exc:
             result = Result(solver="?", problem="?", status=Status.ERROR, message=f"request could not be loaded: {type(exc).__name__}: {exc}")
         else:
+            _kernels_for(fn)
             _write_frame(proto_out, STARTED)   # the caller's clock for this method starts on this frame
             result = call_method(fn, problem, solver, instance, time_limit)
         _write_frame(proto_out, encode_result(result))
@@ -400,9 +412,8 @@ class GuardedWorker:
         self.deadline = None if timeout_s is None else self.since + timeout_s
 
     def _start(self) -> None:
-        if "solvers.kernels" in WORKER_PRELOAD:
-            # compiled (first time on a machine) here, once: the workers then load Numba's cache
-            import solvers.kernels  # noqa: F401
+        # the kernels compiled here (the first time on a machine), once: the workers load Numba's cache
+        import solvers.kernels  # noqa: F401
         env = dict(os.environ)
         # the caller's import path, so that methods pickled by reference (tests, plug-ins) load
         env[_ENV_SYS_PATH] = json.dumps([p for p in sys.path if p])
