@@ -273,6 +273,25 @@ def _assignment_from_x(x: np.ndarray, instance: Instance) -> np.ndarray | None:
     return assignment
 
 
+def _rounded_assignment(x: np.ndarray, instance: Instance) -> np.ndarray | None:
+    """The C1-C3 assignment of largest total ``x`` (one block per device), or None: a fractional x rounded.
+
+    SCIP can return a block split between interchangeable devices (0.5 and
+    0.5 seen on identical devices).  The assignment maximising the summed x
+    over the allowed pairs (an LSAP on ``-x``) is integral and valid; its
+    latency is then computed exactly by the caller, and SCIP's objective
+    and bound are trusted only if they agree with it.
+    """
+    cost = np.where(instance.memory_ok, -np.asarray(x, dtype=float), np.inf).T     # (M blocks, K devices)
+    try:
+        blocks, devices = linear_sum_assignment(cost)
+    except ValueError:
+        return None
+    assignment = np.empty(instance.M, dtype=int)
+    assignment[blocks] = devices
+    return assignment
+
+
 # --------------------------------------------------------------------------------------
 # The parametric-assignment loop and its two oracles
 # --------------------------------------------------------------------------------------
@@ -975,6 +994,9 @@ def minlp_jbba(instance: Instance, time_limit: float | None = None) -> Result:
         for (k, m) in model.P:
             x[k, m] = model.x[k, m].value or 0.0
         assignment = _assignment_from_x(x, instance)
+        if assignment is None and instance.single_block:
+            assignment = _rounded_assignment(x, instance)
+            info["scip_x_rounded"] = assignment is not None
     if tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
         # P1's (greedy-deepest's) assignment is feasible for the model, so this is a numerical failure of SCIP
         return Result(solver=solver, problem="P2", status=Status.ERROR, seconds=sw.elapsed, info=info,

@@ -17,6 +17,7 @@ from scipy.optimize import linear_sum_assignment
 
 from instances import Instance
 from models.p2 import assignment_weights, build_p2_assignment, build_p2_minlp
+import solvers
 from solvers import p1
 from solvers.bandwidth import optimal_bandwidth, p2_objective
 from solvers.p2_exact import (bandwidth_cvxpy, dual_certificate, exact_jbba, full_band_bound_s, lsap_oracle,
@@ -326,3 +327,25 @@ def test_realistic_exact_equals_minlp():
     assert relax.bound_s <= exact.objective_s
     assert exact.objective_s <= p1.crunch(inst).objective_s
     assert_valid_p2(inst, exact)
+
+
+def test_minlp_rounds_a_block_split_between_identical_devices():
+    """Regression (found by the fuzzer): SCIP returned block 2 as 0.5 + 0.5 on two identical devices and
+    called it optimal; the rounded assignment has SCIP's objective, so the claim stands, certified."""
+    from solvers.p2_exact import _rounded_assignment
+
+    r = 6.953545511219703
+    tcp = np.array([[1.0] * 3, [1.0] * 3, [10.0] * 3, [1.0] * 3, [1e-8] * 3] + [[1.0] * 3] * 5
+                   + [[1e-8] * 3, [1.0] * 3, [1.0] * 3])
+    inst = Instance.from_arrays(tcp, [1.0, 1.0, 2.0], [1, 1, 1, 1, 20, 1, 1, 1, 1, 1, 20, 1, 1],
+                                [r, 1, 1, 2, 1, r, r, r, r, r, 1, r, r], gradient_bits=1e6, bandwidth_hz=1.0)
+    x = np.zeros((inst.K, inst.M))
+    x[4, 2] = x[10, 2] = 0.5
+    x[6, 0] = x[12, 1] = 1.0
+    rounded = _rounded_assignment(x, inst)
+    assert rounded.tolist()[:2] == [6, 12] and rounded[2] in (4, 10)
+    exact = solvers.run("P2", "exact", inst)
+    res = solvers.run("P2", "minlp", inst, time_limit=30)
+    assert res.status in (Status.OPTIMAL, Status.TIME_LIMIT), res.message
+    if res.status == Status.OPTIMAL:
+        assert close(res.objective_s, exact.objective_s, EXACT_RTOL) and res.certificate is not None
