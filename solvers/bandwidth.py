@@ -17,8 +17,9 @@ root, above ``max_k a_k``, of the decreasing function
 The root lies in ``(max a, max a + sum c / B]`` (at the right end every term is
 at most ``c_k B / sum c``), and is found by Brent's method to machine precision.
 The same problem in CVXPY is :func:`models.p2.build_bandwidth_cvxpy`.  Two ways to the root live here:
-:func:`latency_root_s` (Newton from the left, the fast path of the exact methods) and
-:func:`solve_bandwidth_equation` (Brent's method, also the fallback when Newton does not settle).
+:func:`latency_root_s` (Newton from the left; its loop is compiled, :func:`solvers.kernels.newton_offset`,
+and the exact methods call the compiled form directly) and :func:`solve_bandwidth_equation` (the same
+Newton iteration, with Brent's method as the fallback when Newton does not settle).
 
 *The problem family* (:mod:`instances.core`, G1 per-block sizes D_m, G2 up to
 c_k blocks per device).  A device k holding the set S_k computes down to its
