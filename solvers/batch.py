@@ -318,7 +318,7 @@ def _exact_arrays(tcp, mu, cap, rate, bits, band) -> BatchResult:
         kernels.exact_draws(tcp, np.ascontiguousarray(mu, dtype=np.float64), np.ascontiguousarray(cap, dtype=np.float64),
                             np.ascontiguousarray(rate, dtype=np.float64), np.ascontiguousarray(bits, dtype=np.float64),
                             np.ascontiguousarray(band, dtype=np.float64), 1.0 - BISECTION_RTOL, NEWTON_MAX_STEPS,
-                            objective, assignment, bandwidth, iterations, status)
+                            *kernels.step_work(K, M), objective, assignment, bandwidth, iterations, status)
     for i in np.flatnonzero(status == 2):             # Newton did not settle: this draw in Python (Brent's method)
         view = _DrawView(tcp[i], mu[i], cap[i], rate[i], bits[i], band[i])
         res = parametric_assignment(view, lsap_oracle(view), "exact")

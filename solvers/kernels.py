@@ -343,21 +343,60 @@ def newton_offset(share, gap, max_steps):
     return np.nan
 
 
-@_kernel(_f8(_F2, _F1, _I1, _i8))
-def latency_root(tcp, share, assignment, max_steps):
-    """T(x) of :func:`solvers.bandwidth.latency_root_s` for ``a_m = tcp[x_m, m]``, ``q_m = share[x_m]``; NaN if unsettled."""
+@_jit
+def bandwidth_root(tcp, coef, bandwidth_hz, assignment, band, max_steps):
+    """:func:`solvers.bandwidth.solve_bandwidth_equation` for ``a_m = tcp[x_m, m]``, ``c_m = coef[x_m]``: T, or NaN.
+
+    ``band[m]`` receives ``c_m / (T - a_m)`` (Hz; ``B`` when M = 1).  NaN when
+    Newton does not settle (the caller then uses the Python function, whose
+    fallback is Brent's method).
+    """
     M = assignment.shape[0]
     a = np.empty(M)
     q = np.empty(M)
     top = -np.inf
+    total = 0.0
     for m in range(M):
         a[m] = tcp[assignment[m], m]
-        q[m] = share[assignment[m]]
+        total += coef[assignment[m]]
         if a[m] > top:
             top = a[m]
+    if M == 1:
+        band[0] = bandwidth_hz
+        return top + total / bandwidth_hz
     for m in range(M):
-        a[m] = top - a[m]                # the gaps
-    return top + newton_offset(q, a, max_steps)
+        q[m] = coef[assignment[m]] / bandwidth_hz
+        a[m] = top - a[m]
+    t = newton_offset(q, a, max_steps)
+    if t != t:
+        return np.nan
+    for m in range(M):
+        band[m] = coef[assignment[m]] / (t + a[m])
+    return top + t
+
+
+@_kernel(_f8(_F2, _F1, _I1, _i8))
+def latency_root(tcp, share, assignment, max_steps):
+    """T(x) of :func:`solvers.bandwidth.latency_root_s` for ``a_m = tcp[x_m, m]``, ``q_m = share[x_m]``; NaN if unsettled.
+
+    :func:`bandwidth_root` with ``coef = share`` and B = 1 (dividing by 1 is exact: the same T).
+    """
+    return bandwidth_root(tcp, share, 1.0, assignment, np.empty(assignment.shape[0]), max_steps)
+
+
+@_jit
+def _memory_prefix(mu, cap, prefix):
+    """``prefix[k] = #{m : mu[m] <= cap[k]}`` for sorted ``mu`` (a binary search, as :attr:`instances.Instance.memory_prefix`)."""
+    M = mu.shape[0]
+    for k in range(cap.shape[0]):
+        lo, hi = 0, M
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if mu[mid] <= cap[k]:
+                lo = mid + 1
+            else:
+                hi = mid
+        prefix[k] = lo
 
 
 @_jit
@@ -367,20 +406,11 @@ def crunch_draws(tcp, upload, mu, cap, values, iwork, prefix, objective, assignm
     ``tcp`` (d, K, M), ``upload`` (d, K) s, ``mu`` (d, M) sorted and ``cap`` (d, K)
     bytes; ``prefix`` (K,) int work.  Writes ``objective[i]`` (inf where Hall
     fails) and ``assignment[i]`` (the matching).  The memory prefix is
-    ``#{m : mu[i, m] <= cap[i, k]}`` (a binary search, as
-    :attr:`instances.Instance.memory_prefix`).
+    :func:`_memory_prefix`.
     """
     d, K, M = tcp.shape
     for i in range(d):
-        for k in range(K):
-            lo, hi = 0, M
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if mu[i, mid] <= cap[i, k]:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            prefix[k] = lo
+        _memory_prefix(mu[i], cap[i], prefix)
         objective[i] = crunch_rows(tcp[i], upload[i], prefix, values, iwork)
         if objective[i] < np.inf:
             assignment[i, :] = iwork[iwork.shape[0] - M:]
@@ -491,40 +521,8 @@ def threshold_step(tcp, unit, share, prefix, threshold, values, iwork, wbuf, col
 
 
 @_jit
-def bandwidth_root(tcp, coef, bandwidth_hz, assignment, band, max_steps):
-    """:func:`solvers.bandwidth.solve_bandwidth_equation` for ``a_m = tcp[x_m, m]``, ``c_m = coef[x_m]``: T, or NaN.
-
-    ``band[m]`` receives ``c_m / (T - a_m)`` (Hz; ``B`` when M = 1).  NaN when
-    Newton does not settle (the caller then uses the Python function, whose
-    fallback is Brent's method).
-    """
-    M = assignment.shape[0]
-    a = np.empty(M)
-    q = np.empty(M)
-    top = -np.inf
-    total = 0.0
-    for m in range(M):
-        a[m] = tcp[assignment[m], m]
-        total += coef[assignment[m]]
-        if a[m] > top:
-            top = a[m]
-    if M == 1:
-        band[0] = bandwidth_hz
-        return top + total / bandwidth_hz
-    for m in range(M):
-        q[m] = coef[assignment[m]] / bandwidth_hz
-        a[m] = top - a[m]
-    t = newton_offset(q, a, max_steps)
-    if t != t:
-        return np.nan
-    for m in range(M):
-        band[m] = coef[assignment[m]] / (t + a[m])
-    return top + t
-
-
-@_jit
-def exact_draws(tcp, mu, cap, rate, bits, band_hz, stop_share, max_steps, objective, assignment, bandwidth,
-                iterations, status):
+def exact_draws(tcp, mu, cap, rate, bits, band_hz, stop_share, max_steps, values, iwork, wbuf, col4row,
+                objective, assignment, bandwidth, iterations, status):
     """P2's exact descent on each draw of a batch (paper model), all in compiled code.
 
     Per draw i: the memory prefix and CRUNCH's warm start (:func:`crunch_rows`
@@ -534,11 +532,9 @@ def exact_draws(tcp, mu, cap, rate, bits, band_hz, stop_share, max_steps, object
     ``T(x')`` is not below T; else move.  Finally the bandwidths
     (:func:`bandwidth_root`).  ``status[i]``: 0 solved, 1 infeasible (Hall
     fails), 2 Newton did not settle (the caller solves that draw in Python).
+    ``values``, ``iwork``, ``wbuf``, ``col4row``: :func:`step_work`'s arrays.
     """
     d, K, M = tcp.shape
-    values, iwork = np.empty((M, M)), np.empty(M * M + 2 * K + 2 * M, dtype=np.int64)
-    wbuf = np.empty(M * min(K, max(M * M, FEW_DEVICES_PER_BLOCK * M)))
-    col4row = np.empty(M, dtype=np.int64)
     prefix = np.empty(K, dtype=np.int64)
     upload = np.empty(K)
     coef = np.empty(K)
@@ -549,15 +545,8 @@ def exact_draws(tcp, mu, cap, rate, bits, band_hz, stop_share, max_steps, object
     band = np.empty(M)
     for i in range(d):
         D, B = bits[i], band_hz[i]
+        _memory_prefix(mu[i], cap[i], prefix)
         for k in range(K):
-            lo, hi = 0, M
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if mu[i, mid] <= cap[i, k]:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            prefix[k] = lo
             upload[k] = D * M / (B * rate[i, k])      # as Instance.upload_equal_s
             coef[k] = D / rate[i, k]                  # as Instance.comm_coef
             unit[k] = coef[k] / B

@@ -380,28 +380,19 @@ def candidate_devices(instance: Instance, threshold_s: float) -> np.ndarray:
     scan therefore runs on v (``1 / (R_k B)``), and what it keeps holds,
     for every block, a set of its M cheapest devices under w.
     """
-    return _cheapest(instance, threshold_s).copy()
-
-
-def _cheapest(instance: Instance, threshold_s: float, work: tuple | None = None,
-              unit: np.ndarray | None = None) -> np.ndarray:
-    """:func:`candidate_devices` as a view of the work arrays ``work`` (:func:`solvers.kernels.crunch_work`).
-
-    ``unit`` (K,), s: the row scale of the scan, ``D / (R_k B)`` or (G1) ``1 / (R_k B)``.
-    """
     from . import kernels
 
     K, M = instance.K, instance.M
-    values, iwork = kernels.crunch_work(K, M) if work is None else work
-    if unit is None:
-        unit = instance.comm_coef / instance.bandwidth_hz if instance.uniform_bits else _unit_share(instance)
-    n = kernels.cheapest_union(instance.compute_latency, unit, instance.memory_prefix, float(threshold_s),
-                               values, iwork)
-    return iwork[M * M + M:M * M + M + n]
+    values, iwork = kernels.crunch_work(K, M)
+    n = kernels.cheapest_union(np.ascontiguousarray(instance.compute_latency), _scan_share(instance),
+                               instance.memory_prefix, float(threshold_s), values, iwork)
+    return iwork[M * M + M:M * M + M + n].copy()
 
 
-def _unit_share(instance: Instance) -> np.ndarray:
-    """(K,) s/bit: 1 / (R_k B), the whole-band upload time of one bit (the G1 candidate test's share)."""
+def _scan_share(instance: Instance) -> np.ndarray:
+    """(K,) s: the row scale of the pruning scan, ``D / (R_k B)``, or ``1 / (R_k B)`` (per bit) under G1."""
+    if instance.uniform_bits:
+        return instance.comm_coef / instance.bandwidth_hz
     return 1.0 / instance.spectral_efficiency / instance.bandwidth_hz
 
 
@@ -456,14 +447,10 @@ def lsap_oracle(instance: Instance) -> Oracle:
 
     tcp = np.ascontiguousarray(instance.compute_latency)
     prefix = np.ascontiguousarray(instance.memory_prefix, dtype=np.int64)
-    if instance.uniform_bits:
-        share = unit = instance.comm_coef / instance.bandwidth_hz
-    else:
-        share, unit = instance.block_upload_full_s, _unit_share(instance)
+    unit = _scan_share(instance)
     M = instance.M
     work = kernels.step_work(instance.K, M)           # reused by every step of one solve
-    share_rows = np.ascontiguousarray(share[:, None] if share.ndim == 1 else share)   # (K, 1) or (K, M), s
-    unit = np.ascontiguousarray(unit)
+    share_rows = np.ascontiguousarray(unit[:, None] if instance.uniform_bits else instance.block_upload_full_s)  # s
 
     def oracle(threshold_s: float, sw: Stopwatch) -> OracleAnswer:
         assignment = np.empty(M, dtype=np.int64)
@@ -497,6 +484,19 @@ def _highs_answer(out, x: np.ndarray | None, instance: Instance) -> OracleAnswer
     return OracleAnswer(out.status, assignment, out.message)
 
 
+def _build_overrun(sw: Stopwatch, count: int, model: str, unit: str) -> OracleAnswer | None:
+    """``time_limit`` at once if building ``model`` (``count`` variables) would take longer than the time left.
+
+    At :data:`MILP_SECONDS_PER_PAIR` per variable; None if it fits (or there is no limit).
+    """
+    remaining = sw.remaining
+    if remaining is None or count * MILP_SECONDS_PER_PAIR <= remaining:
+        return None
+    return OracleAnswer(Status.TIME_LIMIT, None, f"building {model} ({count} {unit}) would take about "
+                                                 f"{count * MILP_SECONDS_PER_PAIR:.2g} s, more than the "
+                                                 f"{remaining:.2g} s left")
+
+
 def milp_oracle(instance: Instance) -> Oracle:
     """The threshold test as the Pyomo MILP :func:`models.p2.build_p2_assignment`, by HiGHS.
 
@@ -523,12 +523,9 @@ def milp_oracle(instance: Instance) -> Oracle:
         keep = w <= max_share
         if not np.all(keep.any(axis=0)):
             return OracleAnswer(Status.INFEASIBLE, None, f"some block has no pair of share <= {max_share!r}")
-        n_pairs = int(keep.sum())
-        remaining = sw.remaining
-        if remaining is not None and n_pairs * MILP_SECONDS_PER_PAIR > remaining:
-            return OracleAnswer(Status.TIME_LIMIT, None,
-                                f"building the assignment MILP ({n_pairs} pairs) would take about "
-                                f"{n_pairs * MILP_SECONDS_PER_PAIR:.2g} s, more than the {remaining:.2g} s left")
+        overrun = _build_overrun(sw, int(keep.sum()), "the assignment MILP", "pairs")
+        if overrun is not None:
+            return overrun
         model = build_p2_assignment(instance, threshold_s, max_share=max_share)
         if sw.expired():
             return OracleAnswer(Status.TIME_LIMIT, None, "time limit while building the assignment MILP")
@@ -565,12 +562,9 @@ def family_milp_oracle(instance: Instance) -> Oracle:
         covered[triples[1]] = True
         if not covered.all():
             return OracleAnswer(Status.INFEASIBLE, None, f"some block has no triple of share <= {max_share!r}")
-        n_vars = int(triples[0].size)
-        remaining = sw.remaining
-        if remaining is not None and n_vars * MILP_SECONDS_PER_PAIR > remaining:
-            return OracleAnswer(Status.TIME_LIMIT, None,
-                                f"building the family assignment MILP ({n_vars} triples) would take about "
-                                f"{n_vars * MILP_SECONDS_PER_PAIR:.2g} s, more than the {remaining:.2g} s left")
+        overrun = _build_overrun(sw, int(triples[0].size), "the family assignment MILP", "triples")
+        if overrun is not None:
+            return overrun
         model = build_p2_family_assignment(instance, threshold_s, max_share=max_share, triples=triples)
         if sw.expired():
             return OracleAnswer(Status.TIME_LIMIT, None, "time limit while building the family assignment MILP")

@@ -596,21 +596,17 @@ def compare_rows(rows: list[dict], problem: str) -> None:
     anyone_solved = any(r["objective_s"] is not None for r in rows if r["method"] != LEAN[problem])
     peer = by_method.get("peer")
     for r in rows:
-        if r["method"] == LEAN[problem]:      # the same answer as its full method, to the last bit
-            if ref is not None and ref["seconds"]:
-                r["reference"], r["ratio_to_reference"] = reference, r["seconds"] / ref["seconds"]
-            if peer is not None and peer["seconds"]:
-                r["ratio_to_peer"] = r["seconds"] / peer["seconds"]
-            r["objectives_agree"] = ref is not None and r["objective_s"] == ref["objective_s"] and \
-                (r["status"] == "infeasible") == (ref["status"] == "infeasible")
-            if r["objective_s"] is not None and optimum is not None:
-                r["gap_to_exact"] = rel_gap(r["objective_s"], optimum)
-            continue
         if ref is not None and ref["seconds"]:
             r["reference"] = reference
             r["ratio_to_reference"] = r["seconds"] / ref["seconds"]
         if peer is not None and peer["seconds"]:
             r["ratio_to_peer"] = r["seconds"] / peer["seconds"]
+        if r["method"] == LEAN[problem]:      # the same answer as its full method, to the last bit
+            r["objectives_agree"] = ref is not None and r["objective_s"] == ref["objective_s"] and \
+                (r["status"] == "infeasible") == (ref["status"] == "infeasible")
+            if r["objective_s"] is not None and optimum is not None:
+                r["gap_to_exact"] = rel_gap(r["objective_s"], optimum)
+            continue
         if r["status"] == "infeasible":          # a proof: nobody may have found a solution
             r["objectives_agree"] = not anyone_solved
             continue
