@@ -87,14 +87,15 @@ idle-band guard     :math:`z_k = 1` with :math:`\\lambda_k = 0` gets no band in 
                     its upload term in the subgradient is capped at
                     :math:`2 T_{ub}`
 ties                Lemma 1: lower device index; matching: SciPy's, on the devices
-                    that keep a pair (at most each block's M cheapest of them)
+                    that keep a pair (beyond 4M of them, each block's M cheapest,
+                    ties to the lower device: :func:`cheapest_devices`)
 primal answer       the best iterate's :math:`x_i` (iteration 0 included) with its
                     optimal bandwidth; the earliest among equals
 dual bound          the best :math:`g` over the iterates, block term exact, lowered by
                     ``ROUNDING_RTOL`` times its terms' magnitude, floored at 0
 stopping            200 iterations (:data:`DEFAULT_MAX_ITER`), the time limit (checked
-                    before every iteration), the bound meeting the incumbent
-                    (``EXACT_RTOL``), or a zero subgradient
+                    before every iteration; every 16 in the compiled loop), the bound
+                    meeting the incumbent (``EXACT_RTOL``), or a zero subgradient
 ==================  ===================================================================
 
 The improved variant (:func:`dual_ascent_rich`, ``dual-ascent-rich``) keeps the
@@ -114,6 +115,11 @@ matrices (:class:`_BlockTerms`) and, at K > 4M, sort and match only the n
 devices that hold some block's M least weights (O(KM) comparisons, then
 O(M n log n + M^2 n)): the very numbers the public functions return, bit for
 bit, so the runs are those of the plain composition of the pieces (tested).
+Without a trace, :func:`dual_ascent`'s iterations run in compiled code
+(:func:`solvers.kernels.paper_iterations`: the same operations in the same
+order, NumPy's pairwise sums and SciPy's LSAP method, so again the plain
+loop's run bit for bit, tested); the Python loop serves ``trace`` and an
+assignment whose bandwidth equation Newton does not settle.
 
 References
 ----------
@@ -152,10 +158,10 @@ from instances import Instance
 
 from . import p1
 from .bottleneck import assignment_from_counts, hall_check
-from .bandwidth import optimal_bandwidth
+from .bandwidth import NEWTON_MAX_STEPS, optimal_bandwidth
 from .result import Result, Status, Stopwatch
 from .scope import solves
-from instances.tolerances import EXACT_RTOL, ROUNDING_RTOL, STALL_RTOL, close, rel_gap
+from instances.tolerances import ABS_FLOOR_S, EXACT_RTOL, ROUNDING_RTOL, STALL_RTOL, close, rel_gap
 
 #: Default iteration cap of both variants.
 DEFAULT_MAX_ITER = 200
@@ -318,9 +324,22 @@ def _min_sum_value(weights: np.ndarray) -> float:
     """
     K, M = weights.shape
     if K > 4 * M:
-        rows = np.unique(np.argpartition(weights, M - 1, axis=0)[:M])
-        weights = weights[rows]
+        weights = weights[cheapest_devices(weights)]
     return min_sum_assignment(weights)[1]
+
+
+def cheapest_devices(weights: np.ndarray) -> np.ndarray:
+    """The devices (rows, ascending) holding some block's M least weights, ties to the lower device.
+
+    Per block (column), the first M of a stable sort.  O(K M log K).
+
+    >>> cheapest_devices(np.array([[1.0, 2.0], [0.0, 2.0], [1.0, 1.0], [0.0, 3.0]])).tolist()
+    [0, 1, 2, 3]
+    >>> cheapest_devices(np.array([[1.0, 2.0], [0.0, 2.0], [1.0, 1.0], [0.0, 2.0], [5.0, 5.0]])).tolist()
+    [0, 1, 2, 3]
+    """
+    M = weights.shape[1]
+    return np.unique(np.argsort(weights, axis=0, kind="stable")[:M])
 
 
 def bottleneck_value(cost: np.ndarray) -> float:
@@ -375,7 +394,7 @@ def crunch_pruned_assignment(weights: np.ndarray, compact: bool = False) -> np.n
     kept = np.where(kept <= v, kept, np.inf)
     M = weights.shape[1]
     if rows.size > 4 * M:                         # each block's M cheapest pairs hold an optimum
-        cheapest = np.unique(np.argpartition(kept, M - 1, axis=0)[:M])
+        cheapest = cheapest_devices(kept)
         rows, kept = rows[cheapest], kept[cheapest]
     return rows[min_sum_assignment(kept)[0]]
 
@@ -586,10 +605,10 @@ class _BlockTerms:
       last one (never beyond column M-1 in one search), which then keeps the
       scan order, hence the choice among tied columns, of the full matrix.
       ``tests/test_dual_ascent.py`` checks this on matrices full of ties;
-    * where the published code restricts its matching to the devices an
-      ``np.argpartition`` picks, that set is rebuilt from the order statistics
-      when no block has ties at its M-th least weight, and computed by the same
-      ``np.argpartition`` (same values, same order) otherwise.
+    * where the public pieces restrict a matching to every block's M cheapest
+      devices (:func:`cheapest_devices`, ties to the lower device), that set
+      is read off the order statistics when no block has ties at its M-th
+      least weight, and computed by :func:`cheapest_devices` otherwise.
     """
 
     def __init__(self, tcp: np.ndarray, allowed: np.ndarray, matrices: int):
@@ -659,7 +678,7 @@ class _BlockTerms:
         if rows.size <= 4 * M:
             kept = weights.take(rows, axis=1)
             return rows[_lsap_columns(np.where(kept <= v, kept, np.inf))]
-        # each block's M cheapest pairs hold an optimum: the devices np.argpartition picks for them
+        # each block's M cheapest pairs hold an optimum: cheapest_devices' set
         chosen = self._partition_set(prepared, v, rows)
         kept = weights.take(chosen, axis=1)
         return chosen[_lsap_columns(np.where(kept <= v, kept, np.inf))]
@@ -673,13 +692,12 @@ class _BlockTerms:
         return float(sub[self.cols, _lsap_columns(sub)].sum())
 
     def _partition_set(self, prepared, v: float, rows: np.ndarray | None) -> np.ndarray:
-        """The devices (ascending) in ``np.argpartition(kept, M - 1, axis=0)[:M]`` for the (n, M) matrix
+        """The devices (ascending) :func:`cheapest_devices` gives for the (n, M) matrix
         ``kept`` of matrix 0's devices ``rows`` (None: all) with the pairs above ``v`` set to ``inf``.
 
         A block whose M-th least weight is at most v and has no tie is given its M least
-        weights' devices (the set np.argpartition returns); the others are partitioned
-        as the published code does it, on the same values in the same order (per block,
-        the same result as the whole matrix at once).
+        weights' devices (the set cheapest_devices returns); the others get the first M of
+        a stable sort of their weights, as in cheapest_devices.
         """
         M, weights = self.M, self.stack[0]
         devices, sub, sorted_rows = prepared[0], prepared[1][0], prepared[2][0]
@@ -696,7 +714,7 @@ class _BlockTerms:
         else:
             kept = weights[tied].take(rows, axis=1)
             kept = np.where(kept <= v, kept, np.inf)
-        picked = np.argpartition(kept, M - 1, axis=1)[:, :M]
+        picked = np.argsort(kept, axis=1, kind="stable")[:, :M]
         chosen[picked if rows is None else rows[picked]] = True
         return chosen.nonzero()[0]
 
@@ -863,7 +881,8 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
     ----------
     instance : Instance
     time_limit : float, optional
-        Seconds, for everything (checked before every iteration); on expiry the
+        Seconds, for everything (checked before every iteration, or every
+        16 iterations of the compiled loop); on expiry the
         incumbent is returned with status ``time_limit``.
     max_iter : int
         Iteration cap (default :data:`DEFAULT_MAX_ITER`).
@@ -913,19 +932,90 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
 
     K, M = instance.K, instance.M
     tau_s, tcp, coef = _normalised(instance, base)
-    blocks = _BlockTerms(tcp, instance.memory_ok, 1)     # block m's weights are row m of an (M, K) matrix
-    weights, cols = blocks.stack[0], blocks.cols
     latency_of = _Latencies(instance, tau_s)
 
     best_assignment = tuple(int(k) for k in base.assignment)
     best = latency_of(best_assignment)                    # incumbent (normalised): also T_ub
-    best_iteration, best_bound, bound_iteration = 0, -math.inf, None
 
     lam = np.full(K, float(lambda_scale) / K)
     x0 = np.asarray(best_assignment)
     eta = max(float(eta_scale) * float(np.sum(np.sqrt(lam[x0] * coef[x0]))) ** 2, _ETA_FLOOR)
     nu = np.zeros(K)
+    crunch_s = best * tau_s
 
+    compiled = None if trace is not None else _compiled_paper_loop(
+        instance, tau_s, tcp, coef, sw, max_iter, [step_length(i, step_scale, step_offset, step_power)
+                                                   for i in range(1, max_iter + 1)], lam, nu, eta, best, best_assignment)
+    if compiled is not None:
+        stop, it, best_assignment, best_iteration, best_bound, bound_iteration, evaluated = compiled
+    else:
+        stop, it, best_assignment, best_iteration, best_bound, bound_iteration, evaluated = _python_paper_loop(
+            instance, tau_s, tcp, coef, sw, max_iter, (step_scale, step_offset, step_power), lam, nu, eta,
+            latency_of, best, best_assignment, trace)
+
+    status = Status.TIME_LIMIT if stop == "time_limit" else Status.FEASIBLE
+    latency_s, band_hz = optimal_bandwidth(instance, best_assignment)
+    bound_s = None if bound_iteration is None else max(best_bound * tau_s, 0.0)
+    message = _message(solver, "the paper's Algorithm 3", stop, it, best_iteration, "paper step")
+    info = {"variant": "paper", "iterations": it, "best_iteration": best_iteration,
+            "best_from": "crunch" if best_iteration == 0 else "paper step", "stop": stop,
+            "bound_iteration": bound_iteration, "assignments_evaluated": evaluated,
+            "crunch_bandwidth_s": crunch_s,
+            "step_scale": step_scale, "step_offset": step_offset, "step_power": step_power,
+            "lambda_scale": lambda_scale, "eta_scale": eta_scale}
+    return Result(solver=solver, problem="P2", status=status, objective_s=latency_s, bound_s=bound_s, seconds=sw.elapsed, assignment=best_assignment, bandwidth_hz=band_hz, message=message, info=info)
+
+
+#: Iterations per call of the compiled loop when a time limit is set (the clock is read between calls).
+_COMPILED_CHUNK = 16
+
+
+def _compiled_paper_loop(instance, tau_s, tcp, coef, sw, max_iter, alphas, lam, nu, eta, best, best_assignment):
+    """Algorithm 3's iterations in compiled code (:func:`solvers.kernels.paper_iterations`): the Python loop's
+    answer, bit for bit; the clock is read every :data:`_COMPILED_CHUNK` iterations.  None when Newton does
+    not settle on some assignment (the caller runs the Python loop, whose fallback is Brent's method)."""
+    from . import kernels
+
+    K, M = instance.K, instance.M
+    history = np.empty((max(max_iter, 1), M), dtype=np.int64)
+    fstate = np.array([eta, best, -math.inf])
+    istate = np.array([0, -1, 0], dtype=np.int64)
+    best_x = np.array(best_assignment, dtype=np.int64)
+    constants = np.array([_SKIP_RTOL, EXACT_RTOL, ABS_FLOOR_S, ROUNDING_RTOL, _ETA_FLOOR, _UPLOAD_CAP])
+    arrays = (np.ascontiguousarray(tcp), np.ascontiguousarray(coef),
+              np.ascontiguousarray(instance.memory_prefix, dtype=np.int64),
+              np.ascontiguousarray(instance.compute_latency), np.ascontiguousarray(instance.comm_coef),
+              float(instance.bandwidth_hz), tau_s, np.array(alphas, dtype=float))
+    lam, nu = lam.copy(), nu.copy()
+    chunk = max_iter if sw.time_limit is None else _COMPILED_CHUNK
+    stop, done = "max_iter", 0
+    while done < max_iter:
+        if sw.expired():
+            stop = "time_limit"
+            break
+        last = min(done + chunk, max_iter)
+        code = kernels.paper_iterations(*arrays, done + 1, last, lam, nu, fstate, istate, best_x, history,
+                                        NEWTON_MAX_STEPS, constants)
+        if code == 3:
+            return None
+        done = int(istate[2])
+        if code:
+            stop = "bound meets incumbent" if code == 1 else "zero subgradient"
+            break
+    evaluated = len({tuple(best_assignment)} | set(map(tuple, history[:done].tolist())))
+    bound_iteration = None if istate[1] < 0 else int(istate[1])
+    return (stop, done, tuple(best_x.tolist()), int(istate[0]), float(fstate[2]),
+            bound_iteration, evaluated)
+
+
+def _python_paper_loop(instance, tau_s, tcp, coef, sw, max_iter, steps, lam, nu, eta, latency_of, best,
+                       best_assignment, trace):
+    """Algorithm 3's iterations in Python (with a trace, or when Newton does not settle): see :func:`dual_ascent`."""
+    K, M = instance.K, instance.M
+    step_scale, step_offset, step_power = steps
+    blocks = _BlockTerms(tcp, instance.memory_ok, 1)     # block m's weights are row m of an (M, K) matrix
+    weights, cols = blocks.stack[0], blocks.cols
+    best_iteration, best_bound, bound_iteration = 0, -math.inf, None
     stop, it = "max_iter", 0
     for it in range(1, max_iter + 1):
         if sw.expired():
@@ -983,18 +1073,7 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
         lam = np.maximum(lam + alpha * g_lam, 0.0)
         eta = max(eta + alpha * g_eta, _ETA_FLOOR)
         nu = nu + alpha * g_nu
-
-    status = Status.TIME_LIMIT if stop == "time_limit" else Status.FEASIBLE
-    latency_s, band_hz = optimal_bandwidth(instance, best_assignment)
-    bound_s = None if bound_iteration is None else max(best_bound * tau_s, 0.0)
-    message = _message(solver, "the paper's Algorithm 3", stop, it, best_iteration, "paper step")
-    info = {"variant": "paper", "iterations": it, "best_iteration": best_iteration,
-            "best_from": "crunch" if best_iteration == 0 else "paper step", "stop": stop,
-            "bound_iteration": bound_iteration, "assignments_evaluated": len(latency_of.seen),
-            "crunch_bandwidth_s": latency_of.known[tuple(int(k) for k in base.assignment)] * tau_s,
-            "step_scale": step_scale, "step_offset": step_offset, "step_power": step_power,
-            "lambda_scale": lambda_scale, "eta_scale": eta_scale}
-    return Result(solver=solver, problem="P2", status=status, objective_s=latency_s, bound_s=bound_s, seconds=sw.elapsed, assignment=best_assignment, bandwidth_hz=band_hz, message=message, info=info)
+    return stop, it, best_assignment, best_iteration, best_bound, bound_iteration, len(latency_of.seen)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Compiled inner loops (Numba) of the fast exact methods: CRUNCH's order statistics, P2's pruning, Newton's root.
+"""Compiled inner loops (Numba): CRUNCH's order statistics, P2's pruning, Newton's root, Algorithm 3's iterations.
 
 Each kernel is one loop of a method proved elsewhere, written out element by
 element so that it costs one pass over the data and no per-call NumPy
@@ -13,17 +13,22 @@ overhead:
     :func:`solvers.p2_exact.lsap_oracle` (the devices among some block's M
     cheapest at a threshold T);
 ``newton_offset``
-    Newton's iteration of :func:`solvers.bandwidth.latency_root_s`.
+    Newton's iteration of :func:`solvers.bandwidth.latency_root_s`;
+``paper_iterations``
+    the iterations of the paper's dual ascent
+    (:func:`solvers.dual_ascent.dual_ascent`), a heuristic: the same run as its
+    Python loop, with NumPy's pairwise sums written out (:func:`_pairwise_sum`).
 
 They are compiled once per machine (``cache=True`` writes the machine code
 next to this file, or in Numba's user cache when that is read-only) and
 loaded on first use, so only the processes that call them pay Numba's start
 (about 0.3 s).  Every arithmetic operation is the same IEEE double operation
 as in the NumPy expressions they replace (no ``fastmath``); sums run in index
-order.  The working arrays are allocated by the callers, so that the
+order, or in NumPy's pairwise order where they stand for ``np.sum``.  The
+exact methods' working arrays are allocated by the callers, so that the
 benchmark's memory figures (:mod:`tracemalloc`) see them.
 
-*The running bound* (``crunch_rows``, ``cheapest_union``).  Each column keeps
+*The running bound* (``crunch_rows``, ``cheapest_union``, ``_cheapest_devices``).  Each column keeps
 a max-heap of the r smallest entries seen so far (r = M - m for CRUNCH's
 column m, r = M for the pruning).  A heap's top only decreases as rows
 arrive, and it is at least the column's final r-th smallest, so once every
@@ -588,3 +593,326 @@ def exact_draws(tcp, mu, cap, rate, bits, band_hz, stop_share, max_steps, values
         for m in range(M):
             assignment[i, m] = x[m]
             bandwidth[i, x[m]] = band[m]
+
+
+
+# --------------------------------------------------------------------------------------
+# The paper's dual ascent (Algorithm 3): whole iterations
+# --------------------------------------------------------------------------------------
+@_jit
+def _pairwise_sum(a, n):
+    """``float(np.sum(a[:n]))`` to the last bit: NumPy's pairwise summation (8 accumulators, halves above 128)."""
+    if n < 8:
+        total = 0.0
+        for i in range(n):
+            total += a[i]
+        return total
+    if n <= 128:
+        r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+        i = 8
+        while i < n - (n % 8):
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+            i += 8
+        total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            total += a[i]
+            i += 1
+        return total
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(a, half) + _pairwise_sum(a[half:], n - half)
+
+
+@_jit
+def _kth_least(values, n, r, heap):
+    """The r-th least of ``values[:n]`` (r <= n), by a max-heap of capacity r."""
+    s = 0
+    for i in range(n):
+        v = values[i]
+        if s < r:
+            _heap_push(heap, heap.view(np.int64), 0, s, v, 0, False)
+            s += 1
+        elif v < heap[0]:
+            _heap_replace_top(heap, heap.view(np.int64), 0, r, v, 0, False)
+    return heap[0]
+
+
+@_jit
+def _stable_least(values, n, r, heap, take):
+    """``take[:r]`` = the positions of the r least of ``values[:n]``, ties to the lower position, ascending
+    (the first r of a stable argsort, sorted).  Needs r <= n."""
+    cut = _kth_least(values, n, r, heap)
+    below = 0
+    for i in range(n):
+        if values[i] < cut:
+            below += 1
+    ties = r - below
+    c = 0
+    for i in range(n):
+        v = values[i]
+        if v < cut or (v == cut and ties > 0):
+            if v == cut:
+                ties -= 1
+            take[c] = i
+            c += 1
+    return c
+
+
+@_jit
+def _cheapest_devices(weights, rows, n, v, M, heap, sizes, counts, out):
+    """The devices (ascending) among ``rows[:n]`` holding some block's M least weights, ties to the lower
+    device (the first M of a stable sort per block), the weights above v counted as inf; their number.
+
+    Needs M <= n and rows of ``weights`` non-decreasing.  Each block's M-th least
+    (the cut) comes from the running-bound scan of the module docstring; then the
+    entries below the cut are counted, and the rows are marked in order: those
+    below a block's cut, and its first ties at the cut until it has M.
+    """
+    sizes[:M] = 0
+    full = 0
+    bound = np.inf
+    for i in range(n):
+        k = rows[i]
+        changed = False
+        for m in range(M):
+            w = weights[k, m]
+            if not w <= v:
+                w = np.inf
+            if w > bound:            # sorted row: no later entry enters a heap
+                break
+            s = sizes[m]
+            if s < M:
+                _heap_push(heap, heap.view(np.int64), m * M, s, w, 0, False)
+                sizes[m] = s + 1
+                if s + 1 == M:
+                    full += 1
+                changed = True
+            elif w < heap[m * M]:
+                _heap_replace_top(heap, heap.view(np.int64), m * M, M, w, 0, False)
+                changed = True
+        if changed and full == M:
+            top = _largest_top(heap.reshape((M, M)), M)
+            if top < bound:
+                bound = top
+    top = _largest_top(heap.reshape((M, M)), M)     # the largest cut
+    counts[:M] = 0
+    for i in range(n):                                # entries below each block's cut
+        k = rows[i]
+        for m in range(M):
+            w = weights[k, m]
+            if not w <= v:
+                w = np.inf
+            if w > top:
+                break
+            if w < heap[m * M]:
+                counts[m] += 1
+    for m in range(M):
+        counts[m] = M - counts[m]                     # ties each block still takes at its cut
+    c = 0
+    for i in range(n):
+        k = rows[i]
+        mark = False
+        for m in range(M):
+            w = weights[k, m]
+            if not w <= v:
+                w = np.inf
+            if w > top:
+                break
+            cut = heap[m * M]
+            if w < cut:
+                mark = True
+            elif w == cut and counts[m] > 0:
+                counts[m] -= 1
+                mark = True
+        if mark:
+            out[c] = k
+            c += 1
+    return c
+
+
+@_jit
+def _matching(weights, rows, n, v, M, cost, col4row, x):
+    """SciPy's LSAP on the (M, n) matrix ``weights[rows[:n]].T`` with the entries above v set to inf;
+    ``x[m]`` = block m's device; returns the sum of ``weights[x[m], m]`` in NumPy's order."""
+    c = cost[:M * n].reshape((M, n))
+    for i in range(n):
+        k = rows[i]
+        for m in range(M):
+            w = weights[k, m]
+            c[m, i] = w if w <= v else np.inf
+    lsap_rows(c, col4row)
+    picked = np.empty(M)
+    for m in range(M):
+        x[m] = rows[col4row[m]]
+        picked[m] = weights[x[m], m]
+    return _pairwise_sum(picked, M)
+
+
+@_jit
+def _exceeds(tcp_s, comm_coef, limit_hz, x, t_s):
+    """:meth:`solvers.dual_ascent._Latencies._exceeds`: x's latency provably above ``t_s`` (s)."""
+    need = 0.0
+    for m in range(x.shape[0]):
+        gap = t_s - tcp_s[x[m], m]
+        if gap <= 0.0:
+            return True
+        need += comm_coef[x[m]] / gap
+    return need > limit_hz
+
+
+@_kernel(_i8(_F2, _F1, _I1, _F2, _F1, _f8, _f8, _F1, _i8, _i8, _W1, _W1, _W1, _J1, _J1, _J2, _i8, _F1))
+def paper_iterations(tcp, coef, prefix, tcp_s, comm_coef, bandwidth_hz, tau_s, alphas, first, last,
+                     lam, nu, fstate, istate, best_x, history, max_steps, constants):
+    """Iterations ``first..last`` of :func:`solvers.dual_ascent.dual_ascent` (the paper's Algorithm 3), in place.
+
+    The same operations, in the same order, as the Python loop (see that
+    function and the module docstring for the method): the weights
+    ``lam_k tcp_km - nu_k`` (``inf`` for ``m >= prefix[k]``), their bottleneck
+    value (:func:`crunch_rows` on ``lam tcp`` offset by ``-nu``), the pruned
+    matching on the devices with a pair left (every block's M cheapest of
+    them, ties to the lower device, when more than 4M are), Lemma 1 (the M
+    least prices, ties to the lower device), the latency test of the
+    incumbent, the exact block term when the bound may rise, and the
+    projected step with the given step lengths ``alphas[i - 1]``.  Sums are
+    NumPy's (:func:`_pairwise_sum`); the LSAP is SciPy's (:func:`lsap_rows`).
+
+    State, read and written: ``lam``, ``nu`` (K,); ``fstate`` = (eta, best,
+    best_bound); ``istate`` = (best_iteration, bound_iteration or -1, last
+    iteration run); ``best_x`` (M,).  ``history[i - 1]`` receives iteration
+    i's block step.  ``constants`` = (skip tolerance of the latency test,
+    EXACT_RTOL, ABS_FLOOR_S, ROUNDING_RTOL, eta floor, upload cap).  Returns 0
+    when iteration ``last`` ended with a step, 1 when the bound met the
+    incumbent, 2 at a zero subgradient, 3 when Newton did not settle (the
+    caller re-runs in Python).
+    """
+    K, M = tcp.shape
+    skip_rtol, exact_rtol, abs_floor, rounding_rtol, eta_floor, upload_cap = (
+        constants[0], constants[1], constants[2], constants[3], constants[4], constants[5])
+    large = K > 4 * M
+    product = np.empty((K, M))
+    neg_nu = np.empty(K)
+    weights = np.empty((K, M))
+    values, iwork = np.empty((M, M)), np.empty(M * M + 2 * K + 2 * M, dtype=np.int64)
+    rows = np.empty(K, dtype=np.int64)
+    sub = np.empty(K, dtype=np.int64)
+    heap = np.empty(M)
+    heaps = np.empty(M * M)
+    sizes = np.empty(M, dtype=np.int64)
+    counts = np.empty(M, dtype=np.int64)
+    cost = np.empty(M * K)
+    col4row = np.empty(M, dtype=np.int64)
+    x = np.empty(M, dtype=np.int64)
+    y = np.empty(M, dtype=np.int64)
+    band = np.empty(M)
+    per_device = np.empty(K)
+    on = np.empty(M, dtype=np.int64)
+    chosen = np.empty(M)
+    on_share = np.empty(M)
+    g_lam = np.empty(K)
+    g_nu = np.empty(K)
+    allrows = np.arange(K)
+    eta, best, best_bound = fstate[0], fstate[1], fstate[2]
+    best_iteration, bound_iteration = istate[0], istate[1]
+    code = 0
+    it = first - 1
+    for it in range(first, last + 1):
+        t_ub = best
+        lam_sum = _pairwise_sum(lam, K)
+        t_i = t_ub if lam_sum >= 1.0 else 0.0
+        # the weights, and their bottleneck value (rows sorted: lam >= 0)
+        for k in range(K):
+            neg_nu[k] = -nu[k]
+            for m in range(M):
+                p = lam[k] * tcp[k, m]
+                product[k, m] = p
+                weights[k, m] = p - nu[k] if m < prefix[k] else np.inf
+        v = crunch_rows(product, neg_nu, prefix, values, iwork)
+        # the paper's block step: the matching on the pairs at or under v
+        n = 0
+        for k in range(K):
+            if weights[k, 0] <= v:
+                rows[n] = k
+                n += 1
+        if n > 4 * M:
+            n = _cheapest_devices(weights, rows, n, v, M, heaps, sizes, counts, sub)
+            rows[:n] = sub[:n]
+        pruned_sum = _matching(weights, rows, n, v, M, cost, col4row, x)
+        history[it - 1, :] = x
+        # Lemma 1: the M least prices (ties to the lower device), their sum in ascending order
+        for k in range(K):
+            per_device[k] = 2.0 * np.sqrt(lam[k] * eta * coef[k]) + nu[k]
+        _stable_least(per_device, K, M, heap, on)
+        for j in range(M):
+            chosen[j] = per_device[on[j]]
+        z_term = _pairwise_sum(np.sort(chosen), M)
+        for j in range(M):
+            on_share[j] = np.sqrt(lam[on[j]] * coef[on[j]] / eta)
+        # this iterate's x with its optimal bandwidth (skipped when it provably loses)
+        value = np.inf
+        if not (t_ub < np.inf and _exceeds(tcp_s, comm_coef, bandwidth_hz * (1.0 + skip_rtol), x,
+                                           t_ub * tau_s * (1.0 + skip_rtol))):
+            root = bandwidth_root(tcp_s, comm_coef, bandwidth_hz, x, band, max_steps)
+            if root != root:
+                code = 3
+                break
+            value = root / tau_s
+        if value < best:
+            best = value
+            best_x[:] = x
+            best_iteration = it
+        # the dual bound, when it may rise
+        y_lam = 1.0 - lam_sum
+        t_term = t_ub * (y_lam if y_lam < 0.0 else 0.0)
+        if t_term + pruned_sum + z_term - eta > best_bound:
+            if large:
+                n = _cheapest_devices(weights, allrows, K, np.inf, M, heaps, sizes, counts, sub)
+                block_term = _matching(weights, sub, n, np.inf, M, cost, col4row, y)
+            else:
+                block_term = _matching(weights, allrows, K, np.inf, M, cost, col4row, y)
+            g = t_term + block_term + z_term - eta
+            g -= rounding_rtol * (abs(t_term) + abs(block_term) + abs(z_term) + eta)
+            if g > best_bound:
+                best_bound = g
+                bound_iteration = it
+        scale = max(abs(best_bound), abs(best), abs_floor)
+        if best_bound >= best or abs(best_bound - best) <= exact_rtol * scale:
+            code = 1
+            break
+        # eq. (16): the projected subgradient step
+        for k in range(K):
+            g_lam[k] = -t_i
+            g_nu[k] = 0.0
+        for m in range(M):
+            g_lam[x[m]] += tcp[x[m], m]
+        cap = upload_cap * t_ub
+        for j in range(M):
+            upload = coef[on[j]] / on_share[j] if on_share[j] > 0 else cap
+            g_lam[on[j]] += upload if (upload <= cap or upload != upload) else cap   # np.minimum
+            g_nu[on[j]] = 1.0
+        for m in range(M):
+            g_nu[x[m]] -= 1.0
+        g_eta = _pairwise_sum(on_share, M) - 1.0
+        moves = (t_i != 0.0 and K > 2 * M) or g_eta != 0.0
+        for k in range(K):
+            if g_lam[k] != 0.0 or g_nu[k] != 0.0:
+                moves = True
+        if not moves:
+            code = 2
+            break
+        alpha = alphas[it - 1]
+        for k in range(K):
+            step = lam[k] + alpha * g_lam[k]
+            lam[k] = step if (step >= 0.0 or step != step) else 0.0     # np.maximum(step, 0.0)
+            nu[k] = nu[k] + alpha * g_nu[k]
+        step = eta + alpha * g_eta
+        eta = eta_floor if eta_floor > step else step
+    fstate[0], fstate[1], fstate[2] = eta, best, best_bound
+    istate[0], istate[1], istate[2] = best_iteration, bound_iteration, it
+    return code

@@ -692,20 +692,68 @@ def test_scipy_matching_restricted_to_the_kept_devices_is_the_full_one():
     assert differs_without > 0          # the devices 0..M-1 are needed
 
 
-def test_argpartition_per_block_is_the_whole_matrix_one():
-    """``_BlockTerms`` partitions single blocks (rows of the transposed matrix) where the published code
-    partitioned all columns at once: the same indices, ties and ``inf`` included."""
+def test_cheapest_devices_is_a_stable_sort_per_block_and_the_kernels():
+    """:func:`cheapest_devices` is the union of every block's first M devices of a stable sort (ties to the
+    lower device, ``inf`` included), block by block; the compiled scan returns the same devices, also with
+    the pairs above a threshold v counted as ``inf``."""
+    from solvers import kernels
     rng = np.random.default_rng(4)
     for trial in range(300):
         M = int(rng.integers(1, 13))
-        n = int(rng.integers(M, 600))
-        a = rng.integers(0, 4, (n, M)).astype(float) if trial % 2 else rng.random((n, M))
-        a[rng.random((n, M)) < rng.random()] = np.inf
-        whole = np.argpartition(a, M - 1, axis=0)[:M]
-        rows = np.argpartition(np.ascontiguousarray(a.T), M - 1, axis=1)[:, :M].T
-        assert np.array_equal(whole, rows)
-        m = int(rng.integers(0, M))
-        assert np.array_equal(np.argpartition(a[:, m].copy(), M - 1)[:M], whole[:, m])
+        n = int(rng.integers(M, 300))
+        a = np.sort(rng.integers(0, 4, (n, M)).astype(float) if trial % 2 else rng.random((n, M)), axis=1)
+        a[np.arange(M)[None, :] >= rng.integers(0, M + 1, n)[:, None]] = np.inf
+        per_block = set()
+        for m in range(M):
+            per_block |= set(sorted(range(n), key=lambda k: (a[k, m], k))[:M])
+        assert da.cheapest_devices(a).tolist() == sorted(per_block)
+        v = float(rng.choice(a[np.isfinite(a)])) if np.isfinite(a).any() else np.inf
+        for cut in (np.inf, v):
+            rows = np.flatnonzero(a[:, 0] <= cut) if trial % 3 == 0 else np.arange(n)
+            if rows.size < M:
+                continue
+            pruned = np.where(a[rows] <= cut, a[rows], np.inf)
+            out = np.empty(n, dtype=np.int64)
+            c = kernels._cheapest_devices(a, rows.astype(np.int64), rows.size, cut, M, np.empty(M * M),
+                                          np.empty(M, dtype=np.int64), np.empty(M, dtype=np.int64), out)
+            assert out[:c].tolist() == rows[da.cheapest_devices(pruned)].tolist()
+
+
+def test_pairwise_sum_is_numpys():
+    from solvers import kernels
+    rng = np.random.default_rng(5)
+    for trial in range(400):
+        n = int(rng.integers(0, 700))
+        a = rng.standard_normal(n) * 10.0 ** rng.integers(-8, 8, n)
+        assert kernels._pairwise_sum(a, n) == float(np.sum(a))
+
+
+@pytest.mark.parametrize("family, seed, K, M", SAME_ANSWER_CASES + [("ties", 11, 9, 3), ("ties", 12, 50, 5),
+                                                                    ("realistic", 13, 100, 8), ("generator", 14, 13, 12)])
+@pytest.mark.parametrize("steps", [{}, {"step_scale": 0.05, "step_power": 1.0, "lambda_scale": 0.5}])
+def test_compiled_paper_loop_is_the_plain_loop_bit_for_bit(family, seed, K, M, steps):
+    """Without a trace the iterations run compiled (:func:`solvers.kernels.paper_iterations`): the same
+    answer, bound, iterations, stop, best iteration and number of assignments as the plain loop."""
+    inst = _same_answer_instance(family, seed, K, M)
+    res = dual_ascent(inst, max_iter=120, **steps)
+    assert (res.assignment, res.objective_s, res.bound_s, res.info["iterations"], res.info["stop"],
+            res.info["best_iteration"], res.info["assignments_evaluated"]) == plain_dual_ascent(inst, max_iter=120,
+                                                                                                **steps)
+    traced = dual_ascent(inst, max_iter=120, trace=lambda _: None, **steps)     # the Python loop
+    assert (traced.objective_s, traced.bound_s, traced.info) == (res.objective_s, res.bound_s, res.info)
+
+
+def test_compiled_loop_in_chunks_and_its_python_fallback(monkeypatch):
+    """A time limit runs the compiled loop in chunks (the same answer); where Newton does not settle the
+    Python loop runs instead."""
+    from solvers import kernels
+    inst = _same_answer_instance("generator", 6, 50, 12)
+    whole = dual_ascent(inst)
+    chunked = dual_ascent(inst, time_limit=1e6)
+    assert (chunked.objective_s, chunked.bound_s, chunked.info) == (whole.objective_s, whole.bound_s, whole.info)
+    monkeypatch.setattr(kernels, "paper_iterations", lambda *args: 3)
+    fallback = dual_ascent(inst)
+    assert (fallback.objective_s, fallback.bound_s, fallback.info) == (whole.objective_s, whole.bound_s, whole.info)
 
 
 def test_block_terms_are_the_public_pieces():
