@@ -943,15 +943,13 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
     nu = np.zeros(K)
     crunch_s = best * tau_s
 
-    compiled = None if trace is not None else _compiled_paper_loop(
+    run = None if trace is not None else _compiled_paper_loop(
         instance, tau_s, tcp, coef, sw, max_iter, [step_length(i, step_scale, step_offset, step_power)
                                                    for i in range(1, max_iter + 1)], lam, nu, eta, best, best_assignment)
-    if compiled is not None:
-        stop, it, best_assignment, best_iteration, best_bound, bound_iteration, evaluated = compiled
-    else:
-        stop, it, best_assignment, best_iteration, best_bound, bound_iteration, evaluated = _python_paper_loop(
-            instance, tau_s, tcp, coef, sw, max_iter, (step_scale, step_offset, step_power), lam, nu, eta,
-            latency_of, best, best_assignment, trace)
+    if run is None:
+        run = _python_paper_loop(instance, tau_s, tcp, coef, sw, max_iter, (step_scale, step_offset, step_power),
+                                 lam, nu, eta, latency_of, best, best_assignment, trace)
+    stop, it, best_assignment, best_iteration, best_bound, bound_iteration, evaluated = run
 
     status = Status.TIME_LIMIT if stop == "time_limit" else Status.FEASIBLE
     latency_s, band_hz = optimal_bandwidth(instance, best_assignment)

@@ -666,6 +666,12 @@ def _stable_least(values, n, r, heap, take):
 
 
 @_jit
+def _pruned(w, v):
+    """A weight of the block step's pruned matrix: w, or inf above v."""
+    return w if w <= v else np.inf
+
+
+@_jit
 def _cheapest_devices(weights, rows, n, v, M, heap, sizes, counts, out):
     """The devices (ascending) among ``rows[:n]`` holding some block's M least weights, ties to the lower
     device (the first M of a stable sort per block), the weights above v counted as inf; their number.
@@ -682,9 +688,7 @@ def _cheapest_devices(weights, rows, n, v, M, heap, sizes, counts, out):
         k = rows[i]
         changed = False
         for m in range(M):
-            w = weights[k, m]
-            if not w <= v:
-                w = np.inf
+            w = _pruned(weights[k, m], v)
             if w > bound:            # sorted row: no later entry enters a heap
                 break
             s = sizes[m]
@@ -706,9 +710,7 @@ def _cheapest_devices(weights, rows, n, v, M, heap, sizes, counts, out):
     for i in range(n):                                # entries below each block's cut
         k = rows[i]
         for m in range(M):
-            w = weights[k, m]
-            if not w <= v:
-                w = np.inf
+            w = _pruned(weights[k, m], v)
             if w > top:
                 break
             if w < heap[m * M]:
@@ -720,9 +722,7 @@ def _cheapest_devices(weights, rows, n, v, M, heap, sizes, counts, out):
         k = rows[i]
         mark = False
         for m in range(M):
-            w = weights[k, m]
-            if not w <= v:
-                w = np.inf
+            w = _pruned(weights[k, m], v)
             if w > top:
                 break
             cut = heap[m * M]
@@ -745,8 +745,7 @@ def _matching(weights, rows, n, v, M, cost, col4row, x):
     for i in range(n):
         k = rows[i]
         for m in range(M):
-            w = weights[k, m]
-            c[m, i] = w if w <= v else np.inf
+            c[m, i] = _pruned(weights[k, m], v)
     lsap_rows(c, col4row)
     picked = np.empty(M)
     for m in range(M):
