@@ -152,7 +152,8 @@ def test_extreme_strategy_reaches_every_case():
     """Over a few hundred draws: every shape, duplicated devices, ties, both ends of the magnitudes."""
     seen = set()
 
-    @settings(max_examples=300, deadline=None, database=None,
+    # derandomised: a claim about the strategy's reach, checked on the same draws in every run
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(extreme_instances())
     def collect(inst):
