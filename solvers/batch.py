@@ -33,11 +33,13 @@ Validation
 ----------
 Every draw is validated as :class:`instances.Instance` validates at
 construction (finite, signs, ranges ``[1e-60, 1e60]``, rows and block memory
-non-decreasing, derived upload times and P1 costs in range), vectorised over
-the draws; a draw that fails is rebuilt as an ``Instance`` so that the same
-:class:`instances.InstanceError` is raised, its source naming the draw
-(``"draw 17"``).  Wrong shapes raise ``ValueError`` naming the argument and
-the expected shape.  ``*_instances`` take already validated instances.
+non-decreasing, derived upload times and P1 costs in range), in the compiled
+loop just before it is solved (:func:`solvers.kernels.plainly_valid`, one
+pass over the draw, while its data is in cache); a draw that fails is rebuilt
+as an ``Instance`` so that the same :class:`instances.InstanceError` is
+raised, its source naming the draw (``"draw 17"``).  Wrong shapes raise
+``ValueError`` naming the argument and the expected shape.  ``*_instances``
+take already validated instances.
 
 Method
 ------
@@ -146,70 +148,29 @@ def _as_batch(compute_latency, block_memory, device_memory, spectral_efficiency,
     return tcp, mu, cap, rate, bits, band
 
 
-def _out_of_range(arr: np.ndarray, zero_ok: bool) -> np.ndarray:
-    bad = (arr < VALUE_MIN) | (arr > VALUE_MAX) | ~np.isfinite(arr)
-    if zero_ok:
-        bad &= arr != 0
-    return bad
-
-
-def _uploads(rate, bits, band, M: int) -> tuple[np.ndarray, np.ndarray]:
-    """(d, K) upload times, s: with the band split equally and with the whole band (as ``Instance``'s)."""
-    return bits[:, None] * M / (band[:, None] * rate), bits[:, None] / rate / band[:, None]
-
-
-def _plainly_valid(tcp, mu, cap, rate, bits, band) -> bool:
-    """True when whole-batch reductions show every check of :func:`_validate` passes (the common case).
-
-    The same conditions as the per-draw tests, read off a few reductions over
-    the whole batch: the latencies are finite, in ``[0, VALUE_MAX]`` with no
-    positive entry below ``VALUE_MIN``, and rows non-decreasing, so each row's
-    largest P1 cost is its last entry plus the device's upload time.  Any NaN
-    makes a comparison False, hence False here, and the per-draw path then
-    finds the draw at fault.  O(d K M) in about four passes over ``tcp``.
-    """
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        if not (tcp.min() >= 0 and tcp.max() <= VALUE_MAX):
-            return False
-        if not np.where(tcp == 0, VALUE_MAX, tcp).min() >= VALUE_MIN:
-            return False
-        if tcp.shape[2] > 1 and (tcp[:, :, 1:] < tcp[:, :, :-1]).any():
-            return False
-        for arr, zero_ok in ((mu, True), (cap, True), (rate, False), (bits, False), (band, False)):
-            if _out_of_range(arr, zero_ok).any() or (arr < 0).any() or (not zero_ok and (arr <= 0).any()):
-                return False
-        if mu.shape[1] > 1 and (np.diff(mu, axis=1) < 0).any():
-            return False
-        upload_equal_s, upload_full_s = _uploads(rate, bits, band, tcp.shape[2])
-        return bool((upload_equal_s <= VALUE_MAX).all() and (upload_full_s >= VALUE_MIN).all()
-                    and (tcp[:, :, -1] + upload_equal_s <= VALUE_MAX).all())
-
-
-def _validate(tcp, mu, cap, rate, bits, band) -> None:
-    """Instance's checks, vectorised over the draws; a failing draw raises Instance's own error."""
+def _check_size(tcp) -> None:
     d, K, M = tcp.shape
     if K > MAX_DEVICES or M > MAX_BLOCKS or K * M > MAX_ENTRIES:
         raise ValueError(f"too large: {K} devices x {M} blocks per draw "
                          f"(limits {MAX_DEVICES}, {MAX_BLOCKS}, {MAX_ENTRIES} entries)")
-    if _plainly_valid(tcp, mu, cap, rate, bits, band):
-        return
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        bad = (_out_of_range(tcp, True) | (tcp < 0)).any(axis=(1, 2))
-        bad |= (_out_of_range(mu, True) | (mu < 0)).any(axis=1)
-        bad |= (_out_of_range(cap, True) | (cap < 0)).any(axis=1)
-        bad |= (_out_of_range(rate, False) | (rate <= 0)).any(axis=1)
-        bad |= _out_of_range(bits, False) | (bits <= 0)
-        bad |= _out_of_range(band, False) | (band <= 0)
-        if M > 1:
-            bad |= (np.diff(tcp, axis=2) < 0).any(axis=(1, 2))
-            bad |= (np.diff(mu, axis=1) < 0).any(axis=1)
-        upload_equal_s, upload_full_s = _uploads(rate, bits, band, M)
-        bad |= ~(upload_equal_s <= VALUE_MAX).all(axis=1) | ~(upload_full_s >= VALUE_MIN).all(axis=1)
-        bad |= ~(tcp + upload_equal_s[:, :, None] <= VALUE_MAX).all(axis=(1, 2))
-    for i in np.flatnonzero(bad):
-        # Instance names the field, the entry and the reason (and raises); if it accepts
-        # the draw, the vectorised test above was only stricter (e.g. NaN in a sum)
-        _instance(tcp, mu, cap, rate, bits, band, int(i))
+
+
+def _solve_checked(solve, arrays, check: bool) -> np.ndarray:
+    """``solve(None, check)`` on every draw, validating as it goes; the status per draw.
+
+    With ``check``, the compiled loop leaves a draw that fails
+    :func:`solvers.kernels.plainly_valid` unsolved (status 3).  Those draws,
+    in order, are rebuilt as an :class:`Instance`, which raises its own
+    error naming the draw; a draw it accepts (the compiled test is never
+    looser, so this is only a guard) is then solved without the check.
+    """
+    status = solve(None, check)
+    redo = np.flatnonzero(status == 3)
+    for i in redo:
+        _instance(*arrays, int(i))
+    if redo.size:
+        status[redo] = solve(redo, False)
+    return status
 
 
 def _instance(tcp, mu, cap, rate, bits, band, i: int) -> Instance:
@@ -239,25 +200,34 @@ def _stack(instances: Sequence[Instance]):
 # --------------------------------------------------------------------------------------
 # P1: CRUNCH's closed form over a draw axis
 # --------------------------------------------------------------------------------------
-def _crunch_arrays(tcp, mu, cap, rate, bits, band) -> BatchResult:
+def _arrays(tcp, mu, cap, rate, bits, band):
+    """The six arrays as the compiled loops take them: C-contiguous float64, one row per draw."""
+    return tuple(np.ascontiguousarray(a, dtype=np.float64) for a in (tcp, mu, cap, rate, bits, band))
+
+
+def _crunch_arrays(tcp, mu, cap, rate, bits, band, check: bool) -> BatchResult:
     from . import kernels
 
-    d, K, M = tcp.shape
+    arrays = _arrays(tcp, mu, cap, rate, bits, band)
+    d, K, M = arrays[0].shape
     objective = np.full(d, np.nan)
     assignment = np.full((d, M), -1, dtype=np.intp)
+    values, iwork = kernels.crunch_work(K, M)
+
+    def solve(rows, check):
+        part = arrays if rows is None else tuple(a[rows] for a in arrays)
+        value, x = np.full(len(part[0]), np.nan), np.full((len(part[0]), M), -1, dtype=np.intp)
+        status = np.empty(len(part[0]), dtype=np.int64)
+        kernels.crunch_draws(*part, VALUE_MIN, VALUE_MAX, check, values, iwork, np.empty(K, dtype=np.int64),
+                             np.empty(K), value, x, status)
+        at = slice(None) if rows is None else rows
+        objective[at], assignment[at] = value, x
+        return status
+
+    feasible = _solve_checked(solve, arrays, check) == 0
     bandwidth = np.zeros((d, K))
-    feasible = np.zeros(d, dtype=bool)
-    if M <= K:
-        upload_s = bits[:, None] * M / (band[:, None] * rate)                    # as Instance.upload_equal_s
-        values, iwork = kernels.crunch_work(K, M)
-        value = np.empty(d)
-        kernels.crunch_draws(np.ascontiguousarray(tcp, dtype=np.float64), np.ascontiguousarray(upload_s),
-                             np.ascontiguousarray(mu, dtype=np.float64), np.ascontiguousarray(cap, dtype=np.float64),
-                             values, iwork, np.empty(K, dtype=np.int64), value, assignment)
-        feasible = value < np.inf
-        objective[feasible] = value[feasible]
-        rows = np.flatnonzero(feasible)
-        bandwidth[rows[:, None], assignment[rows]] = (band[rows] / M)[:, None]
+    rows = np.flatnonzero(feasible)
+    bandwidth[rows[:, None], assignment[rows]] = (arrays[5][rows] / M)[:, None]
     return BatchResult(objective, assignment, bandwidth, feasible, np.zeros(d, dtype=int))
 
 
@@ -269,13 +239,13 @@ def crunch_batch(compute_latency, block_memory, device_memory, spectral_efficien
     """
     arrays = _as_batch(compute_latency, block_memory, device_memory, spectral_efficiency, gradient_bits,
                        bandwidth_hz)
-    _validate(*arrays)
-    return _crunch_arrays(*arrays)
+    _check_size(arrays[0])
+    return _crunch_arrays(*arrays, check=True)
 
 
 def crunch_instances(instances: Sequence[Instance]) -> BatchResult:
     """:func:`crunch_batch` on validated instances of one shape."""
-    return _crunch_arrays(*_stack(instances))
+    return _crunch_arrays(*_stack(instances), check=False)
 
 
 # --------------------------------------------------------------------------------------
@@ -304,23 +274,30 @@ class _DrawView:
         self.device_max_blocks = np.ones(self.K, dtype=np.int64)
 
 
-def _exact_arrays(tcp, mu, cap, rate, bits, band) -> BatchResult:
+def _exact_arrays(tcp, mu, cap, rate, bits, band, check: bool) -> BatchResult:
     from . import kernels
 
-    d, K, M = tcp.shape
+    arrays = _arrays(tcp, mu, cap, rate, bits, band)
+    d, K, M = arrays[0].shape
     objective = np.full(d, np.nan)
     bandwidth = np.zeros((d, K))
     assignment = np.full((d, M), -1, dtype=np.intp)
     iterations = np.zeros(d, dtype=int)
-    status = np.ones(d, dtype=np.int64)               # 1: infeasible (also every draw when M > K)
-    if M <= K:
-        tcp = np.ascontiguousarray(tcp, dtype=np.float64)
-        kernels.exact_draws(tcp, np.ascontiguousarray(mu, dtype=np.float64), np.ascontiguousarray(cap, dtype=np.float64),
-                            np.ascontiguousarray(rate, dtype=np.float64), np.ascontiguousarray(bits, dtype=np.float64),
-                            np.ascontiguousarray(band, dtype=np.float64), 1.0 - BISECTION_RTOL, NEWTON_MAX_STEPS,
-                            *kernels.step_work(K, M), objective, assignment, bandwidth, iterations, status)
+    work = kernels.step_work(K, M)
+
+    def solve(rows, check):
+        part = arrays if rows is None else tuple(a[rows] for a in arrays)
+        n = len(part[0])
+        out = (np.full(n, np.nan), np.full((n, M), -1, dtype=np.intp), np.zeros((n, K)), np.zeros(n, dtype=int),
+               np.empty(n, dtype=np.int64))
+        kernels.exact_draws(*part, VALUE_MIN, VALUE_MAX, check, 1.0 - BISECTION_RTOL, NEWTON_MAX_STEPS, *work, *out)
+        at = slice(None) if rows is None else rows
+        objective[at], assignment[at], bandwidth[at], iterations[at] = out[:4]
+        return out[4]
+
+    status = _solve_checked(solve, arrays, check)
     for i in np.flatnonzero(status == 2):             # Newton did not settle: this draw in Python (Brent's method)
-        view = _DrawView(tcp[i], mu[i], cap[i], rate[i], bits[i], band[i])
+        view = _DrawView(*(a[i] for a in arrays))
         res = parametric_assignment(view, lsap_oracle(view), "exact")
         if res.status != Status.OPTIMAL:   # unreachable without a time limit; kept as a guard
             raise RuntimeError(f"draw {i}: the descent ended with {res.status}: {res.message}")
@@ -338,13 +315,13 @@ def exact_batch(compute_latency, block_memory, device_memory, spectral_efficienc
     """
     arrays = _as_batch(compute_latency, block_memory, device_memory, spectral_efficiency, gradient_bits,
                        bandwidth_hz)
-    _validate(*arrays)
-    return _exact_arrays(*arrays)
+    _check_size(arrays[0])
+    return _exact_arrays(*arrays, check=True)
 
 
 def exact_instances(instances: Sequence[Instance]) -> BatchResult:
     """:func:`exact_batch` on validated instances of one shape."""
-    return _exact_arrays(*_stack(instances))
+    return _exact_arrays(*_stack(instances), check=False)
 
 
 __all__ = ["BatchResult", "crunch_batch", "crunch_instances", "exact_batch", "exact_instances"]

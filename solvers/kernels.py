@@ -405,19 +405,73 @@ def _memory_prefix(mu, cap, prefix):
 
 
 @_jit
-def crunch_draws(tcp, upload, mu, cap, values, iwork, prefix, objective, assignment):
-    """:func:`crunch_rows` on each draw i of a batch: ``c = tcp[i] + upload[i][:, None]``, prefix from mu and cap.
+def _out_of_range(a, zero_ok, low, high):
+    """``a`` outside ``[low, high]`` (0 allowed when ``zero_ok``), or NaN; no branch, so loops over it vectorise."""
+    return (not a <= high) | ((a < low) & ((not zero_ok) | (a != 0.0)))
 
-    ``tcp`` (d, K, M), ``upload`` (d, K) s, ``mu`` (d, M) sorted and ``cap`` (d, K)
-    bytes; ``prefix`` (K,) int work.  Writes ``objective[i]`` (inf where Hall
-    fails) and ``assignment[i]`` (the matching).  The memory prefix is
-    :func:`_memory_prefix`.
+
+@_jit
+def plainly_valid(tcp, mu, cap, rate, bits, band, low, high):
+    """True when one draw passes every check :class:`instances.Instance` makes at construction.
+
+    One pass over the draw: every value in ``[low, high]`` = ``[VALUE_MIN,
+    VALUE_MAX]`` (latencies, memories also 0), rows of ``tcp`` and ``mu``
+    non-decreasing, the upload times ``D M / (B R_k)`` at most ``high`` and
+    ``D / R_k / B`` at least ``low`` (the operations of
+    :attr:`instances.Instance.upload_equal_s` and ``upload_full_s``), and each
+    row's largest P1 cost, its last entry plus the first, at most ``high``.
+    Any NaN fails a comparison, hence the check.  False does not say which
+    check fails: the caller builds that draw's ``Instance``, which names it.
+    """
+    K, M = tcp.shape
+    bad = _out_of_range(bits, False, low, high) | _out_of_range(band, False, low, high)
+    for m in range(M):
+        bad |= _out_of_range(mu[m], True, low, high)
+        if m > 0:
+            bad |= mu[m] < mu[m - 1]
+    for k in range(K):
+        bad |= _out_of_range(cap[k], True, low, high) | _out_of_range(rate[k], False, low, high)
+        if bad:
+            return False             # before dividing by a rate or a band of 0
+        bad |= _out_of_range(tcp[k, 0], True, low, high)
+        for m in range(1, M):
+            bad |= _out_of_range(tcp[k, m], True, low, high) | (tcp[k, m] < tcp[k, m - 1])
+        upload_equal = bits * M / (band * rate[k])
+        bad |= (not upload_equal <= high) | (not bits / rate[k] / band >= low)
+        bad |= not tcp[k, M - 1] + upload_equal <= high
+    return not bad
+
+
+@_jit
+def crunch_draws(tcp, mu, cap, rate, bits, band, low, high, check, values, iwork, prefix, upload,
+                 objective, assignment, status):
+    """:func:`crunch_rows` on each draw i of a batch: ``c = tcp[i] + D M / (B R)``, prefix from mu and cap.
+
+    ``tcp`` (d, K, M) s, ``mu`` (d, M) and ``cap`` (d, K) bytes, ``rate``
+    (d, K) bit/s/Hz, ``bits`` (d,) bit, ``band`` (d,) Hz; ``prefix`` (K,)
+    int and ``upload`` (K,) work.  With ``check``, a draw that fails
+    :func:`plainly_valid` (limits ``low``, ``high``) gets ``status[i] = 3``
+    and is not solved.  Otherwise ``status[i]`` = 0 with ``objective[i]`` =
+    T* and ``assignment[i]`` the matching, or 1 when Hall fails (also for
+    M > K).  The upload times are :attr:`instances.Instance.upload_equal_s`'s
+    operations, the memory prefix :func:`_memory_prefix`.
     """
     d, K, M = tcp.shape
     for i in range(d):
+        if check and not plainly_valid(tcp[i], mu[i], cap[i], rate[i], bits[i], band[i], low, high):
+            status[i] = 3
+            continue
+        status[i] = 1
+        if M > K:
+            continue
+        D, B = bits[i], band[i]
+        for k in range(K):
+            upload[k] = D * M / (B * rate[i, k])
         _memory_prefix(mu[i], cap[i], prefix)
-        objective[i] = crunch_rows(tcp[i], upload[i], prefix, values, iwork)
-        if objective[i] < np.inf:
+        value = crunch_rows(tcp[i], upload, prefix, values, iwork)
+        if value < np.inf:
+            status[i] = 0
+            objective[i] = value
             assignment[i, :] = iwork[iwork.shape[0] - M:]
 
 
@@ -526,8 +580,8 @@ def threshold_step(tcp, unit, share, prefix, threshold, values, iwork, wbuf, col
 
 
 @_jit
-def exact_draws(tcp, mu, cap, rate, bits, band_hz, stop_share, max_steps, values, iwork, wbuf, col4row,
-                objective, assignment, bandwidth, iterations, status):
+def exact_draws(tcp, mu, cap, rate, bits, band_hz, low, high, check, stop_share, max_steps, values, iwork, wbuf,
+                col4row, objective, assignment, bandwidth, iterations, status):
     """P2's exact descent on each draw of a batch (paper model), all in compiled code.
 
     Per draw i: the memory prefix and CRUNCH's warm start (:func:`crunch_rows`
@@ -536,7 +590,9 @@ def exact_draws(tcp, mu, cap, rate, bits, band_hz, stop_share, max_steps, values
     stop when W(T) is ``inf`` or ``>= stop_share``, or when the argmin's
     ``T(x')`` is not below T; else move.  Finally the bandwidths
     (:func:`bandwidth_root`).  ``status[i]``: 0 solved, 1 infeasible (Hall
-    fails), 2 Newton did not settle (the caller solves that draw in Python).
+    fails, also for M > K), 2 Newton did not settle (the caller solves that
+    draw in Python), 3 not solved: with ``check``, the draw failed
+    :func:`plainly_valid` (limits ``low``, ``high``).
     ``values``, ``iwork``, ``wbuf``, ``col4row``: :func:`step_work`'s arrays.
     """
     d, K, M = tcp.shape
@@ -549,6 +605,12 @@ def exact_draws(tcp, mu, cap, rate, bits, band_hz, stop_share, max_steps, values
     candidate = np.empty(M, dtype=np.int64)
     band = np.empty(M)
     for i in range(d):
+        if check and not plainly_valid(tcp[i], mu[i], cap[i], rate[i], bits[i], band_hz[i], low, high):
+            status[i] = 3
+            continue
+        status[i] = 1
+        if M > K:
+            continue
         D, B = bits[i], band_hz[i]
         _memory_prefix(mu[i], cap[i], prefix)
         for k in range(K):

@@ -155,3 +155,31 @@ def test_family_instances_are_refused_with_a_reason():
     for solve in (batch.crunch_instances, batch.exact_instances):
         with pytest.raises(ValueError, match=r"instances\[0\].*beyond the paper's model \(G2\)"):
             solve([fam])
+
+
+_SPECIAL = [0.0, -0.0, 1e-61, 1e-60, 1e-30, 0.5, 1.0, 2.0, 1e30, 1e60, 1e61, -1.0, np.inf, -np.inf, np.nan]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.data())
+def test_the_compiled_draw_check_is_instances_validation(K, M, data):
+    """kernels.plainly_valid accepts a draw exactly when Instance accepts it (so no invalid draw is solved),
+    on arrays of special values: 0, -0, the range's edges and just beyond, huge, negative, inf, NaN."""
+    from instances.core import VALUE_MAX, VALUE_MIN
+    from solvers import kernels
+
+    def values(shape, sort):
+        a = np.array(data.draw(st.lists(st.sampled_from(_SPECIAL), min_size=int(np.prod(shape)),
+                                        max_size=int(np.prod(shape)))), dtype=float).reshape(shape)
+        if sort and data.draw(st.booleans()):
+            a = np.sort(a, axis=-1)                      # mostly non-decreasing rows, where validity is decided
+        return a
+
+    tcp, mu, cap, rate = values((K, M), True), values((M,), True), values((K,), False), values((K,), False)
+    bits, band = data.draw(st.sampled_from(_SPECIAL)), data.draw(st.sampled_from(_SPECIAL))
+    try:
+        Instance.from_arrays(tcp, mu, cap, rate, bits, band)
+        accepted = True
+    except InstanceError:
+        accepted = False
+    assert kernels.plainly_valid(tcp, mu, cap, rate, bits, band, VALUE_MIN, VALUE_MAX) == accepted
