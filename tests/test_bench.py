@@ -74,6 +74,28 @@ def test_quick_run_succeeds_and_writes_every_file(quick_run):
     assert "all compared objectives agree" in log
 
 
+def test_quick_run_writes_the_performance_tables(quick_run, capsys):
+    """tables.md: the page's tables from this run, the peer's time and ratio in every times table where it
+    ran, every target listed; ``python -m validation.bench_tables`` prints the same from the CSV files."""
+    from validation import bench_tables
+
+    _, out, _ = quick_run
+    text = (out / "tables.md").read_text()
+    _, targets = read_csv(out / "targets.csv")
+    for t in targets:
+        assert f"| {t['target']} |" in text
+    sections = dict(part.split("\n", 1) for part in text.split("### ")[1:])
+    for title in ("P1, M = 12 (seed 0, s)", "P2, M = 12 (seed 0, s)"):
+        header = sections[title].strip().splitlines()[0]
+        assert "| peer |" in header and "| peer / " in header, header
+    assert "| 20 | 0 |" in sections["Dual ascent against exact (M = 12, s; gap = objective / exact optimum - 1)"]
+    assert "| P1 | 50 | 12 |" in sections["The batch API"]
+    assert bench_tables.main([str(out)]) == 0
+    assert capsys.readouterr().out == text
+    assert bench_tables.main([str(out / "missing")]) == 2
+    assert "No such file" in capsys.readouterr().err
+
+
 def test_quick_run_methods_agree(quick_run):
     """Recompute the agreement from the CSV: exact methods equal, heuristics never below the optimum."""
     _, out, _ = quick_run

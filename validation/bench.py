@@ -23,7 +23,10 @@ objective and whether it agrees with the other exact methods.  It writes, in
 ``time_vs_K.png``
     log-log plot of wall time (s) against K, panels (a) P1 and (b) P2; one colour
     per M (tab10, the same in both panels), one marker and dash pattern per
-    method, open markers, x ticks at the K values run, legends outside the axes.
+    method, open markers, x ticks at the K values run, legends outside the axes;
+``tables.md``
+    the tables of ``docs/performance.md`` from this run, in Markdown
+    (:mod:`validation.bench_tables`).
 
 What is timed
 -------------
@@ -131,6 +134,7 @@ from instances.generate import generate_instance
 from solvers.result import Result, Status
 from instances.tolerances import EXACT_RTOL, close, rel_gap
 
+from . import bench_tables
 from .check import check_result
 
 #: Column order of ``bench.csv``.
@@ -1051,10 +1055,11 @@ def main(argv: list[str] | None = None, stdout=None) -> int:
     write_csv(folder / "targets.csv", TARGET_COLUMNS, targets)
     (folder / "machine.json").write_text(json.dumps(machine, indent=2) + "\n")
     plot(rows, folder / "time_vs_K.png")
+    (folder / "tables.md").write_text(bench_tables.markdown(rows, targets))
     log(summary(growth, targets))
     bad = [r for r in rows if r["objectives_agree"] is False or (r["note"] or "").startswith("CHECKER")
            or r["status"] == "error"]
-    log(f"\nwrote {folder}/bench.csv, growth.csv, targets.csv, machine.json, time_vs_K.png "
+    log(f"\nwrote {folder}/bench.csv, growth.csv, targets.csv, machine.json, time_vs_K.png, tables.md "
         f"({len(rows)} rows, {machine['wall_seconds']} s)")
     if bad:
         log("DISAGREEMENT / FAILURE in: " + ", ".join(
