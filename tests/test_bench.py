@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 import solvers
 from models.p2 import assignment_weights
-from solvers import bottleneck, p1
+from solvers import bottleneck, kernels, p1
 from solvers.p2_exact import candidate_devices, weight_rows
 from instances.tolerances import EXACT_RTOL, close
 from tests.strategies import instances
@@ -269,10 +269,10 @@ def test_crunch_equals_definition(instance):
 
 
 @st.composite
-def sorted_matrices(draw):
+def sorted_matrices(draw, blocks=st.integers(1, 5)):
     """Row-sorted matrices with ties (small integers), inf suffixes and an offset per row."""
-    K = draw(st.integers(1, 14))
-    M = draw(st.integers(1, 5))
+    M = draw(blocks)
+    K = draw(st.integers(1, max(14, M + 6)))
     steps = np.array(draw(st.lists(st.lists(st.integers(0, 2), min_size=M, max_size=M), min_size=K, max_size=K)),
                      dtype=float)
     base = np.cumsum(steps, axis=1)
@@ -289,6 +289,25 @@ def test_bottleneck_rows_equals_definition(matrix):
     K, M = base.shape
     cost = np.where(np.arange(M)[None, :] < prefix[:, None], base + offset[:, None], np.inf)
     assert_same(bottleneck.bottleneck_rows(base, offset, prefix), crunch_by_definition(cost))
+
+
+@settings(max_examples=150, deadline=None)
+@given(sorted_matrices(blocks=st.integers(kernels.SORTED_SCAN_MAX_BLOCKS - 2, kernels.SORTED_SCAN_MAX_BLOCKS + 3)))
+def test_both_scans_of_the_crunch_kernel(matrix):
+    """Around the block count where crunch_rows switches from sorted buffers to heaps: the definition's
+    answer, and the two scans give the same T* and the same scanned rows on any M."""
+    base, offset, prefix = matrix
+    K, M = base.shape
+    cost = np.where(np.arange(M)[None, :] < prefix[:, None], base + offset[:, None], np.inf)
+    assert_same(bottleneck.bottleneck_rows(base, offset, prefix), crunch_by_definition(cost))
+    prefix = prefix.astype(np.int64)
+    values, iwork = kernels.crunch_work(K, M)
+    index, sizes, rows = iwork[:M * M], iwork[M * M:M * M + M], iwork[M * M + M:M * M + M + K]
+    by_heaps = kernels._scan_heaps(base, offset, prefix, values, index, sizes, rows)
+    heap_rows = rows.copy()
+    by_buffers = kernels._scan_sorted(base, offset, prefix, values.reshape(M * M), rows)
+    assert by_heaps == by_buffers
+    assert heap_rows[:by_heaps[1]].tolist() == rows[:by_buffers[1]].tolist()
 
 
 def test_bottleneck_rows_on_large_instances():
