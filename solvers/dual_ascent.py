@@ -120,6 +120,13 @@ Without a trace, :func:`dual_ascent`'s iterations run in compiled code
 order, NumPy's pairwise sums and SciPy's LSAP method, so again the plain
 loop's run bit for bit, tested); the Python loop serves ``trace`` and an
 assignment whose bandwidth equation Newton does not settle.
+:func:`dual_ascent_rich`'s iterations run compiled as well
+(:func:`solvers.kernels.rich_iterations`: the devices :class:`_BlockTerms`
+keeps, the same matchings, sums and BLAS dot product, so its Python loop's
+run bit for bit, tested for every option combination); its Python loop
+serves what the compiled one leaves to it: Newton not settling, a dual or a
+sum that is not finite, an infeasible matching (where SciPy raises), and
+Polyak steps where the compiled dot product is not NumPy's.
 
 References
 ----------
@@ -146,6 +153,7 @@ True
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from numbers import Real
@@ -1099,7 +1107,9 @@ def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_it
     ----------
     instance : Instance
     time_limit : float, optional
-        Seconds; on expiry the incumbent is returned with status ``time_limit``.
+        Seconds, for everything (checked before every iteration, or every
+        16 iterations of the compiled loop); on expiry the incumbent is
+        returned with status ``time_limit``.
     max_iter : int
         Iteration cap (default :data:`DEFAULT_MAX_ITER`).
     step : float
@@ -1136,7 +1146,11 @@ def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_it
 
     Notes
     -----
-    Complexity: O(max_iter (K M^2 + K log K)).
+    Complexity: O(max_iter (K M^2 + K log K)).  The iterations run in compiled
+    code (:func:`solvers.kernels.rich_iterations`, the Python loop's run bit
+    for bit), which leaves to the Python loop only Newton not settling, a
+    dual or a sum that is not finite, an infeasible matching, and Polyak
+    steps where the compiled dot product is not NumPy's.
     """
     solver = "dual-ascent-rich"
     sw = _stopwatch(time_limit)
@@ -1157,28 +1171,130 @@ def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_it
     if base.status != Status.OPTIMAL:
         return base
 
-    K, M = instance.K, instance.M
+    K = instance.K
     tau_s, tcp, coef = _normalised(instance, base)
-    allowed = instance.memory_ok
-    # block m's weights are row m of (M, K) matrices: at nu, at the best nu, the Lemma-1 bandwidth costs
-    blocks = _BlockTerms(tcp, allowed, 3 if recovery == "rich" else 2)
-    stack, cols = blocks.stack, blocks.cols
-    ranks = np.arange(1, K + 1)
-
     evaluate = _Latencies(instance, tau_s)   # optimal-bandwidth latency, normalised
 
     best_assignment = tuple(int(k) for k in base.assignment)
     best = evaluate(best_assignment)                       # incumbent, normalised
-    best_iteration = 0
-    best_from = "crunch"
-    best_bound = -math.inf
-    bound_iteration = None
 
     # initial duals: every row equally weighted; Lemma 1's bands of CRUNCH's devices exhaust B
     lam = np.full(K, 1.0 / K)
     x0 = np.asarray(best_assignment)
     eta = max(float(np.sum(np.sqrt(lam[x0] * coef[x0]))) ** 2, _ETA_FLOOR)
     nu = np.zeros(K)
+    crunch_s = best * tau_s
+    settings = (step, patience, lambda_domain, step_rule, recovery)
+
+    # the Python loop keeps a step of another type than int or float (e.g. NumPy's float32: its own
+    # arithmetic) and Polyak steps where the compiled dot product might not be NumPy's
+    compiled = isinstance(step, (int, float)) and (step_rule != "polyak" or _compiled_dot_is_numpys())
+    run = None if not compiled else _compiled_rich_loop(
+        instance, tau_s, tcp, coef, sw, max_iter, settings, lam, nu, eta, best, best_assignment)
+    if run is None:
+        run = _python_rich_loop(instance, tau_s, tcp, coef, sw, max_iter, settings, lam, nu, eta, evaluate, best,
+                                best_assignment)
+    stop, it, best_assignment, best_iteration, best_from, best_bound, bound_iteration, evaluated = run
+
+    status = Status.TIME_LIMIT if stop == "time_limit" else Status.FEASIBLE
+    latency_s, band_hz = optimal_bandwidth(instance, best_assignment)
+    bound_s = None if bound_iteration is None else max(best_bound * tau_s, 0.0)
+    message = _message(solver, "Algorithm 3 with the additions of docs/dual-ascent.md", stop, it,
+                       best_iteration, best_from)
+    info = {"variant": "rich", "iterations": it, "best_iteration": best_iteration, "best_from": best_from, "stop": stop,
+            "bound_iteration": bound_iteration, "assignments_evaluated": evaluated, "crunch_bandwidth_s": crunch_s,
+            "lambda_domain": lambda_domain, "step": step, "step_rule": step_rule, "recovery": recovery}
+    return Result(solver=solver, problem="P2", status=status, objective_s=latency_s, bound_s=bound_s, seconds=sw.elapsed, assignment=best_assignment, bandwidth_hz=band_hz,
+                  message=message, info=info)
+
+
+@functools.cache
+def _compiled_dot_is_numpys() -> bool:
+    """Whether the compiled loop's dot product (BLAS ``ddot`` through SciPy) gives NumPy's ``v @ v`` (its own
+    BLAS): tried once per process on random vectors of every length to 300 and a few longer ones, where
+    two libraries summing in different orders would differ."""
+    from . import kernels
+    rng = np.random.default_rng(0)
+    vectors = (rng.standard_normal(n) for n in (*range(1, 301), 1000, 4099))
+    return all(kernels.self_dot(v) == float(v @ v) for v in vectors)
+
+
+#: The sources of the improved variant's candidates, by their code in :func:`solvers.kernels.rich_iterations`.
+_RICH_SOURCES = ("crunch", "paper step", "lagrangian", "pruned lagrangian", "lemma-1 bandwidth")
+#: Assignments the compiled loop of :func:`dual_ascent_rich` first has room for (twice as many when full).
+_RICH_STORE = 1024
+
+
+def _compiled_rich_loop(instance, tau_s, tcp, coef, sw, max_iter, settings, lam, nu, eta, best, best_assignment):
+    """The improved variant's iterations in compiled code (:func:`solvers.kernels.rich_iterations`): the Python
+    loop's answer, bit for bit; the clock is read every :data:`_COMPILED_CHUNK` iterations.  None when the
+    Python loop must decide (Newton does not settle on some assignment, a dual or a sum is not finite, or a
+    matching is infeasible)."""
+    from . import kernels
+
+    step, patience, lambda_domain, step_rule, recovery = settings
+    K, M = instance.K, instance.M
+    # the set of evaluated assignments: iteration 0's, then up to four candidates per iteration
+    rows = min(_RICH_STORE, (4 if recovery == "rich" else 1) * max_iter + 1) + 4
+    store = np.empty((rows, M), dtype=np.int64)
+    table = np.full(1 << (2 * rows).bit_length(), -1, dtype=np.int64)       # at most half full
+    fstate = np.array([eta, best, -math.inf, float(step)])
+    # best_iteration, bound_iteration, last iteration run, best_from, stall, since_bound, kept devices (-1: none
+    # yet), assignments evaluated, table to refill
+    istate = np.array([0, -1, 0, 0, 0, 0, -1, 0, 0], dtype=np.int64)
+    best_x = np.array(best_assignment, dtype=np.int64)
+    kept = np.empty(K, dtype=np.int64)
+    order = np.arange(K)                                # sorts lam (all equal at first)
+    options = np.array([lambda_domain == "simplex", step_rule == "polyak", recovery == "rich",
+                        min(patience, max_iter + 1), HALVE_AFTER], dtype=np.int64)   # (stall <= max_iter)
+    constants = np.array([_SKIP_RTOL, EXACT_RTOL, ABS_FLOOR_S, STALL_RTOL, _ETA_FLOOR, _UPLOAD_CAP, _TIE_RTOL,
+                          _HUGE_UPLOAD])
+    arrays = (np.ascontiguousarray(tcp), np.ascontiguousarray(coef),
+              np.ascontiguousarray(instance.memory_prefix, dtype=np.int64),
+              np.ascontiguousarray(instance.compute_latency), np.ascontiguousarray(instance.comm_coef),
+              float(instance.bandwidth_hz), tau_s)
+    lam, nu = lam.copy(), nu.copy()
+    chunk = max_iter if sw.time_limit is None else _COMPILED_CHUNK
+    stop, done = "max_iter", 0
+    while done < max_iter:
+        if sw.expired():
+            stop = "time_limit"
+            break
+        last = min(done + chunk, max_iter)
+        code = kernels.rich_iterations(*arrays, done + 1, last, options, float(step), lam, nu, fstate, istate, best_x,
+                                       kept, order, store, table, NEWTON_MAX_STEPS, constants)
+        if code == 3:
+            return None
+        done = int(istate[2])
+        if code == 4:                                   # the store is full: twice as large, the table refilled
+            store = np.concatenate((store, np.empty_like(store)))
+            table = np.full(1 << (2 * store.shape[0]).bit_length(), -1, dtype=np.int64)
+            istate[8] = 1
+        elif code:
+            stop = "bound meets incumbent" if code == 1 else "stagnation"
+            break
+    bound_iteration = None if istate[1] < 0 else int(istate[1])
+    evaluated = int(istate[7]) or 1                     # (no iteration ran: iteration 0's assignment alone)
+    return (stop, done, tuple(best_x.tolist()), int(istate[0]), _RICH_SOURCES[istate[3]], float(fstate[2]),
+            bound_iteration, evaluated)
+
+
+def _python_rich_loop(instance, tau_s, tcp, coef, sw, max_iter, settings, lam, nu, eta, evaluate, best,
+                      best_assignment):
+    """The improved variant's iterations in Python (where the compiled loop cannot decide): see
+    :func:`dual_ascent_rich`."""
+    step, patience, lambda_domain, step_rule, recovery = settings
+    K, M = instance.K, instance.M
+    allowed = instance.memory_ok
+    # block m's weights are row m of (M, K) matrices: at nu, at the best nu, the Lemma-1 bandwidth costs
+    blocks = _BlockTerms(tcp, allowed, 3 if recovery == "rich" else 2)
+    stack, cols = blocks.stack, blocks.cols
+    ranks = np.arange(1, K + 1)
+
+    best_iteration = 0
+    best_from = "crunch"
+    best_bound = -math.inf
+    bound_iteration = None
     theta = float(step)
 
     stop = "max_iter"
@@ -1280,18 +1396,7 @@ def dual_ascent_rich(instance: Instance, time_limit: float | None = None, max_it
             lam = np.maximum(lam + alpha * g_lam, 0.0)
         eta = max(eta + alpha * g_eta, _ETA_FLOOR)
         nu = nu + alpha * g_nu
-
-    status = Status.TIME_LIMIT if stop == "time_limit" else Status.FEASIBLE
-    latency_s, band_hz = optimal_bandwidth(instance, best_assignment)
-    bound_s = None if bound_iteration is None else max(best_bound * tau_s, 0.0)
-    message = _message(solver, "Algorithm 3 with the additions of docs/dual-ascent.md", stop, it,
-                       best_iteration, best_from)
-    info = {"variant": "rich", "iterations": it, "best_iteration": best_iteration, "best_from": best_from, "stop": stop,
-            "bound_iteration": bound_iteration, "assignments_evaluated": len(evaluate.seen),
-            "crunch_bandwidth_s": evaluate.known[tuple(int(k) for k in base.assignment)] * tau_s,
-            "lambda_domain": lambda_domain, "step": step, "step_rule": step_rule, "recovery": recovery}
-    return Result(solver=solver, problem="P2", status=status, objective_s=latency_s, bound_s=bound_s, seconds=sw.elapsed, assignment=best_assignment, bandwidth_hz=band_hz,
-                  message=message, info=info)
+    return stop, it, best_assignment, best_iteration, best_from, best_bound, bound_iteration, len(evaluate.seen)
 
 
 # --------------------------------------------------------------------------------------

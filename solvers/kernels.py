@@ -1,4 +1,4 @@
-"""Compiled inner loops (Numba): CRUNCH's order statistics, P2's pruning, Newton's root, Algorithm 3's iterations.
+"""Compiled inner loops (Numba): CRUNCH's order statistics, P2's pruning, Newton's root, both dual ascents' iterations.
 
 Each kernel is one loop of a method proved elsewhere, written out element by
 element so that it costs one pass over the data and no per-call NumPy
@@ -17,7 +17,11 @@ overhead:
 ``paper_iterations``
     the iterations of the paper's dual ascent
     (:func:`solvers.dual_ascent.dual_ascent`), a heuristic: the same run as its
-    Python loop, with NumPy's pairwise sums written out (:func:`_pairwise_sum`).
+    Python loop, with NumPy's pairwise sums written out (:func:`_pairwise_sum`);
+``rich_iterations``
+    the iterations of the improved dual ascent
+    (:func:`solvers.dual_ascent.dual_ascent_rich`), likewise the same run as its
+    Python loop (the devices it keeps, SciPy's matchings, NumPy's sums, BLAS's dot).
 
 They are compiled once per machine (``cache=True`` writes the machine code
 next to this file, or in Numba's user cache when that is read-only) and
@@ -1066,4 +1070,580 @@ def paper_iterations(tcp, coef, prefix, tcp_s, comm_coef, bandwidth_hz, tau_s, a
         eta = eta_floor if eta_floor > step else step
     fstate[0], fstate[1], fstate[2] = eta, best, best_bound
     istate[0], istate[1], istate[2] = best_iteration, bound_iteration, it
+    return code
+
+
+# --------------------------------------------------------------------------------------
+# The improved dual ascent: whole iterations
+# --------------------------------------------------------------------------------------
+@_jit
+def _least_sorted(values, n, r, out, at, seeds, mark, stamp):
+    """``out[:r]`` = the r least of ``values[:n]`` (r <= n), ascending, ``at[:r]`` their positions.
+
+    Insertion into a sorted buffer, scanning first the r positions ``seeds[:r]`` (marked ``stamp`` in
+    ``mark``; none when ``seeds`` is empty): given the positions of a similar row's r least in
+    ascending order, the buffer fills nearly sorted and most later values fail its first test.  The
+    values found do not depend on the scan order.
+    """
+    count = 0
+    for j in range(seeds.shape[0]):
+        i = seeds[j]
+        mark[i] = stamp
+        count = _insert(values[i], i, out, at, count, r)
+    for i in range(n):
+        if seeds.shape[0] and mark[i] == stamp:
+            continue
+        if count < r or values[i] < out[r - 1]:
+            count = _insert(values[i], i, out, at, count, r)
+
+
+@_jit
+def _insert(v, i, out, at, count, r):
+    """Insert v (position i) into the ascending ``out[:count]``, keeping at most r; the new count."""
+    if count < r:
+        q = count
+        count += 1
+    else:
+        q = r - 1
+    while q > 0 and out[q - 1] > v:
+        out[q] = out[q - 1]
+        at[q] = at[q - 1]
+        q -= 1
+    out[q] = v
+    at[q] = i
+    return count
+
+
+@_jit
+def _rich_fill(sub, P, devices, n, tcp, prefix, scale, shift):
+    """``sub[p, m, i]`` = ``scale[p, k] tcp[k, m] + shift[p, k]`` for ``k = devices[i]`` and p < P, inf where
+    block m does not fit in device k's memory."""
+    M = tcp.shape[1]
+    for i in range(n):
+        k = devices[i]
+        pk = min(prefix[k], M)
+        for p in range(P):
+            a, b = scale[p, k], shift[p, k]
+            for m in range(pk):
+                sub[p, m, i] = a * tcp[k, m] + b
+            for m in range(pk, M):
+                sub[p, m, i] = np.inf
+
+
+@_jit
+def _sub_matching(sub, picked, n, v, devices, cost, col4row, x):
+    """SciPy's LSAP on the (M, n) matrix ``sub[:, picked[:n]]`` with the entries above v set to inf.
+
+    ``x[m]`` receives block m's device (``devices[picked[j]]``); returns the sum of the chosen
+    entries in NumPy's order, or inf when no assignment avoids the inf entries (where SciPy raises).
+    """
+    M = sub.shape[0]
+    c = cost[:M * n].reshape((M, n))
+    for m in range(M):
+        for j in range(n):
+            c[m, j] = _pruned(sub[m, picked[j]], v)
+    if not lsap_rows(c, col4row) < np.inf:
+        return np.inf
+    chosen = np.empty(M)
+    for m in range(M):
+        j = picked[col4row[m]]
+        x[m] = devices[j]
+        chosen[m] = sub[m, j]
+    return _pairwise_sum(chosen, M)
+
+
+@_jit
+def _ranked_last(counts, K, M, start, out):
+    """``out[j]`` = the device of rank K - M + j when ranked by ``counts`` (in 0..M), ties to the lower
+    device first: :func:`solvers.bottleneck.assignment_from_counts` (a counting sort)."""
+    start[:M + 2] = 0
+    for k in range(K):
+        start[counts[k] + 1] += 1
+    for c in range(M + 1):
+        start[c + 1] += start[c]
+    for k in range(K):
+        position = start[counts[k]]
+        start[counts[k]] = position + 1
+        if position >= K - M:
+            out[position - (K - M)] = k
+
+
+@_jit
+def _remember(x, store, table, count):
+    """Add the assignment x to the set ``store[:count]`` (open addressing: ``table`` holds row numbers,
+    -1 where empty, its size a power of two above the set's); the new count, ``count`` if x was there."""
+    M = x.shape[0]
+    mask = table.shape[0] - 1
+    h = 1469598103934665603
+    for m in range(M):                     # FNV-1a over the devices (int64 products wrap)
+        h = (h ^ x[m]) * 1099511628211
+    slot = (h ^ (h >> 29)) & mask
+    while table[slot] >= 0:
+        row = table[slot]
+        same = True
+        for m in range(M):
+            if store[row, m] != x[m]:
+                same = False
+                break
+        if same:
+            return count
+        slot = (slot + 1) & mask
+    store[count, :] = x
+    table[slot] = count
+    return count + 1
+
+
+@_jit
+def _sort_moved(v, order, moving, merged, work):
+    """``merged`` = a permutation sorting v ascending, given ``order`` sorting it but for the devices
+    marked ``moving`` (the others keep their order in v).
+
+    The moving devices are sorted by insertion, then merged with the others in ``order``'s
+    sequence; ties in v are ordered arbitrarily (equal values: the same sorted sequence).
+    """
+    K = v.shape[0]
+    n = 0
+    for k in range(K):                     # the moving devices, by insertion
+        if moving[k]:
+            q = n
+            while q > 0 and v[work[q - 1]] > v[k]:
+                work[q] = work[q - 1]
+                q -= 1
+            work[q] = k
+            n += 1
+    j = 0
+    c = 0
+    for i in range(K):
+        k = order[i]
+        if moving[k]:
+            continue
+        while j < n and v[work[j]] < v[k]:
+            merged[c] = work[j]
+            c += 1
+            j += 1
+        merged[c] = k
+        c += 1
+    while j < n:
+        merged[c] = work[j]
+        c += 1
+        j += 1
+
+
+@_jit
+def _simplex_projection(v, order, out):
+    """``out`` = :func:`solvers.dual_ascent.project_simplex` of v (running sum left to right over v in
+    descending order, ``order`` a permutation sorting v ascending); False (``out`` untouched) when the
+    sum is not finite."""
+    K = v.shape[0]
+    total = 0.0
+    rho = -1
+    css = 0.0
+    for i in range(K):                     # v in descending order
+        ui = v[order[K - 1 - i]]
+        total += ui
+        if ui - (total - 1.0) / (i + 1) > 0.0:
+            rho = i
+            css = total - 1.0
+    if rho < 0 or not np.isfinite(total):
+        return False
+    shift = css / (rho + 1)
+    for k in range(K):
+        d = v[k] - shift
+        out[k] = d if (d > 0.0 or d != d) else 0.0          # np.maximum(d, 0.0)
+    return True
+
+
+@_kernel(_f8(_F1))
+def self_dot(a):
+    """``a @ a`` as :func:`rich_iterations` computes it: BLAS's ``ddot`` (Numba calls SciPy's BLAS)."""
+    return np.dot(a, a)
+
+
+@_kernel(_i8(_F2, _F1, _I1, _F2, _F1, _f8, _f8, _i8, _i8, _I1, _f8, _W1, _W1, _W1, _J1, _J1, _J1, _J1, _J2, _J1,
+             _i8, _F1))
+def rich_iterations(tcp, coef, prefix, tcp_s, comm_coef, bandwidth_hz, tau_s, first, last, options, step,
+                    lam, nu, fstate, istate, best_x, kept, order, store, table, max_steps, constants):
+    """Iterations ``first..last`` of :func:`solvers.dual_ascent.dual_ascent_rich`, in place.
+
+    The same operations, in the same order, as its Python loop (see that
+    function for the method): the weight matrices at nu, at the best nu and
+    (with the rich recovery) of the Lemma-1 bandwidth costs, with their order
+    statistics and the devices the loop's :class:`solvers.dual_ascent._BlockTerms`
+    keeps (at K > 4M: each block's M-th and 2M-th least weights over the
+    devices kept before, widened by the tie margin, give the devices kept now;
+    the matchings run on those within the margin of each block's M cheapest,
+    and devices 0..M-1), so that every matching sees SciPy's very matrix; the
+    paper's block step (pruned matching at nu), Lemma 1's involvement (the M
+    least prices, ties to the lower device), the dual value at the best nu with
+    the exact matching, the pruned matching at the best nu and CRUNCH under
+    Lemma 1's bands (``bandwidth_block_step``: where every cost is finite and
+    K > 4M, the loop's prefix counts under the cost matrix's bottleneck value
+    and Proposition 1's matching of them, else :func:`crunch_rows`); each new
+    candidate's optimal-bandwidth latency (skipped when it provably exceeds
+    the incumbent), the stopping tests and the projected step (Polyak or
+    diminishing; simplex projection or orthant).  Sums are NumPy's
+    (:func:`_pairwise_sum`); dot products are BLAS's ``ddot``, as NumPy's
+    (Numba calls SciPy's BLAS); the LSAP is SciPy's (:func:`lsap_rows`).
+    Order statistics are read off sorted buffers (:func:`_least_sorted`), the
+    simplex projection's sort off the previous order (:func:`_sort_moved`):
+    the same values as NumPy's sorts.
+
+    ``options`` = (simplex, polyak, rich recovery, patience, halving period)
+    and ``step`` (theta_0, or alpha_0 of the diminishing rule).  State, read
+    and written: ``lam``, ``nu`` (K,); ``fstate`` = (eta, best, best_bound,
+    theta); ``istate`` = (best_iteration, bound_iteration or -1, last
+    iteration run, best_from (0 CRUNCH, 1 paper step, 2 Lagrangian, 3 pruned
+    Lagrangian, 4 Lemma-1 bandwidth), stall, since_bound, number of kept
+    devices or -1 before the first iteration, number of distinct assignments
+    evaluated, 1 when ``store`` was enlarged and ``table`` is to be refilled
+    from it); ``best_x`` (M,); ``kept[:n]`` the kept devices; ``order`` a
+    permutation sorting ``lam`` ascending (for the simplex projection); ``store`` and
+    ``table`` the set of the assignments evaluated (:func:`_remember`; an
+    empty set first receives ``best_x``, iteration 0's assignment).  An
+    assignment evaluated before cannot beat the incumbent (its latency was
+    at least the incumbent of then, which never rises), so only new ones are
+    evaluated.  ``constants`` = (skip tolerance of the latency test,
+    EXACT_RTOL, ABS_FLOOR_S, STALL_RTOL, eta floor, upload cap, tie margin,
+    the upload above which the bandwidth step is CRUNCH's on finite costs).
+    Returns 0 when iteration ``last`` ended with a step, 1 when the bound met
+    the incumbent, 2 at stagnation, 3 when the Python loop must decide
+    (Newton does not settle, a dual or a sum is not finite, or a matching is
+    infeasible, where SciPy raises): the caller re-runs in Python; 4 when
+    ``store`` has no room for another iteration's four candidates (the
+    iterations before it ran): the caller enlarges it and goes on.
+    """
+    K, M = tcp.shape
+    simplex, polyak, rich = options[0] != 0, options[1] != 0, options[2] != 0
+    patience, halve_after = options[3], options[4]
+    skip_rtol, exact_rtol, abs_floor, stall_rtol, eta_floor, upload_cap, tie_rtol, huge_upload = (
+        constants[0], constants[1], constants[2], constants[3], constants[4], constants[5], constants[6],
+        constants[7])
+    P = 3 if rich else 2
+    large = K > 4 * M
+    spreads = np.array([0.0, 0.0, -1.0])    # spread of each matrix's weights below 0 (-1: no matching)
+    two_root = np.empty(K)
+    share = np.empty(K)
+    upload = np.empty(K)
+    per_device = np.empty(K)
+    scale = np.empty((P, K))
+    shift = np.empty((P, K))
+    offset = np.empty(K)
+    reach = np.empty(K, dtype=np.int64)
+    values, iwork = np.empty((M, M)), np.empty(M * M + 2 * K + 2 * M, dtype=np.int64)
+    sub = np.empty((P, M, K))
+    devices = np.arange(K)
+    keep = np.empty(K, dtype=np.bool_)
+    least = np.empty(2 * M)                  # a row's least weights, ascending (or Lemma 1's heap)
+    at = np.empty((M + 1, 2 * M), dtype=np.int64)   # positions of each row's least (a seed for the next)
+    mark = np.full(K, -1, dtype=np.int64)
+    stamp = 0
+    top = np.empty((P, M))
+    second = np.empty((P, M))
+    flag = np.empty(K, dtype=np.bool_)
+    masked = np.empty((K, M))                # tcp, inf where the block does not fit
+    for k in range(K):
+        for m in range(M):
+            masked[k, m] = tcp[k, m] if m < prefix[k] else np.inf
+    last_inf = np.empty(P, dtype=np.int64)
+    cut = np.empty((3, M))
+    bottleneck = np.empty(3)
+    start = np.empty(M + 2, dtype=np.int64)
+    picked = np.empty((2, K), dtype=np.int64)
+    counts = np.empty(2, dtype=np.int64)
+    cost = np.empty(M * K)
+    col4row = np.empty(M, dtype=np.int64)
+    candidates = np.empty((4, M), dtype=np.int64)
+    on = np.empty(M, dtype=np.int64)
+    band = np.empty(M)
+    latency = np.empty(K)
+    banded_share = np.empty(K)
+    g_lam = np.empty(K)
+    g_nu = np.empty(K)
+    moved = np.empty(K)
+    moving = np.empty(K, dtype=np.bool_)
+    merged = np.empty(K, dtype=np.int64)
+    sorting = np.empty(K, dtype=np.int64)
+    eta, best, best_bound, theta = fstate[0], fstate[1], fstate[2], fstate[3]
+    best_iteration, bound_iteration, best_from = istate[0], istate[1], istate[3]
+    stall, since_bound, n_kept, distinct = istate[4], istate[5], istate[6], istate[7]
+    if istate[8]:                            # a larger store: its rows go into the fresh table
+        for row in range(distinct):
+            _remember(store[row], store, table, row)
+        istate[8] = 0
+    if distinct == 0:
+        distinct = _remember(best_x, store, table, 0)
+    code = 0
+    it = first - 1
+    for it in range(first, last + 1):
+        if distinct + 4 > store.shape[0]:    # no room for this iteration's candidates
+            it -= 1
+            code = 4
+            break
+        # Lemma 1's square roots, shared by its prices, the best nu and its bands (finite duals only)
+        finite = eta < np.inf
+        every_band = True
+        top_nu = -np.inf
+        for k in range(K):
+            if not (np.isfinite(lam[k]) and np.isfinite(nu[k])):
+                finite = False
+            two_root[k] = 2.0 * np.sqrt(lam[k] * eta * coef[k])
+            if not two_root[k] < np.inf:     # Lemma 1's value at the best nu is then not 0
+                finite = False
+            share[k] = np.sqrt(lam[k] * coef[k] / eta)
+            if not share[k] > 0.0:
+                every_band = False
+            per_device[k] = two_root[k] + nu[k]
+            if nu[k] > top_nu:
+                top_nu = nu[k]
+        if not finite:
+            code = 3
+            break
+        # the weight matrices: entry (k, m) is scale[p, k] t_km + shift[p, k] (a - b is a + (-b), 1 t is t):
+        # p = 0: lam_k t_km - nu_k; p = 1: lam_k t_km - nu*_k with nu*_k = -2 sqrt(lam_k eta c_k) the best nu;
+        # p = 2: t_km + c_k / b_k under Lemma 1's bands when all are positive, else matrix 1 (a placeholder)
+        banded = rich and every_band
+        counting = banded and large          # (the loop's shortcut, when every upload is below huge_upload)
+        for k in range(K):
+            scale[0, k], shift[0, k] = lam[k], -nu[k]
+            scale[1, k], shift[1, k] = lam[k], two_root[k]
+            if banded:
+                upload[k] = coef[k] / share[k]
+                scale[2, k], shift[2, k] = 1.0, upload[k]
+                if not upload[k] < huge_upload:
+                    counting = False
+            elif rich:
+                scale[2, k], shift[2, k] = lam[k], two_root[k]
+        spreads[0] = top_nu if top_nu > 0.0 else 0.0
+        # the devices to look at, and every block's order statistics over them
+        n = K
+        if large:
+            if n_kept >= 0:
+                n = n_kept
+                devices[:n] = kept[:n]
+            _rich_fill(sub, P, devices, n, tcp, prefix, scale, shift)
+            for p in range(P):
+                for m in range(M):
+                    _least_sorted(sub[p, m], n, 2 * M, least, at[m + 1], at[m, :2 * M if m else 0], mark,
+                                  stamp)
+                    stamp += 1
+                    top[p, m] = least[M - 1]
+                    second[p, m] = least[2 * M - 1]
+                margin = 0.0
+                if spreads[p] >= 0.0:
+                    size = abs(top[p, 0])
+                    for m in range(1, M):
+                        size = max(size, abs(top[p, m]))
+                    margin = tie_rtol * (size + spreads[p])
+                last_inf[p] = -1
+                for m in range(M):
+                    top[p, m] = top[p, m] + margin
+                    if top[p, m] == np.inf:
+                        last_inf[p] = m
+            flag[:n] = False
+            for p in range(P):               # each block's 2M least among the devices kept before
+                for m in range(M):
+                    for i in range(n):
+                        flag[i] |= sub[p, m, i] <= second[p, m]
+            keep[:] = False
+            for i in range(n):
+                keep[devices[i]] = flag[i]
+            keep[:M] = True
+            for k in range(K):               # some weight at or under its block's threshold
+                if keep[k]:
+                    continue
+                pk = min(prefix[k], M)
+                hit = False
+                for p in range(P):
+                    if last_inf[p] >= pk:     # an inf weight under an inf threshold
+                        hit = True
+                if not hit:                  # (no branch per entry: beyond pk, inf or NaN fail the test)
+                    for p in range(P):
+                        a, b = scale[p, k], shift[p, k]
+                        for m in range(M):
+                            hit |= a * masked[k, m] + b <= top[p, m]
+                keep[k] = hit
+            n = 0
+            for k in range(K):
+                if keep[k]:
+                    kept[n] = k
+                    n += 1
+            n_kept = n
+            devices[:n] = kept[:n]
+        filled = 3 if counting else 2
+        _rich_fill(sub, filled, devices, n, tcp, prefix, scale, shift)
+        for p in range(filled):              # bottleneck values; the M-th least weights
+            bottleneck[p] = -np.inf
+            for m in range(M):
+                _least_sorted(sub[p, m], n, M, least, at[m + 1, :M], at[m, :M if m else 0], mark, stamp)
+                stamp += 1
+                cut[p, m] = least[M - 1]
+                bottleneck[p] = max(bottleneck[p], least[M - 1 - m])
+            if p == 2:
+                break
+            counts[p] = 0
+            if large:                        # the matchings' devices: within the margin, and 0..M-1
+                size = abs(cut[p, 0])
+                for m in range(1, M):
+                    size = max(size, abs(cut[p, m]))
+                margin = tie_rtol * (size + spreads[p])
+                for i in range(n):
+                    flag[i] = i < M
+                for m in range(M):
+                    bound = cut[p, m] + margin
+                    for i in range(n):
+                        flag[i] |= sub[p, m, i] <= bound
+                for i in range(n):
+                    if flag[i]:
+                        picked[p, counts[p]] = i
+                        counts[p] += 1
+            else:
+                for i in range(n):
+                    picked[p, i] = i
+                counts[p] = n
+        # the block steps: the paper's at nu, the exact (for the bound) and the pruned one at nu*
+        if not _sub_matching(sub[0], picked[0], counts[0], bottleneck[0], devices, cost, col4row,
+                             candidates[0]) < np.inf:
+            code = 3
+            break
+        block_term = _sub_matching(sub[1], picked[1], counts[1], np.inf, devices, cost, col4row, candidates[1])
+        if not block_term < np.inf:
+            code = 3
+            break
+        n_candidates = 1
+        if rich:
+            if not _sub_matching(sub[1], picked[1], counts[1], bottleneck[1], devices, cost, col4row,
+                                 candidates[2]) < np.inf:
+                code = 3
+                break
+            n_candidates = 3
+            # CRUNCH under Lemma 1's bands (bandwidth_block_step)
+            if counting:                     # every cost finite: the prefix counts under matrix 2's
+                for k in range(K):           # bottleneck value, and Proposition 1's matching of them
+                    pk = min(prefix[k], M)
+                    c = 0
+                    while c < pk and tcp[k, c] + upload[k] <= bottleneck[2]:
+                        c += 1
+                    reach[k] = c
+                _ranked_last(reach, K, M, start, candidates[3])
+                n_candidates = 4
+            else:                            # on the devices with a band, their pairs of finite cost
+                for k in range(K):
+                    pk = min(prefix[k], M)
+                    reach[k] = 0
+                    offset[k] = 0.0
+                    if share[k] > 0.0 and pk > 0:
+                        u = coef[k] / share[k]
+                        if u < np.inf:
+                            while pk > 0 and not tcp[k, pk - 1] + u < np.inf:
+                                pk -= 1
+                            reach[k] = pk
+                            offset[k] = u
+                if crunch_rows(tcp, offset, reach, values, iwork) < np.inf:   # (inf: Hall fails)
+                    candidates[3, :] = iwork[iwork.shape[0] - M:]
+                    n_candidates = 4
+        # Lemma 1 at nu: the M least prices, ties to the lower device
+        _stable_least(per_device, K, M, least, on)
+        # the dual value at the best nu (Lemma 1's term is 0 there) and the bound
+        y_lam = 1.0 - _pairwise_sum(lam, K)
+        t_term = best * (y_lam if y_lam < 0.0 else 0.0)
+        z_term = 0.0
+        dual_value = t_term + block_term + z_term - eta
+        improved = False
+        if dual_value > best_bound + stall_rtol * abs(best):
+            improved = True
+            since_bound = 0
+        else:
+            since_bound += 1
+        if dual_value > best_bound:
+            best_bound = dual_value
+            bound_iteration = it
+        # primal recovery: each new candidate with its optimal bandwidth (skipped when it provably loses)
+        for c in range(n_candidates):
+            x = candidates[c]
+            grown = _remember(x, store, table, distinct)
+            value = np.inf
+            if grown > distinct:
+                distinct = grown
+                if not (best < np.inf and _exceeds(tcp_s, comm_coef, bandwidth_hz * (1.0 + skip_rtol), x,
+                                                   best * tau_s * (1.0 + skip_rtol))):
+                    root = bandwidth_root(tcp_s, comm_coef, bandwidth_hz, x, band, max_steps)
+                    if root != root:
+                        code = 3
+                        break
+                    value = root / tau_s
+            if value < best * (1.0 - stall_rtol):
+                improved = True
+            if value < best:
+                best = value
+                best_x[:] = x
+                best_iteration = it
+                best_from = c + 1
+        if code:
+            break
+        magnitude = max(abs(best_bound), abs(best), abs_floor)
+        if best_bound >= best or abs(best_bound - best) <= exact_rtol * magnitude:
+            code = 1
+            break
+        stall = 0 if improved else stall + 1
+        if stall >= patience:
+            code = 2
+            break
+        # subgradients (eq. 16) on the constraint violations of the paper's iterate
+        for k in range(K):
+            latency[k] = 0.0
+            banded_share[k] = 0.0
+            g_nu[k] = 0.0
+        x = candidates[0]
+        for m in range(M):
+            latency[x[m]] = tcp[x[m], m]
+        cap = upload_cap * best
+        for j in range(M):
+            k = on[j]
+            u = coef[k] / share[k] if share[k] > 0.0 else np.inf
+            latency[k] += u if (u <= cap or u != u) else cap          # np.minimum
+            banded_share[k] = share[k]
+            g_nu[k] = 1.0
+        for m in range(M):
+            g_nu[x[m]] -= 1.0
+        if simplex:
+            mean = _pairwise_sum(latency, K) / K
+            for k in range(K):
+                g_lam[k] = latency[k] - mean
+        else:
+            for k in range(K):
+                g_lam[k] = latency[k] - best
+        g_eta = _pairwise_sum(banded_share, K) - 1.0
+        if polyak:
+            if since_bound >= halve_after:
+                theta = 0.5 * theta
+                since_bound = 0
+            norm2 = np.dot(g_lam, g_lam) + g_eta * g_eta + np.dot(g_nu, g_nu)
+            alpha = theta * (best - dual_value) / norm2 if norm2 > 0.0 else 0.0
+        else:
+            alpha = step / np.sqrt(it)
+        for k in range(K):
+            moved[k] = lam[k] + alpha * g_lam[k]
+        if simplex:
+            # off the paper's devices and Lemma 1's, lam_k moves by the same alpha (0 - mean): their
+            # order stays, so only up to 2M devices need sorting into ``order`` (which sorts lam)
+            moving[:] = False
+            for m in range(M):
+                moving[x[m]] = True
+                moving[on[m]] = True
+            _sort_moved(moved, order, moving, merged, sorting)
+            if not _simplex_projection(moved, merged, lam):
+                code = 3
+                break
+            order[:] = merged
+        else:
+            for k in range(K):
+                d = moved[k]
+                lam[k] = d if (d > 0.0 or d != d) else 0.0            # np.maximum(d, 0.0)
+        moved_eta = eta + alpha * g_eta
+        eta = eta_floor if eta_floor > moved_eta else moved_eta
+        for k in range(K):
+            nu[k] = nu[k] + alpha * g_nu[k]
+    fstate[0], fstate[1], fstate[2], fstate[3] = eta, best, best_bound, theta
+    istate[0], istate[1], istate[2], istate[3] = best_iteration, bound_iteration, it, best_from
+    istate[4], istate[5], istate[6], istate[7] = stall, since_bound, n_kept, distinct
     return code

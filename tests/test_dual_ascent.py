@@ -756,6 +756,132 @@ def test_compiled_loop_in_chunks_and_its_python_fallback(monkeypatch):
     assert (fallback.objective_s, fallback.bound_s, fallback.info) == (whole.objective_s, whole.bound_s, whole.info)
 
 
+#: Every option combination of the improved variant: lambda's domain x step rule x recovery.
+RICH_OPTIONS = [{"lambda_domain": domain, "step_rule": rule, "recovery": recovery}
+                for domain in ("simplex", "orthant") for rule in ("polyak", "diminishing")
+                for recovery in ("rich", "iterate")]
+#: The paper test's instances and a few more shapes (tiny, K just above 4M, M = K).
+RICH_CASES = SAME_ANSWER_CASES + [("ties", 11, 9, 3), ("ties", 12, 50, 5), ("realistic", 13, 100, 8),
+                                  ("generator", 14, 13, 12), ("generator", 15, 12, 12), ("ties", 16, 17, 4)]
+
+
+def _whole_run(res) -> tuple:
+    """Everything a run returns but its wall time, the bandwidth to the last bit."""
+    return (res.status, res.assignment, res.objective_s, res.bound_s, res.message, res.info,
+            np.asarray(res.bandwidth_hz, dtype=float).tobytes())
+
+
+def _rich_runs(monkeypatch, inst, **options) -> tuple:
+    """``dual_ascent_rich`` compiled (the kernel checked to have decided every chunk) and in Python (the
+    kernel asking for the Python loop, as where Newton does not settle)."""
+    from solvers import kernels
+    codes = []
+    compiled = kernels.rich_iterations
+
+    def recorded(*args):
+        codes.append(compiled(*args))
+        return codes[-1]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(kernels, "rich_iterations", recorded)
+        fast = dual_ascent_rich(inst, **options)
+    assert 3 not in codes and (codes or fast.info["iterations"] == 0)
+    with monkeypatch.context() as patch:
+        patch.setattr(kernels, "rich_iterations", lambda *args: 3)
+        slow = dual_ascent_rich(inst, **options)
+    return fast, slow
+
+
+@pytest.mark.parametrize("family, seed, K, M", RICH_CASES)
+@pytest.mark.parametrize("options", RICH_OPTIONS, ids=lambda o: "-".join(o.values()))
+def test_compiled_rich_loop_is_the_python_loop_bit_for_bit(family, seed, K, M, options, monkeypatch):
+    """The improved variant's iterations run compiled (:func:`solvers.kernels.rich_iterations`): for every
+    option combination, the same result as its Python loop (assignment, bandwidth, objective, bound,
+    message and the whole ``info``: iterations, stop, best iteration and source, bound iteration,
+    assignments evaluated)."""
+    inst = _same_answer_instance(family, seed, K, M)
+    fast, slow = _rich_runs(monkeypatch, inst, max_iter=120, **options)
+    assert _whole_run(fast) == _whole_run(slow)
+
+
+@pytest.mark.parametrize("options", [{}, {"patience": 3}, {"step": 0.5}, {"step_rule": "diminishing", "step": 1},
+                                     {"max_iter": 400, "lambda_domain": "orthant"}])
+def test_compiled_rich_loop_other_settings(options, monkeypatch):
+    """Stagnation, long steps, an int step and a longer run give the Python loop's result too."""
+    inst = _same_answer_instance("generator", 6, 50, 12)
+    fast, slow = _rich_runs(monkeypatch, inst, **options)
+    assert _whole_run(fast) == _whole_run(slow)
+
+
+def test_compiled_rich_loop_in_chunks_and_a_growing_store(monkeypatch):
+    """A time limit runs the compiled loop in chunks of ``_COMPILED_CHUNK`` iterations, and a full store of
+    evaluated assignments is enlarged between calls: the same result either way."""
+    for case in (("generator", 6, 50, 12), ("ties", 4, 40, 4), ("realistic", 0, 20, 12)):
+        inst = _same_answer_instance(*case)
+        for options in ({}, {"recovery": "iterate", "lambda_domain": "orthant"}):
+            whole = dual_ascent_rich(inst, **options)
+            chunked = dual_ascent_rich(inst, time_limit=1e6, **options)
+            assert chunked.status == Status.FEASIBLE
+            assert _whole_run(chunked) == _whole_run(whole)
+            with monkeypatch.context() as patch:
+                patch.setattr(da, "_RICH_STORE", 3)
+                assert _whole_run(dual_ascent_rich(inst, **options)) == _whole_run(whole)
+                assert _whole_run(dual_ascent_rich(inst, time_limit=1e6, **options)) == _whole_run(whole)
+
+
+def test_polyak_steps_stay_in_python_without_numpys_dot_product(monkeypatch):
+    """Where the compiled dot product is not NumPy's (other BLAS libraries), Polyak runs take the Python loop."""
+    from solvers import kernels
+    inst = _same_answer_instance("ties", 4, 40, 4)
+    whole = dual_ascent_rich(inst)
+    monkeypatch.setattr(da, "_compiled_dot_is_numpys", lambda: False)
+    monkeypatch.setattr(kernels, "rich_iterations", lambda *args: pytest.fail("the compiled loop ran"))
+    assert _whole_run(dual_ascent_rich(inst)) == _whole_run(whole)
+
+
+def test_rich_kernel_pieces_are_numpys():
+    """The compiled loop's replacements of NumPy's sorts and of the Python memo: the r least of a row
+    (any scan order), the simplex projection from an updated order, Proposition 1's matching of the
+    counts, the set of assignments, and BLAS's dot product (the kernel's against NumPy's ``@``)."""
+    from solvers import kernels
+    from solvers.bottleneck import assignment_from_counts
+    rng = np.random.default_rng(21)
+    assert da._compiled_dot_is_numpys()      # else Polyak runs stay in Python (still the same answers)
+    for trial in range(300):
+        n = int(rng.integers(1, 120))
+        values = rng.integers(0, 5, n).astype(float) if trial % 2 else rng.standard_normal(n)
+        values[rng.random(n) < 0.1] = np.inf
+        r = int(rng.integers(1, n + 1))
+        out, at, mark = np.empty(r), np.empty(r, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+        seeds = rng.permutation(n)[:r] if trial % 3 else np.empty(0, dtype=np.int64)
+        kernels._least_sorted(values, n, r, out, at, seeds, mark, trial)
+        assert out.tolist() == np.sort(values)[:r].tolist() and values[at].tolist() == out.tolist()
+        # the projection: v moved from a sorted lam on a few devices only
+        lam = rng.random(n) if trial % 2 else rng.integers(0, 3, n) / 4.0
+        order = np.argsort(lam, kind="stable")
+        moving = rng.random(n) < 0.2
+        shift = rng.choice([-0.5, 0.0, 0.25])
+        v = lam + np.where(moving, rng.standard_normal(n), shift)
+        merged, work, projected = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n)
+        kernels._sort_moved(v, order, moving, merged, work)
+        assert v[merged].tolist() == np.sort(v).tolist()
+        assert kernels._simplex_projection(v, merged, projected)
+        assert projected.tobytes() == project_simplex(v).tobytes()
+        # counts ranked, ties to the lower device first
+        M = int(rng.integers(1, n + 1))
+        counts = rng.integers(0, M + 1, n)
+        ranked = np.empty(M, dtype=np.int64)
+        kernels._ranked_last(counts, n, M, np.empty(M + 2, dtype=np.int64), ranked)
+        assert ranked.tolist() == assignment_from_counts(counts, M).tolist()
+        assert kernels.self_dot(v) == float(v @ v)
+    # the set of assignments: distinct ones counted once
+    store, table, count = np.empty((64, 3), dtype=np.int64), np.full(128, -1, dtype=np.int64), 0
+    drawn = [rng.integers(0, 4, 3) for _ in range(60)]
+    for x in drawn:
+        count = kernels._remember(x, store, table, count)
+    assert count == len({tuple(x.tolist()) for x in drawn})
+
+
 def test_block_terms_are_the_public_pieces():
     """Along a sequence of slowly moving duals (so the kept devices are reused), every piece of
     ``_BlockTerms`` returns bit for bit what its public counterpart returns on the (K, M) matrix."""
