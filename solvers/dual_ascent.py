@@ -976,6 +976,15 @@ def dual_ascent(instance: Instance, time_limit: float | None = None, max_iter: i
 _COMPILED_CHUNK = 16
 
 
+def _loop_arrays(instance, tau_s, tcp, coef) -> tuple:
+    """The arrays both compiled loops start with: normalised ``tcp`` and ``coef``, the memory prefix, the
+    instance's latencies (s) and upload coefficients, B (Hz) and ``tau_s``, as the kernels take them."""
+    return (np.ascontiguousarray(tcp), np.ascontiguousarray(coef),
+            np.ascontiguousarray(instance.memory_prefix, dtype=np.int64),
+            np.ascontiguousarray(instance.compute_latency), np.ascontiguousarray(instance.comm_coef),
+            float(instance.bandwidth_hz), tau_s)
+
+
 def _compiled_paper_loop(instance, tau_s, tcp, coef, sw, max_iter, alphas, lam, nu, eta, best, best_assignment):
     """Algorithm 3's iterations in compiled code (:func:`solvers.kernels.paper_iterations`): the Python loop's
     answer, bit for bit; the clock is read every :data:`_COMPILED_CHUNK` iterations.  None when Newton does
@@ -988,10 +997,7 @@ def _compiled_paper_loop(instance, tau_s, tcp, coef, sw, max_iter, alphas, lam, 
     istate = np.array([0, -1, 0], dtype=np.int64)
     best_x = np.array(best_assignment, dtype=np.int64)
     constants = np.array([_SKIP_RTOL, EXACT_RTOL, ABS_FLOOR_S, ROUNDING_RTOL, _ETA_FLOOR, _UPLOAD_CAP])
-    arrays = (np.ascontiguousarray(tcp), np.ascontiguousarray(coef),
-              np.ascontiguousarray(instance.memory_prefix, dtype=np.int64),
-              np.ascontiguousarray(instance.compute_latency), np.ascontiguousarray(instance.comm_coef),
-              float(instance.bandwidth_hz), tau_s, np.array(alphas, dtype=float))
+    arrays = _loop_arrays(instance, tau_s, tcp, coef) + (np.array(alphas, dtype=float),)
     lam, nu = lam.copy(), nu.copy()
     chunk = max_iter if sw.time_limit is None else _COMPILED_CHUNK
     stop, done = "max_iter", 0
@@ -1249,10 +1255,7 @@ def _compiled_rich_loop(instance, tau_s, tcp, coef, sw, max_iter, settings, lam,
                         min(patience, max_iter + 1), HALVE_AFTER], dtype=np.int64)   # (stall <= max_iter)
     constants = np.array([_SKIP_RTOL, EXACT_RTOL, ABS_FLOOR_S, STALL_RTOL, _ETA_FLOOR, _UPLOAD_CAP, _TIE_RTOL,
                           _HUGE_UPLOAD])
-    arrays = (np.ascontiguousarray(tcp), np.ascontiguousarray(coef),
-              np.ascontiguousarray(instance.memory_prefix, dtype=np.int64),
-              np.ascontiguousarray(instance.compute_latency), np.ascontiguousarray(instance.comm_coef),
-              float(instance.bandwidth_hz), tau_s)
+    arrays = _loop_arrays(instance, tau_s, tcp, coef)
     lam, nu = lam.copy(), nu.copy()
     chunk = max_iter if sw.time_limit is None else _COMPILED_CHUNK
     stop, done = "max_iter", 0
