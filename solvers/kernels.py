@@ -283,6 +283,23 @@ def _scan_heaps(base, offset, prefix, values, index, sizes, rows):
     return _largest_top(values, M), n   # values[m, 0] = heap[m*M]
 
 
+@_jit
+def _ranked_last(counts, devices, n, M, start, out):
+    """``out[j]`` = the device of rank n - M + j among ``devices[:n]`` ranked by ``counts[:n]`` (in 0..M),
+    ties to the earlier position: :func:`solvers.bottleneck.assignment_from_counts` (a counting sort;
+    ``start`` is work of M + 2 ints)."""
+    start[:M + 2] = 0
+    for i in range(n):
+        start[counts[i] + 1] += 1
+    for c in range(M + 1):
+        start[c + 1] += start[c]
+    for i in range(n):
+        position = start[counts[i]]
+        start[counts[i]] = position + 1
+        if position >= n - M:
+            out[position - (n - M)] = devices[i]
+
+
 @_kernel(_f8(_F2, _F1, _I1, _W2, _J1))
 def crunch_rows(base, offset, prefix, values, iwork):
     """CRUNCH on ``c[k, m] = base[k, m] + offset[k]`` (m < prefix[k], else inf): T*; the matching in ``iwork``.
@@ -306,9 +323,7 @@ def crunch_rows(base, offset, prefix, values, iwork):
         value, n = _scan_heaps(base, offset, prefix, values, index, sizes, rows)
     if not value < np.inf:
         return np.inf
-    # n_k(T*) for the scanned rows, then the stable order by count (a counting sort): its last M
-    start = np.zeros(M + 2, dtype=np.int64)
-    for i in range(n):
+    for i in range(n):               # n_k(T*) for the scanned rows, then Proposition 1's matching of them
         k = rows[i]
         o = offset[k]
         p = min(prefix[k], M)
@@ -316,16 +331,7 @@ def crunch_rows(base, offset, prefix, values, iwork):
         while c < p and base[k, c] + o <= value:
             c += 1
         counts[i] = c
-        start[c + 1] += 1
-    for c in range(M + 1):
-        start[c + 1] += start[c]
-    first = n - M
-    for i in range(n):
-        c = counts[i]
-        position = start[c]
-        start[c] = position + 1
-        if position >= first:
-            out[position - first] = rows[i]
+    _ranked_last(counts, rows, n, M, np.empty(M + 2, dtype=np.int64), out)
     return value
 
 
@@ -1153,22 +1159,6 @@ def _sub_matching(sub, picked, n, v, devices, cost, col4row, x):
 
 
 @_jit
-def _ranked_last(counts, K, M, start, out):
-    """``out[j]`` = the device of rank K - M + j when ranked by ``counts`` (in 0..M), ties to the lower
-    device first: :func:`solvers.bottleneck.assignment_from_counts` (a counting sort)."""
-    start[:M + 2] = 0
-    for k in range(K):
-        start[counts[k] + 1] += 1
-    for c in range(M + 1):
-        start[c + 1] += start[c]
-    for k in range(K):
-        position = start[counts[k]]
-        start[counts[k]] = position + 1
-        if position >= K - M:
-            out[position - (K - M)] = k
-
-
-@_jit
 def _remember(x, store, table, count):
     """Add the assignment x to the set ``store[:count]`` (open addressing: ``table`` holds row numbers,
     -1 where empty, its size a power of two above the set's); the new count, ``count`` if x was there."""
@@ -1332,6 +1322,7 @@ def rich_iterations(tcp, coef, prefix, tcp_s, comm_coef, bandwidth_hz, tau_s, fi
     values, iwork = np.empty((M, M)), np.empty(M * M + 2 * K + 2 * M, dtype=np.int64)
     sub = np.empty((P, M, K))
     devices = np.arange(K)
+    every_device = np.arange(K)
     keep = np.empty(K, dtype=np.bool_)
     least = np.empty(2 * M)                  # a row's least weights, ascending (or Lemma 1's heap)
     at = np.empty((M + 1, 2 * M), dtype=np.int64)   # positions of each row's least (a seed for the next)
@@ -1524,7 +1515,7 @@ def rich_iterations(tcp, coef, prefix, tcp_s, comm_coef, bandwidth_hz, tau_s, fi
                     while c < pk and tcp[k, c] + upload[k] <= bottleneck[2]:
                         c += 1
                     reach[k] = c
-                _ranked_last(reach, K, M, start, candidates[3])
+                _ranked_last(reach, every_device, K, M, start, candidates[3])
                 n_candidates = 4
             else:                            # on the devices with a band, their pairs of finite cost
                 for k in range(K):

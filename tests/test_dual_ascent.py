@@ -871,7 +871,7 @@ def test_rich_kernel_pieces_are_numpys():
         M = int(rng.integers(1, n + 1))
         counts = rng.integers(0, M + 1, n)
         ranked = np.empty(M, dtype=np.int64)
-        kernels._ranked_last(counts, n, M, np.empty(M + 2, dtype=np.int64), ranked)
+        kernels._ranked_last(counts, np.arange(n), n, M, np.empty(M + 2, dtype=np.int64), ranked)
         assert ranked.tolist() == assignment_from_counts(counts, M).tolist()
         assert kernels.self_dot(v) == float(v @ v)
     # the set of assignments: distinct ones counted once
