@@ -299,21 +299,29 @@ def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) ->
 
     Notes
     -----
-    One pass over the rows (:func:`solvers.kernels.crunch_rows`): column m
-    keeps a max-heap of its M - m smallest entries so far, and T* is the
-    largest of the final tops.  U, the M-th smallest cost of the deepest block
-    over its holders, bounds T* (any M devices holding the deepest block by U
-    hold every block by U: Hall's condition holds at U), and so does the
-    largest top once every heap is full; a row is scanned only while its
-    entries stay under that bound (rows are sorted), and a row whose block 0
-    is above it has count 0 at T* and is skipped.  Then the prefix counts
-    under T* of the scanned rows and a counting sort give the matching.
-    Hall's condition needs no separate test: it fails exactly when some
-    column has fewer than M - m allowed entries (a heap never fills).
-    Complexity: O(K) for the bound and the filter, O(n' log M) for the
-    heaps, n' <= nM the entries under the running bound of the n rows with
-    ``c[k, 0] <=`` it, O(n M) for the counts; O(KM log M) at worst (identical
-    devices), O(K + nM) typically.  Extra memory O(K + M^2).
+    :func:`solvers.kernels.crunch_rows`.  Up to
+    :data:`solvers.kernels.ROUNDS_MAX_BLOCKS` blocks, by rounds of Hall's
+    test: Hall's condition holds at L iff every column m has M - m allowed
+    entries ``<= L`` (rows are sorted, so the prefix counts under L say how
+    many), iff ``T* <= L``; starting from ``L = max(s_0, s_{M-1})``, the
+    (M-m)-th smallest entries of columns 0 and M-1, each round raises L to
+    ``s_m`` of a column m still short of holders, at most M - 1 rounds of
+    O(K M), and the last round's counts give the matching.  Beyond, in one
+    pass over the rows: column m keeps a max-heap of its M - m smallest
+    entries so far, and T* is the largest of the final tops.  U, the M-th
+    smallest cost of the deepest block over its holders, bounds T* (any M
+    devices holding the deepest block by U hold every block by U: Hall's
+    condition holds at U), and so does the largest top once every heap is
+    full; a row is scanned only while its entries stay under that bound
+    (rows are sorted), and a row whose block 0 is above it has count 0 at T*
+    and is skipped.  Then the prefix counts under T* of the scanned rows and
+    a counting sort give the matching.  Either way Hall's condition needs no
+    separate test: it fails exactly when some column has fewer than M - m
+    allowed entries.  Complexity: O(K M^2) at worst for the rounds (2-3
+    rounds typically); for the scan O(K) for the bound and the filter,
+    O(n' log M) for the heaps, n' <= nM the entries under the running bound
+    of the n rows with ``c[k, 0] <=`` it, O(n M) for the counts, O(KM log M)
+    at worst (identical devices), O(K + nM) typically.  Extra memory O(K + M^2).
 
     Examples
     --------

@@ -292,10 +292,10 @@ def test_bottleneck_rows_equals_definition(matrix):
 
 
 @settings(max_examples=150, deadline=None)
-@given(sorted_matrices(blocks=st.integers(kernels.SORTED_SCAN_MAX_BLOCKS - 2, kernels.SORTED_SCAN_MAX_BLOCKS + 3)))
-def test_both_scans_of_the_crunch_kernel(matrix):
-    """Around the block count where crunch_rows switches from sorted buffers to heaps: the definition's
-    answer, and the two scans give the same T* and the same scanned rows on any M."""
+@given(sorted_matrices(blocks=st.integers(kernels.ROUNDS_MAX_BLOCKS - 2, kernels.ROUNDS_MAX_BLOCKS + 3)))
+def test_both_ways_of_the_crunch_kernel(matrix):
+    """Around the block count where crunch_rows switches from Hall's rounds to the heap scan: the
+    definition's answer, and both find the same T* on any M (inf when Hall fails)."""
     base, offset, prefix = matrix
     K, M = base.shape
     cost = np.where(np.arange(M)[None, :] < prefix[:, None], base + offset[:, None], np.inf)
@@ -303,11 +303,12 @@ def test_both_scans_of_the_crunch_kernel(matrix):
     prefix = prefix.astype(np.int64)
     values, iwork = kernels.crunch_work(K, M)
     index, sizes, rows = iwork[:M * M], iwork[M * M:M * M + M], iwork[M * M + M:M * M + M + K]
-    by_heaps = kernels._scan_heaps(base, offset, prefix, values, index, sizes, rows)
-    heap_rows = rows.copy()
-    by_buffers = kernels._scan_sorted(base, offset, prefix, values.reshape(M * M), rows)
-    assert by_heaps == by_buffers
-    assert heap_rows[:by_heaps[1]].tolist() == rows[:by_buffers[1]].tolist()
+    by_heaps = kernels._scan_heaps(base, offset, prefix, values, index, sizes, rows)[0]
+    counts = np.empty(K, dtype=np.int64)
+    by_rounds = kernels._hall_rounds(base, offset, prefix, counts, np.empty(M + 1, dtype=np.int64), np.empty(M))
+    assert by_heaps == by_rounds
+    if by_rounds < np.inf:           # the rounds leave every row's prefix count under T*
+        assert counts.tolist() == (cost <= by_rounds).sum(axis=1).tolist()
 
 
 def test_bottleneck_rows_on_large_instances():
