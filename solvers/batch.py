@@ -21,8 +21,11 @@ Signatures
     The same for a sequence of :class:`instances.Instance` of one shape (K, M).
 
 All four return a :class:`BatchResult`: ``objective_s`` (d,), ``assignment``
-(d, M), ``bandwidth_hz`` (d, K), ``feasible`` (d,) and ``iterations`` (d,),
-draw by draw exactly what one call of :func:`solvers.p1.crunch` /
+(d, M), ``block_bandwidth_hz`` (d, M), the bandwidth of each block's device,
+``feasible`` (d,) and ``iterations`` (d,); ``bandwidth_hz`` (d, K), the
+bandwidth per device, is built from them when first read (d K floats, mostly
+zeros, which the solve does not need to fill).  Draw by draw this is exactly
+what one call of :func:`solvers.p1.crunch` /
 :func:`solvers.p2_exact.exact_jbba` per draw returns (same objective, same
 assignment, same bandwidths); an infeasible draw has ``feasible = False``,
 objective ``nan``, assignment ``-1`` and bandwidths 0.  No certificate is
@@ -81,6 +84,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 import numpy as np
@@ -104,19 +108,33 @@ class BatchResult:
         Round latency of each draw's optimum, s; ``nan`` where infeasible.
     assignment : (d, M) int
         ``assignment[i, m]`` = device of block m in draw i; -1 where infeasible.
-    bandwidth_hz : (d, K) float
-        Each device's bandwidth, Hz (P1: the equal split B / M; P2: optimal); 0 where infeasible.
+    block_bandwidth_hz : (d, M) float
+        The bandwidth of block m's device, Hz (P1: the equal split B / M; P2: optimal); 0 where infeasible.
     feasible : (d,) bool
         False for a draw with no assignment (M > K or a memory wall).
     iterations : (d,) int
         P2: assignment steps solved per draw (as ``Result.info["iterations"]``); P1: 0.
+    K : int
+        Devices per draw.
+    bandwidth_hz : (d, K) float
+        Each device's bandwidth, Hz (``Result.bandwidth_hz`` of a single call): ``block_bandwidth_hz``
+        placed at the assigned devices, 0 elsewhere; built on first access.
     """
 
     objective_s: np.ndarray
     assignment: np.ndarray
-    bandwidth_hz: np.ndarray
+    block_bandwidth_hz: np.ndarray
     feasible: np.ndarray
     iterations: np.ndarray
+    K: int
+
+    @cached_property
+    def bandwidth_hz(self) -> np.ndarray:
+        d, M = self.assignment.shape
+        dense = np.zeros((d, self.K))
+        rows = np.flatnonzero(self.feasible)
+        dense[rows[:, None], self.assignment[rows]] = self.block_bandwidth_hz[rows]
+        return dense
 
 
 # --------------------------------------------------------------------------------------
@@ -174,7 +192,7 @@ def _solve_checked(solve, arrays, check: bool) -> np.ndarray:
 
 
 def _instance(tcp, mu, cap, rate, bits, band, i: int) -> Instance:
-    return Instance.from_arrays(tcp[i], mu[i], cap[i], rate[i], float(bits[i]), float(band[i]),
+    return Instance.from_arrays(tcp[i], _draw(mu, i), cap[i], rate[i], float(_draw(bits, i)), float(_draw(band, i)),
                                 name=f"draw-{i}", source=f"draw {i}")
 
 
@@ -201,8 +219,24 @@ def _stack(instances: Sequence[Instance]):
 # P1: CRUNCH's closed form over a draw axis
 # --------------------------------------------------------------------------------------
 def _arrays(tcp, mu, cap, rate, bits, band):
-    """The six arrays as the compiled loops take them: C-contiguous float64, one row per draw."""
-    return tuple(np.ascontiguousarray(a, dtype=np.float64) for a in (tcp, mu, cap, rate, bits, band))
+    """The six arrays as the compiled loops take them: C-contiguous float64, one row per draw, or one row
+    for all when an argument was given once for every draw (``block_memory``, ``gradient_bits``,
+    ``bandwidth_hz``: a broadcast, not copied d times)."""
+    def shared(a):
+        return a[:1] if a.strides[0] == 0 else a
+
+    return tuple(np.ascontiguousarray(a, dtype=np.float64)
+                 for a in (tcp, shared(mu), cap, rate, shared(bits), shared(band)))
+
+
+def _draws(arrays, rows):
+    """The arrays of the draws ``rows`` (an array shared by every draw stays as it is)."""
+    return tuple(a if len(a) == 1 else a[rows] for a in arrays)
+
+
+def _draw(a, i: int):
+    """Draw i's row of one of :func:`_arrays`'s arrays."""
+    return a[i] if len(a) > 1 else a[0]
 
 
 def _crunch_arrays(tcp, mu, cap, rate, bits, band, check: bool) -> BatchResult:
@@ -215,20 +249,20 @@ def _crunch_arrays(tcp, mu, cap, rate, bits, band, check: bool) -> BatchResult:
     values, iwork = kernels.crunch_work(K, M)
 
     def solve(rows, check):
-        part = arrays if rows is None else tuple(a[rows] for a in arrays)
-        value, x = np.full(len(part[0]), np.nan), np.full((len(part[0]), M), -1, dtype=np.intp)
-        status = np.empty(len(part[0]), dtype=np.int64)
+        whole = rows is None
+        part = arrays if whole else _draws(arrays, rows)
+        n = len(part[0])
+        value, x = (objective, assignment) if whole else (np.full(n, np.nan), np.full((n, M), -1, dtype=np.intp))
+        status = np.empty(n, dtype=np.int64)
         kernels.crunch_draws(*part, VALUE_MIN, VALUE_MAX, check, values, iwork, np.empty(K, dtype=np.int64),
                              np.empty(K), value, x, status)
-        at = slice(None) if rows is None else rows
-        objective[at], assignment[at] = value, x
+        if not whole:
+            objective[rows], assignment[rows] = value, x
         return status
 
     feasible = _solve_checked(solve, arrays, check) == 0
-    bandwidth = np.zeros((d, K))
-    rows = np.flatnonzero(feasible)
-    bandwidth[rows[:, None], assignment[rows]] = (arrays[5][rows] / M)[:, None]
-    return BatchResult(objective, assignment, bandwidth, feasible, np.zeros(d, dtype=int))
+    block_band = np.where(feasible, arrays[5] / M, 0.0)[:, None].repeat(M, axis=1)   # (d,) from (1,) or (d,)
+    return BatchResult(objective, assignment, block_band, feasible, np.zeros(d, dtype=int), K)
 
 
 def crunch_batch(compute_latency, block_memory, device_memory, spectral_efficiency, gradient_bits,
@@ -279,31 +313,33 @@ def _exact_arrays(tcp, mu, cap, rate, bits, band, check: bool) -> BatchResult:
 
     arrays = _arrays(tcp, mu, cap, rate, bits, band)
     d, K, M = arrays[0].shape
-    objective = np.full(d, np.nan)
-    bandwidth = np.zeros((d, K))
-    assignment = np.full((d, M), -1, dtype=np.intp)
-    iterations = np.zeros(d, dtype=int)
+    out = (np.full(d, np.nan), np.full((d, M), -1, dtype=np.intp), np.zeros((d, M)), np.zeros(d, dtype=int))
+    objective, assignment, block_band, iterations = out
     work = kernels.step_work(K, M)
 
     def solve(rows, check):
-        part = arrays if rows is None else tuple(a[rows] for a in arrays)
+        whole = rows is None
+        part = arrays if whole else _draws(arrays, rows)
         n = len(part[0])
-        out = (np.full(n, np.nan), np.full((n, M), -1, dtype=np.intp), np.zeros((n, K)), np.zeros(n, dtype=int),
-               np.empty(n, dtype=np.int64))
-        kernels.exact_draws(*part, VALUE_MIN, VALUE_MAX, check, 1.0 - BISECTION_RTOL, NEWTON_MAX_STEPS, *work, *out)
-        at = slice(None) if rows is None else rows
-        objective[at], assignment[at], bandwidth[at], iterations[at] = out[:4]
-        return out[4]
+        into = out if whole else (np.full(n, np.nan), np.full((n, M), -1, dtype=np.intp), np.zeros((n, M)),
+                                  np.zeros(n, dtype=int))
+        status = np.empty(n, dtype=np.int64)
+        kernels.exact_draws(*part, VALUE_MIN, VALUE_MAX, check, 1.0 - BISECTION_RTOL, NEWTON_MAX_STEPS, *work,
+                            *into, status)
+        if not whole:
+            objective[rows], assignment[rows], block_band[rows], iterations[rows] = into
+        return status
 
     status = _solve_checked(solve, arrays, check)
     for i in np.flatnonzero(status == 2):             # Newton did not settle: this draw in Python (Brent's method)
-        view = _DrawView(*(a[i] for a in arrays))
+        view = _DrawView(*(_draw(a, i) for a in arrays))
         res = parametric_assignment(view, lsap_oracle(view), "exact")
         if res.status != Status.OPTIMAL:   # unreachable without a time limit; kept as a guard
             raise RuntimeError(f"draw {i}: the descent ended with {res.status}: {res.message}")
-        objective[i], assignment[i], bandwidth[i] = res.objective_s, res.assignment, res.bandwidth_hz
+        objective[i], assignment[i] = res.objective_s, res.assignment
+        block_band[i] = np.asarray(res.bandwidth_hz)[assignment[i]]
         iterations[i] = res.info["iterations"]
-    return BatchResult(objective, assignment, bandwidth, status != 1, iterations)
+    return BatchResult(objective, assignment, block_band, status != 1, iterations, K)
 
 
 def exact_batch(compute_latency, block_memory, device_memory, spectral_efficiency, gradient_bits,

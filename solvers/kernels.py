@@ -540,7 +540,7 @@ def _out_of_range(a, zero_ok, low, high):
 def plainly_valid(tcp, mu, cap, rate, bits, band, low, high):
     """True when one draw passes every check :class:`instances.Instance` makes at construction.
 
-    One pass over the draw: every value in ``[low, high]`` = ``[VALUE_MIN,
+    Every value in ``[low, high]`` = ``[VALUE_MIN,
     VALUE_MAX]`` (latencies, memories also 0), rows of ``tcp`` and ``mu``
     non-decreasing, the upload times ``D M / (B R_k)`` at most ``high`` and
     ``D / R_k / B`` at least ``low`` (the operations of
@@ -548,24 +548,37 @@ def plainly_valid(tcp, mu, cap, rate, bits, band, low, high):
     row's largest P1 cost, its last entry plus the first, at most ``high``.
     Any NaN fails a comparison, hence the check.  False does not say which
     check fails: the caller builds that draw's ``Instance``, which names it.
+    The scalars, memories and rates come first, so that no division meets a
+    rate or a band of 0; the range test of the latencies is one flat loop
+    (it vectorises), their order one loop per row.
     """
     K, M = tcp.shape
     bad = _out_of_range(bits, False, low, high) | _out_of_range(band, False, low, high)
     for m in range(M):
         bad |= _out_of_range(mu[m], True, low, high)
-        if m > 0:
-            bad |= mu[m] < mu[m - 1]
+    for m in range(1, M):
+        bad |= mu[m] < mu[m - 1]
     for k in range(K):
         bad |= _out_of_range(cap[k], True, low, high) | _out_of_range(rate[k], False, low, high)
-        if bad:
-            return False             # before dividing by a rate or a band of 0
-        bad |= _out_of_range(tcp[k, 0], True, low, high)
+    if bad:
+        return False                 # before dividing by a rate or a band of 0
+    flat = tcp.reshape(K * M)
+    for j in range(K * M):
+        bad |= _out_of_range(flat[j], True, low, high)
+    for k in range(K):
         for m in range(1, M):
-            bad |= _out_of_range(tcp[k, m], True, low, high) | (tcp[k, m] < tcp[k, m - 1])
+            bad |= tcp[k, m] < tcp[k, m - 1]
+    for k in range(K):
         upload_equal = bits * M / (band * rate[k])
         bad |= (not upload_equal <= high) | (not bits / rate[k] / band >= low)
         bad |= not tcp[k, M - 1] + upload_equal <= high
     return not bad
+
+
+@_jit
+def _shared(a, i):
+    """Draw i's row of ``a``: ``a[i]``, or ``a[0]`` when one row serves every draw (``len(a) == 1``)."""
+    return a[i] if a.shape[0] > 1 else a[0]
 
 
 @_jit
@@ -574,7 +587,8 @@ def crunch_draws(tcp, mu, cap, rate, bits, band, low, high, check, values, iwork
     """:func:`crunch_rows` on each draw i of a batch: ``c = tcp[i] + D M / (B R)``, prefix from mu and cap.
 
     ``tcp`` (d, K, M) s, ``mu`` (d, M) and ``cap`` (d, K) bytes, ``rate``
-    (d, K) bit/s/Hz, ``bits`` (d,) bit, ``band`` (d,) Hz; ``prefix`` (K,)
+    (d, K) bit/s/Hz, ``bits`` (d,) bit, ``band`` (d,) Hz (``mu``, ``bits``
+    and ``band`` may have one row for every draw, :func:`_shared`); ``prefix`` (K,)
     int and ``upload`` (K,) work.  With ``check``, a draw that fails
     :func:`plainly_valid` (limits ``low``, ``high``) gets ``status[i] = 3``
     and is not solved.  Otherwise ``status[i]`` = 0 with ``objective[i]`` =
@@ -584,16 +598,16 @@ def crunch_draws(tcp, mu, cap, rate, bits, band, low, high, check, values, iwork
     """
     d, K, M = tcp.shape
     for i in range(d):
-        if check and not plainly_valid(tcp[i], mu[i], cap[i], rate[i], bits[i], band[i], low, high):
+        mu_i, D, B = _shared(mu, i), _shared(bits, i), _shared(band, i)
+        if check and not plainly_valid(tcp[i], mu_i, cap[i], rate[i], D, B, low, high):
             status[i] = 3
             continue
         status[i] = 1
         if M > K:
             continue
-        D, B = bits[i], band[i]
         for k in range(K):
             upload[k] = D * M / (B * rate[i, k])
-        _memory_prefix(mu[i], cap[i], prefix)
+        _memory_prefix(mu_i, cap[i], prefix)
         value = crunch_rows(tcp[i], upload, prefix, values, iwork)
         if value < np.inf:
             status[i] = 0
@@ -707,7 +721,7 @@ def threshold_step(tcp, unit, share, prefix, threshold, values, iwork, wbuf, col
 
 @_jit
 def exact_draws(tcp, mu, cap, rate, bits, band_hz, low, high, check, stop_share, max_steps, values, iwork, wbuf,
-                col4row, objective, assignment, bandwidth, iterations, status):
+                col4row, objective, assignment, block_band, iterations, status):
     """P2's exact descent on each draw of a batch (paper model), all in compiled code.
 
     Per draw i: the memory prefix and CRUNCH's warm start (:func:`crunch_rows`
@@ -715,7 +729,8 @@ def exact_draws(tcp, mu, cap, rate, bits, band_hz, low, high, check, stop_share,
     steps of :func:`solvers.p2_exact._descend`: :func:`threshold_step` at T;
     stop when W(T) is ``inf`` or ``>= stop_share``, or when the argmin's
     ``T(x')`` is not below T; else move.  Finally the bandwidths
-    (:func:`bandwidth_root`).  ``status[i]``: 0 solved, 1 infeasible (Hall
+    (:func:`bandwidth_root`): ``block_band[i, m]`` Hz, that of block m's
+    device ``assignment[i, m]``.  ``status[i]``: 0 solved, 1 infeasible (Hall
     fails, also for M > K), 2 Newton did not settle (the caller solves that
     draw in Python), 3 not solved: with ``check``, the draw failed
     :func:`plainly_valid` (limits ``low``, ``high``).
@@ -731,14 +746,14 @@ def exact_draws(tcp, mu, cap, rate, bits, band_hz, low, high, check, stop_share,
     candidate = np.empty(M, dtype=np.int64)
     band = np.empty(M)
     for i in range(d):
-        if check and not plainly_valid(tcp[i], mu[i], cap[i], rate[i], bits[i], band_hz[i], low, high):
+        mu_i, D, B = _shared(mu, i), _shared(bits, i), _shared(band_hz, i)
+        if check and not plainly_valid(tcp[i], mu_i, cap[i], rate[i], D, B, low, high):
             status[i] = 3
             continue
         status[i] = 1
         if M > K:
             continue
-        D, B = bits[i], band_hz[i]
-        _memory_prefix(mu[i], cap[i], prefix)
+        _memory_prefix(mu_i, cap[i], prefix)
         for k in range(K):
             upload[k] = D * M / (B * rate[i, k])      # as Instance.upload_equal_s
             coef[k] = D / rate[i, k]                  # as Instance.comm_coef
@@ -780,7 +795,7 @@ def exact_draws(tcp, mu, cap, rate, bits, band_hz, low, high, check, stop_share,
         iterations[i] = steps
         for m in range(M):
             assignment[i, m] = x[m]
-            bandwidth[i, x[m]] = band[m]
+            block_band[i, m] = band[m]
 
 
 

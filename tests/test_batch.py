@@ -37,6 +37,7 @@ def assert_p1_same(insts, out):
             assert out.objective_s[i] == res.objective_s                 # exactly
             assert tuple(out.assignment[i].tolist()) == res.assignment
             assert out.bandwidth_hz[i].tolist() == list(res.bandwidth_hz)
+            assert out.block_bandwidth_hz[i].tolist() == [res.bandwidth_hz[k] for k in res.assignment]
 
 
 def assert_p2_same(insts, out):
@@ -49,6 +50,7 @@ def assert_p2_same(insts, out):
             assert close(out.objective_s[i], res.objective_s, 1e-12)
             assert tuple(out.assignment[i].tolist()) == res.assignment
             assert np.allclose(out.bandwidth_hz[i], res.bandwidth_hz, rtol=1e-12, atol=0.0)
+            assert out.block_bandwidth_hz[i].tolist() == out.bandwidth_hz[i][out.assignment[i]].tolist()
             assert out.iterations[i] == res.info["iterations"]
 
 
@@ -134,6 +136,7 @@ def test_shapes_are_validated_with_clear_errors():
     ("spectral_efficiency", np.array([[1.0, 1.0], [0.0, 1.0]]), "draw 1: field 'spectral_efficiency[0]'"),
     ("block_memory", np.array([2.0, 1.0]), "draw 0: field 'block_memory[1]'"),
     ("bandwidth_hz", np.array([1.0, 1e-70]), "draw 1: field 'bandwidth_hz'"),
+    ("gradient_bits", 0.0, "draw 0: field 'gradient_bits'"),        # one value for every draw
 ])
 def test_invalid_draws_raise_the_instance_error_naming_the_draw(field, value, message):
     """The error Instance raises for that draw, its source naming the draw."""
