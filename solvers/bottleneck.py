@@ -303,8 +303,8 @@ def bottleneck_rows(base: np.ndarray, offset: np.ndarray, prefix: np.ndarray) ->
     :data:`solvers.kernels.ROUNDS_MAX_BLOCKS` blocks, by rounds of Hall's
     test: Hall's condition holds at L iff every column m has M - m allowed
     entries ``<= L`` (rows are sorted, so the prefix counts under L say how
-    many), iff ``T* <= L``; starting from ``L = max(s_0, s_{M-1})``, the
-    (M-m)-th smallest entries of columns 0 and M-1, each round raises L to
+    many), iff ``T* <= L``; starting from ``L = max(s_{M-2}, s_{M-1})``, the
+    (M-m)-th smallest entries of the two deepest columns, each round raises L to
     ``s_m`` of a column m still short of holders, at most M - 1 rounds of
     O(K M), and the last round's counts give the matching.  Beyond, in one
     pass over the rows: column m keeps a max-heap of its M - m smallest
