@@ -109,7 +109,8 @@ class BatchResult:
     assignment : (d, M) int
         ``assignment[i, m]`` = device of block m in draw i; -1 where infeasible.
     block_bandwidth_hz : (d, M) float
-        The bandwidth of block m's device, Hz (P1: the equal split B / M; P2: optimal); 0 where infeasible.
+        The bandwidth of block m's device, Hz (P1: the equal split B / M, a read-only view of one value per
+        draw; P2: optimal); 0 where infeasible.
     feasible : (d,) bool
         False for a draw with no assignment (M > K or a memory wall).
     iterations : (d,) int
@@ -261,7 +262,8 @@ def _crunch_arrays(tcp, mu, cap, rate, bits, band, check: bool) -> BatchResult:
         return status
 
     feasible = _solve_checked(solve, arrays, check) == 0
-    block_band = np.where(feasible, arrays[5] / M, 0.0)[:, None].repeat(M, axis=1)   # (d,) from (1,) or (d,)
+    # the equal split, one value per draw ((d,) from (1,) or (d,)), seen as (d, M) without copying it M times
+    block_band = np.broadcast_to(np.where(feasible, arrays[5] / M, 0.0)[:, None], (d, M))
     return BatchResult(objective, assignment, block_band, feasible, np.zeros(d, dtype=int), K)
 
 
