@@ -196,7 +196,8 @@ def _column_least(base, offset, prefix, m, r, buf):
 @_jit
 def _prefix_counts(base, offset, prefix, bound, counts, held):
     """``counts[k] = n_k = #{m < prefix[k] : base[k, m] + offset[k] <= bound}`` (a prefix, rows being sorted)
-    and ``held[m] = #{k : n_k > m}``, the holders of block m under ``bound`` (M + 1 ints); O(K M), no branch."""
+    and ``held[c] = #{k : n_k >= c}``, so ``held[m + 1]`` holders of block m under ``bound`` (M + 1 ints);
+    O(K M), no branch."""
     K, M = base.shape
     held[:M + 1] = 0
     for k in range(K):
@@ -207,10 +208,8 @@ def _prefix_counts(base, offset, prefix, bound, counts, held):
             c += (m < p) & (base[k, m] + o <= bound)
         counts[k] = c
         held[c] += 1
-    for c in range(M - 1, -1, -1):   # held[c] = #{k : n_k >= c}
+    for c in range(M - 1, -1, -1):
         held[c] += held[c + 1]
-    for m in range(M):               # held[m] = #{k : n_k >= m + 1}
-        held[m] = held[m + 1]
 
 
 @_jit
@@ -218,8 +217,8 @@ def _hall_rounds(base, offset, prefix, counts, held, buf):
     """T* = max over m of s_m, the (M-m)-th smallest of column m, by rounds of Hall's test; inf if Hall fails.
 
     *Hall's test at L is T* <= L.*  Rows are sorted, so ``n_k(L) > m`` iff
-    ``c[k, m] <= L``: block m has ``held[m] = #{k : c[k, m] <= L}`` holders,
-    and ``held[m] >= M - m`` iff ``s_m <= L``.  Hall's condition holds at L
+    ``c[k, m] <= L``: block m has ``held[m + 1] = #{k : c[k, m] <= L}`` holders,
+    and ``held[m + 1] >= M - m`` iff ``s_m <= L``.  Hall's condition holds at L
     (every block m has M - m holders) iff every ``s_m <= L``.
 
     *Rounds.*  Start from ``L = max(s_{M-2}, s_{M-1}) <= T*`` (one and two
@@ -239,7 +238,7 @@ def _hall_rounds(base, offset, prefix, counts, held, buf):
         _prefix_counts(base, offset, prefix, bound, counts, held)
         short = -1
         for m in range(M - 1, -1, -1):
-            if held[m] < M - m:
+            if held[m + 1] < M - m:
                 short = m
                 break
         if short < 0:
