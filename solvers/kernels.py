@@ -12,6 +12,11 @@ overhead:
     the candidate test and the M-cheapest pruning of
     :func:`solvers.p2_exact.lsap_oracle` (the devices among some block's M
     cheapest at a threshold T);
+``threshold_step``
+    P2's threshold test (:func:`solvers.p2_exact.lsap_oracle`): the pruning,
+    the weights, and a shortest-augmenting-path LSAP, unless
+    ``is_minimum`` proves the descent's current assignment a minimiser by LP
+    duality;
 ``newton_offset``
     Newton's iteration of :func:`solvers.bandwidth.latency_root_s`;
 ``paper_iterations``
@@ -692,20 +697,88 @@ def lsap_rows(cost, col4row):
     return total
 
 
+@_jit
+def is_minimum(cost, pos, used, dist):
+    """Whether giving row m column ``pos[m]`` is a minimum-cost assignment of ``cost`` (r x c, r <= c).
+
+    A proof by LP duality, or False when none is found.  The dual of the
+    assignment (every row one column, every column at most one row) is
+    ``max sum u + sum v`` with ``u_m + v_j <= cost[m, j]`` and ``v <= 0``.
+    Take ``v = 0`` on the free columns and ``v_{pos[m]} = -p_m``,
+    ``u_m = a_m + p_m`` with ``a_m = cost[m, pos[m]]``: the objective is
+    ``sum a_m``, the assignment's cost, so it is a minimum as soon as some
+    ``p >= 0`` is dual feasible, i.e.
+
+        p_m <= s_m = min over free j of cost[m, j] - a_m,
+        p_m <= p_q + cost[m, pos[q]] - a_m    for every row q.
+
+    The largest such p are shortest distances (row m takes row q's column, q
+    moves on; a free column ends the path), found by Bellman-Ford from
+    ``p = s``: p only decreases, so a value below 0 (an improving exchange)
+    ends the test, and no change in a whole round means every inequality
+    holds.  Without a negative cycle the distances settle within r rounds
+    (paths of at most r - 1 moves); still moving after r + 1 rounds, or a row
+    that reaches no free column (an infinite p hides cycles), gives False.
+    Floating point: the inequalities hold as computed, so the assignment is a
+    minimum up to the rounding of those sums.  O(r c + r^2) per round.
+    ``used`` (c,) and ``dist`` (r,) are work arrays.
+    """
+    nr, nc = cost.shape
+    used[:nc] = 0
+    for m in range(nr):
+        used[pos[m]] = 1
+    for m in range(nr):
+        a = cost[m, pos[m]]
+        if not a < np.inf:
+            return False
+        s = np.inf
+        for j in range(nc):
+            if used[j] == 0:
+                r = cost[m, j] - a
+                if r < s:
+                    s = r
+        if not (s >= 0.0 and s < np.inf):      # an improving free column, or none reachable
+            return False
+        dist[m] = s
+    for _ in range(nr + 1):
+        changed = False
+        for m in range(nr):
+            a = cost[m, pos[m]]
+            least = dist[m]
+            for q in range(nr):
+                r = dist[q] + (cost[m, pos[q]] - a)
+                if r < least:
+                    least = r
+            if least < dist[m]:
+                if least < 0.0:
+                    return False
+                dist[m] = least
+                changed = True
+        if not changed:
+            return True
+    return False
+
+
 def step_work(K: int, M: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Work arrays of :func:`threshold_step`: :func:`crunch_work`'s, the weights' buffer and the LSAP's columns."""
+    """Work arrays of :func:`threshold_step`: :func:`crunch_work`'s, the weights' buffer (and M more) and the
+    LSAP's columns."""
     values, iwork = crunch_work(K, M)
-    return values, iwork, np.empty(M * min(K, max(M * M, FEW_DEVICES_PER_BLOCK * M))), np.empty(M, dtype=np.int64)
+    return (values, iwork, np.empty(M * min(K, max(M * M, FEW_DEVICES_PER_BLOCK * M)) + M),
+            np.empty(M, dtype=np.int64))
 
 
-@_kernel(_f8(_F2, _F1, _F2, _I1, _f8, _W2, _J1, _W1, _J1, _J1))
-def threshold_step(tcp, unit, share, prefix, threshold, values, iwork, wbuf, col4row, assignment):
+@_kernel(_f8(_F2, _F1, _F2, _I1, _f8, _W2, _J1, _W1, _J1, _J1, _I1))
+def threshold_step(tcp, unit, share, prefix, threshold, values, iwork, wbuf, col4row, assignment, incumbent):
     """One threshold test of P2's descent: W(T) = min over assignments of the summed weights, and an argmin.
 
     :func:`cheapest_union` (the devices that matter), the weights of those
     devices (:func:`threshold_weights_rows`, ``share`` (K, 1) or (K, M)) and
-    :func:`lsap_rows` on them.  Returns W(T) (``inf`` when no assignment
-    reaches T) with ``assignment[m]`` the device of block m.
+    :func:`lsap_rows` on them.  When ``incumbent`` (M,) is given (empty:
+    none) and :func:`is_minimum` proves it an argmin on those weights, it is
+    the answer and the LSAP is skipped: the descent's last step, at
+    ``T = T(x)``, asks exactly that of its own x.  Returns W(T) (``inf``
+    when no assignment reaches T; the sum in block order) with
+    ``assignment[m]`` the device of block m.
     """
     K, M = tcp.shape
     n = cheapest_union(tcp, unit, prefix, threshold, values, iwork)
@@ -714,6 +787,22 @@ def threshold_step(tcp, unit, share, prefix, threshold, values, iwork, wbuf, col
     rows = iwork[M * M + M:M * M + M + n]
     w = wbuf[:M * n].reshape((M, n))
     threshold_weights_rows(tcp, share, prefix, threshold, rows, n, w)
+    if incumbent.shape[0] == M:
+        known = True
+        for m in range(M):
+            at = np.searchsorted(rows, incumbent[m])
+            if at < n and rows[at] == incumbent[m]:
+                col4row[m] = at
+            else:
+                known = False                  # a device outside the kept ones: no proof on these weights
+                break
+        used = iwork[M * M + M + K:M * M + M + 2 * K]      # cheapest_union's counts: free here
+        if known and is_minimum(w, col4row, used, wbuf[wbuf.shape[0] - M:]):
+            total = 0.0
+            for m in range(M):
+                assignment[m] = incumbent[m]
+                total += w[m, col4row[m]]
+            return total
     total = lsap_rows(w, col4row)
     if total < np.inf:
         for m in range(M):
@@ -773,7 +862,7 @@ def exact_draws(tcp, mu, cap, rate, bits, band_hz, low, high, check, stop_share,
         steps = 0
         unsettled = False
         while True:
-            total = threshold_step(tcp[i], unit, share, prefix, T, values, iwork, wbuf, col4row, candidate)
+            total = threshold_step(tcp[i], unit, share, prefix, T, values, iwork, wbuf, col4row, candidate, x)
             steps += 1
             if not total < np.inf or total >= stop_share:
                 break

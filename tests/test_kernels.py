@@ -3,8 +3,11 @@
 * ``lsap_rows`` against SciPy's ``linear_sum_assignment`` (ties, forbidden
   pairs, magnitudes from 1e-12 to 1e12, infeasible matrices);
 * ``newton_offset`` against Brent's method (SciPy's ``brentq``) on the same equation;
+* ``is_minimum`` (the duality proof that an assignment is a min-cost one)
+  against SciPy: every assignment it accepts costs the minimum, and it
+  accepts SciPy's own whenever a free column is finite for every row;
 * ``threshold_step`` against a dense LSAP on every device's weights
-  (:func:`models.p2.assignment_weights`);
+  (:func:`models.p2.assignment_weights`), with and without an incumbent to prove;
 * the kernels' inputs in any memory layout (Fortran-ordered, strided) give
   the same answers as C-ordered ones;
 * the batch's Python fallback (a draw whose Newton iteration does not settle)
@@ -64,6 +67,50 @@ def test_lsap_rows_matches_scipy(cost):
     assert math.isclose(total, expected, rel_tol=1e-12, abs_tol=0.0)
 
 
+def _least_total(cost):
+    """SciPy's minimum total of ``cost`` (inf when no finite assignment exists)."""
+    try:
+        rows, cols = linear_sum_assignment(cost)
+    except ValueError:
+        return math.inf
+    return math.fsum(cost[rows, cols].tolist())
+
+
+@settings(max_examples=250, deadline=None)
+@given(cost_matrices(), st.randoms(use_true_random=False))
+def test_is_minimum_accepts_only_minima(cost, rnd):
+    """Any assignment ``is_minimum`` accepts costs SciPy's minimum (ties, forbidden pairs, magnitudes)."""
+    r, c = cost.shape
+    least = _least_total(cost)
+    pos = np.array(rnd.sample(range(c), r), dtype=np.int64)
+    if least < math.inf and rnd.random() < 0.5:          # half the time: SciPy's own argmin
+        pos[linear_sum_assignment(cost)[0]] = linear_sum_assignment(cost)[1]
+    used, dist = np.empty(c, dtype=np.int64), np.empty(r)
+    if kernels.is_minimum(cost, pos, used, dist):
+        total = math.fsum(cost[np.arange(r), pos].tolist())
+        assert least < math.inf and math.isclose(total, least, rel_tol=1e-12, abs_tol=0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 6).flatmap(lambda r: st.tuples(st.just(r), st.integers(r, 10))).flatmap(
+    lambda shape: st.lists(st.lists(st.one_of(st.integers(0, 4), st.just(None)), min_size=shape[1],
+                                    max_size=shape[1]), min_size=shape[0], max_size=shape[0])))
+def test_is_minimum_proves_scipys_argmin(entries):
+    """A min-cost assignment (integer costs: exact arithmetic, many ties; None = forbidden) is accepted
+    when every row has a finite free column: then the duals it looks for exist."""
+    cost = np.array([[math.inf if e is None else float(e) for e in row] for row in entries])
+    r, c = cost.shape
+    if _least_total(cost) == math.inf:
+        return
+    rows, cols = linear_sum_assignment(cost)
+    pos = np.empty(r, dtype=np.int64)
+    pos[rows] = cols
+    free = np.setdiff1d(np.arange(c), pos)
+    if free.size == 0 or not np.all(np.isfinite(cost[:, free]).any(axis=1)):
+        return                                          # the proof needs a finite free column per row
+    assert kernels.is_minimum(cost, pos, np.empty(c, dtype=np.int64), np.empty(r))
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.floats(1e-9, 1e3), st.floats(0.0, 1e3)), min_size=1, max_size=12))
 @example([(2.0, 2.0), (1e-9, 0.0)])        # a root of 4.5e-5 at slope 1: found by a random run
@@ -88,16 +135,25 @@ def test_newton_offset_is_the_root(terms):
     assert abs(t - root) <= 1e-12 * root + 8 * len(terms) * 2.3e-16 / slope
 
 
-@settings(max_examples=120, deadline=None)
-@given(instances(max_devices=40, max_blocks=4, min_devices=4), st.floats(0.01, 12.0))
-def test_threshold_step_is_the_dense_assignment(instance, extra):
-    """The pruned, compiled threshold test costs what a dense LSAP over every device costs."""
+@settings(max_examples=150, deadline=None)
+@given(instances(max_devices=40, max_blocks=4, min_devices=4), st.floats(0.01, 12.0),
+       st.sampled_from(["none", "random", "argmin"]), st.randoms(use_true_random=False))
+def test_threshold_step_is_the_dense_assignment(instance, extra, incumbent, rnd):
+    """The pruned, compiled threshold test costs what a dense LSAP over every device costs, whatever
+    incumbent it is asked to prove (none, any distinct devices, or a min-cost assignment)."""
     T = float(instance.compute_latency.min()) + extra
     K, M = instance.K, instance.M
     unit = instance.comm_coef / instance.bandwidth_hz
     assignment = np.empty(M, dtype=np.int64)
+    known = np.empty(0, dtype=np.int64)
+    if incumbent == "random":
+        known = np.array(rnd.sample(range(K), M), dtype=np.int64)
+    elif incumbent == "argmin" and np.isfinite(_least_total(assignment_weights(instance, T).T)):
+        devices, blocks = linear_sum_assignment(assignment_weights(instance, T))
+        known = np.empty(M, dtype=np.int64)
+        known[blocks] = devices
     total = kernels.threshold_step(instance.compute_latency, unit, np.ascontiguousarray(unit[:, None]),
-                                   instance.memory_prefix, T, *kernels.step_work(K, M), assignment)
+                                   instance.memory_prefix, T, *kernels.step_work(K, M), assignment, known)
     w = assignment_weights(instance, T)
     try:
         devices, blocks = linear_sum_assignment(w)

@@ -303,8 +303,8 @@ def parametric_iterations(instance: Instance) -> tuple[object, list[dict]]:
     inner = lsap_oracle(instance)
     steps: list[dict] = []
 
-    def recording_oracle(threshold_s, sw):
-        answer = inner(threshold_s, sw)
+    def recording_oracle(threshold_s, sw, incumbent=None):
+        answer = inner(threshold_s, sw, incumbent)
         share = None
         if answer.assignment is not None:
             w = assignment_weights(instance, threshold_s)[answer.assignment, np.arange(instance.M)]
