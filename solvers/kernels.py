@@ -373,6 +373,17 @@ FEW_DEVICES_PER_BLOCK = 8
 
 
 @_jit
+def _usable(tcp, prefix, threshold, out):
+    """``out[:n]`` = the devices (ascending) that can take block 0 by T (memory and ``tcp[k, 0] < T``); n."""
+    n = 0
+    for k in range(tcp.shape[0]):
+        if prefix[k] >= 1 and threshold - tcp[k, 0] > 0:
+            out[n] = k
+            n += 1
+    return n
+
+
+@_jit
 def cheapest_union(tcp, unit, prefix, threshold, values, iwork):
     """Devices among some block's M cheapest at T under ``v[k, m] = unit[k] / (T - tcp[k, m])``; their count n.
 
@@ -386,6 +397,8 @@ def cheapest_union(tcp, unit, prefix, threshold, values, iwork):
     """
     K, M = tcp.shape
     index, sizes, out, _, _ = _split(iwork, K, M)
+    if K <= FEW_DEVICES_PER_BLOCK * M:   # few devices: every usable one
+        return _usable(tcp, prefix, threshold, out)
     heap = values.reshape(M * M)     # column m's heap of its M cheapest: heap[m*M : m*M + M]
     sizes[:] = 0
     usable = 0
@@ -395,13 +408,8 @@ def cheapest_union(tcp, unit, prefix, threshold, values, iwork):
             _offer(heap, index, sizes, 0, M, M, unit[k] / gap_last, k)
         if prefix[k] >= 1 and threshold - tcp[k, 0] > 0:
             usable += 1
-    if usable < M or K <= FEW_DEVICES_PER_BLOCK * M:   # none reaches T; or few devices: every usable one
-        n = 0
-        for k in range(K):
-            if prefix[k] >= 1 and threshold - tcp[k, 0] > 0:
-                out[n] = k
-                n += 1
-        return n
+    if usable < M:                   # no assignment reaches T: those devices
+        return _usable(tcp, prefix, threshold, out)
     bound = heap[0] if sizes[0] == M else np.inf
     sizes[:] = 0
     full = 0
