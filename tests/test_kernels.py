@@ -85,7 +85,7 @@ def test_is_minimum_accepts_only_minima(cost, rnd):
     pos = np.array(rnd.sample(range(c), r), dtype=np.int64)
     if least < math.inf and rnd.random() < 0.5:          # half the time: SciPy's own argmin
         pos[linear_sum_assignment(cost)[0]] = linear_sum_assignment(cost)[1]
-    used, dist = np.empty(c, dtype=np.int64), np.empty(r)
+    used, dist = np.empty(c + 3 * r, dtype=np.int64), np.empty(r)
     if kernels.is_minimum(cost, pos, used, dist):
         total = math.fsum(cost[np.arange(r), pos].tolist())
         assert least < math.inf and math.isclose(total, least, rel_tol=1e-12, abs_tol=0.0)
@@ -108,7 +108,7 @@ def test_is_minimum_proves_scipys_argmin(entries):
     free = np.setdiff1d(np.arange(c), pos)
     if free.size == 0 or not np.all(np.isfinite(cost[:, free]).any(axis=1)):
         return                                          # the proof needs a finite free column per row
-    assert kernels.is_minimum(cost, pos, np.empty(c, dtype=np.int64), np.empty(r))
+    assert kernels.is_minimum(cost, pos, np.empty(c + 3 * r, dtype=np.int64), np.empty(r))
 
 
 @settings(max_examples=100, deadline=None)
