@@ -3,9 +3,10 @@
 * ``lsap_rows`` against SciPy's ``linear_sum_assignment`` (ties, forbidden
   pairs, magnitudes from 1e-12 to 1e12, infeasible matrices);
 * ``newton_offset`` against Brent's method (SciPy's ``brentq``) on the same equation;
-* ``is_minimum`` (the duality proof that an assignment is a min-cost one)
-  against SciPy: every assignment it accepts costs the minimum, and it
-  accepts SciPy's own whenever a free column is finite for every row;
+* ``exchange_to_minimum`` (improving exchanges, then the duality proof that
+  an assignment is a min-cost one) against SciPy: every assignment it proves
+  costs the minimum, from SciPy's own it needs no exchange, and from any
+  start on finite integer costs it reaches a proved minimum;
 * ``threshold_step`` against a dense LSAP on every device's weights
   (:func:`models.p2.assignment_weights`), with and without an incumbent to prove;
 * the kernels' inputs in any memory layout (Fortran-ordered, strided) give
@@ -76,28 +77,38 @@ def _least_total(cost):
     return math.fsum(cost[rows, cols].tolist())
 
 
-@settings(max_examples=250, deadline=None)
-@given(cost_matrices(), st.randoms(use_true_random=False))
-def test_is_minimum_accepts_only_minima(cost, rnd):
-    """Any assignment ``is_minimum`` accepts costs SciPy's minimum (ties, forbidden pairs, magnitudes)."""
+@settings(max_examples=300, deadline=None)
+@given(cost_matrices(), st.randoms(use_true_random=False), st.sampled_from([0, 10**9]))
+def test_exchange_to_minimum_ends_at_minima(cost, rnd, budget):
+    """Whatever the start, an assignment ``exchange_to_minimum`` proves costs SciPy's minimum (ties,
+    forbidden pairs, magnitudes); with no budget it only proves, and only a start that is a minimum."""
     r, c = cost.shape
     least = _least_total(cost)
     pos = np.array(rnd.sample(range(c), r), dtype=np.int64)
-    if least < math.inf and rnd.random() < 0.5:          # half the time: SciPy's own argmin
-        pos[linear_sum_assignment(cost)[0]] = linear_sum_assignment(cost)[1]
-    used, dist = np.empty(c + 3 * r, dtype=np.int64), np.empty(r)
-    if kernels.is_minimum(cost, pos, used, dist):
-        total = math.fsum(cost[np.arange(r), pos].tolist())
+    if least < math.inf and rnd.random() < 0.3:          # sometimes SciPy's own argmin
+        rows, cols = linear_sum_assignment(cost)
+        pos[rows] = cols
+    start = pos.copy()
+    start_total = math.fsum(cost[np.arange(r), start].tolist())
+    proved = kernels.exchange_to_minimum(cost, pos, np.empty(c + 6 * r, dtype=np.int64), np.empty(r), budget)
+    assert sorted(set(pos.tolist())) == sorted(pos.tolist())          # distinct columns
+    total = math.fsum(cost[np.arange(r), pos].tolist())
+    if proved:
         assert least < math.inf and math.isclose(total, least, rel_tol=1e-12, abs_tol=0.0)
+        if budget == 0:
+            assert np.array_equal(pos, start)
+    elif start_total < math.inf:
+        assert total <= start_total                      # never worse than the start
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 6).flatmap(lambda r: st.tuples(st.just(r), st.integers(r, 10))).flatmap(
     lambda shape: st.lists(st.lists(st.one_of(st.integers(0, 4), st.just(None)), min_size=shape[1],
-                                    max_size=shape[1]), min_size=shape[0], max_size=shape[0])))
-def test_is_minimum_proves_scipys_argmin(entries):
-    """A min-cost assignment (integer costs: exact arithmetic, many ties; None = forbidden) is accepted
-    when every row has a finite free column: then the duals it looks for exist."""
+                                    max_size=shape[1]), min_size=shape[0], max_size=shape[0])),
+       st.randoms(use_true_random=False))
+def test_exchange_to_minimum_proves_minima(entries, rnd):
+    """Integer costs (exact arithmetic, many ties; None = forbidden): from SciPy's argmin the proof needs
+    no exchange, and from any start with every row's free columns finite it reaches a proved minimum."""
     cost = np.array([[math.inf if e is None else float(e) for e in row] for row in entries])
     r, c = cost.shape
     if _least_total(cost) == math.inf:
@@ -108,7 +119,12 @@ def test_is_minimum_proves_scipys_argmin(entries):
     free = np.setdiff1d(np.arange(c), pos)
     if free.size == 0 or not np.all(np.isfinite(cost[:, free]).any(axis=1)):
         return                                          # the proof needs a finite free column per row
-    assert kernels.is_minimum(cost, pos, np.empty(c + 3 * r, dtype=np.int64), np.empty(r))
+    ints, dist = np.empty(c + 6 * r, dtype=np.int64), np.empty(r)
+    assert kernels.exchange_to_minimum(cost, pos, ints, dist, 0)
+    if np.isfinite(cost).all() and c > r:               # any start: every free column is finite
+        start = np.array(rnd.sample(range(c), r), dtype=np.int64)
+        assert kernels.exchange_to_minimum(cost, start, ints, dist, 10**9)
+        assert math.fsum(cost[np.arange(r), start].tolist()) == _least_total(cost)
 
 
 @settings(max_examples=100, deadline=None)
